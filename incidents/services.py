@@ -1,0 +1,92 @@
+"""Every write to an incident and to what hangs on it goes through here."""
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Incident, TimelineEvent
+
+GENESIS_HASH = "0" * 64
+
+
+def timeline_canonical(
+    *,
+    incident_id: int,
+    seq: int,
+    occurred_at: datetime,
+    actor_label: str,
+    kind: str,
+    payload: dict[str, Any],
+    prev_hash: str,
+) -> bytes:
+    """The bytes an event's hash is taken over: sorted keys, no whitespace, UTF-8."""
+    document = {
+        "incident": incident_id,
+        "seq": seq,
+        "occurred_at": occurred_at.astimezone(UTC).isoformat(),
+        "actor": actor_label,
+        "kind": kind,
+        "payload": payload,
+        "prev_hash": prev_hash,
+    }
+    return json.dumps(
+        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, cls=DjangoJSONEncoder
+    ).encode()
+
+
+def timeline_append(
+    *,
+    incident_id: int,
+    kind: str,
+    actor: User | AnonymousUser | None,
+    payload: dict[str, Any] | None = None,
+) -> TimelineEvent:
+    """Append one event to the incident's chain, in the caller's transaction.
+
+    Appends to one incident are serialised by locking the incident row, so two writers
+    never read the same head and fork the chain. On SQLite the IMMEDIATE transaction
+    mode already serialises every writer.
+    """
+    # Round-trip the payload so what is hashed is exactly what the JSON column returns.
+    clean_payload = json.loads(json.dumps(payload or {}, cls=DjangoJSONEncoder))
+    with transaction.atomic():
+        Incident.objects.select_for_update().only("pk").get(pk=incident_id)
+        head = (
+            TimelineEvent.objects.filter(incident_id=incident_id)
+            .order_by("-seq")
+            .values("seq", "hash")
+            .first()
+        )
+        seq = head["seq"] + 1 if head else 1
+        prev_hash = head["hash"] if head else GENESIS_HASH
+        user = actor if actor is not None and actor.is_authenticated else None
+        actor_label = user.get_username() if user else "system"
+        occurred_at = timezone.now()
+        digest = hashlib.sha256(
+            timeline_canonical(
+                incident_id=incident_id,
+                seq=seq,
+                occurred_at=occurred_at,
+                actor_label=actor_label,
+                kind=kind,
+                payload=clean_payload,
+                prev_hash=prev_hash,
+            )
+        ).hexdigest()
+        return TimelineEvent.objects.create(
+            incident_id=incident_id,
+            seq=seq,
+            occurred_at=occurred_at,
+            actor=user,
+            actor_label=actor_label,
+            kind=kind,
+            payload=clean_payload,
+            prev_hash=prev_hash,
+            hash=digest,
+        )

@@ -1,0 +1,13 @@
+"""What the incidents app tells the apps that depend on it.
+
+Sent by incident services inside their transaction; receivers (connected in the
+receiving app's AppConfig.ready) only dispatch to their own services.
+"""
+
+from django.dispatch import Signal
+
+# kwargs: incident_id: int, added: int, removed: int, actor: User | None
+scope_changed = Signal()
+
+# kwargs: incident_id: int, actor: User | None
+incident_closed = Signal()
