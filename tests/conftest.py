@@ -1,6 +1,22 @@
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+
 import pytest
+from aiosmtpd.controller import Controller
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -15,3 +31,113 @@ def make_user(db):
         return user
 
     return make
+
+
+@dataclass
+class SmtpInbox:
+    """What a real SMTP server on loopback received."""
+
+    host: str
+    port: int
+    messages: list[Message] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_DATA(self, server, session, envelope):
+        message = message_from_bytes(envelope.content)
+        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        with self.lock:
+            self.messages.append(message)
+        return "250 OK"
+
+    def recipients(self) -> list[str]:
+        with self.lock:
+            return [m["X-Envelope-To"] for m in self.messages]
+
+
+@pytest.fixture
+def smtp_server(settings) -> Iterator[SmtpInbox]:
+    """An aiosmtpd server on 127.0.0.1; Django's SMTP backend is pointed at it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = SmtpInbox(host="127.0.0.1", port=port)
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = inbox.port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    yield inbox
+    controller.stop()
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db["USER"] or "postgres"
+    return f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@dataclass
+class TaskCluster:
+    """django-q2 clusters running as real processes against the test database."""
+
+    env: dict[str, str]
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def start(self, workers: int = 2) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=ROOT,
+            env={**self.env, "Q_WORKERS": str(workers)},
+            start_new_session=True,
+        )
+        self.processes.append(process)
+        return process
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, 15)
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, 9)
+                process.wait()
+        self.processes.clear()
+
+
+@pytest.fixture
+def task_cluster(transactional_db, settings) -> Iterator[TaskCluster]:
+    """Start real `qcluster` processes (call .start()) on the test database; all stop after.
+
+    The test must use transactional_db (this fixture requests it) so that what it writes
+    is committed and visible to the cluster's own connections.
+    """
+    env = {
+        **os.environ,
+        "DEBUG": "true",
+        "DATABASE_URL": _database_url(),
+        "PYTHONPATH": str(ROOT),
+    }
+    env.pop("REDIS_URL", None)
+    if settings.EMAIL_BACKEND.endswith("smtp.EmailBackend"):
+        # Request smtp_server before task_cluster so the cluster mails to it.
+        env["EMAIL_URL"] = f"smtp://{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
+    cluster = TaskCluster(env=env)
+    yield cluster
+    cluster.stop()
+
+
+def wait_until(predicate, *, timeout: float = 60, interval: float = 0.2, message: str = "") -> None:
+    """Poll until `predicate()` is true; fail the test with `message` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    pytest.fail(message or f"condition not met within {timeout}s")
