@@ -53,6 +53,8 @@ migrations-check: install-dev | var
 	$(MANAGE) makemigrations --check --dry-run
 
 pytest: install-dev | var
+	@command -v chromium >/dev/null || [ -x /usr/bin/chromium ] || \
+		echo "NOTE: Chromium not found: the browser tests will be skipped (apt-get install chromium)."
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck migrations-check pytest
