@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "incidents",
     "campaigns",
     "notifications",
+    "config",
 ]
 
 MIDDLEWARE = [
@@ -55,6 +56,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -140,7 +142,8 @@ Q_CLUSTER = {
     "timeout": env.int("Q_TIMEOUT", default=600),
     "retry": env.int("Q_RETRY", default=720),
     "max_attempts": env.int("Q_MAX_ATTEMPTS", default=3),
-    "ack_failures": True,
+    # Failed tasks are not acknowledged, so the broker hands them out again after
+    # `retry` seconds, at most `max_attempts` times: our tasks are idempotent.
     "save_limit": 1000,
     "catch_up": False,
     "bulk": 10,
@@ -164,6 +167,10 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
+# A signed-in session ends after SESSION_IDLE_MINUTES without a request and, whatever
+# happens, SESSION_MAX_HOURS after sign-in.
+SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_MINUTES", default=30) * 60
+SESSION_COOKIE_AGE = env.int("SESSION_MAX_HOURS", default=8) * 3600
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

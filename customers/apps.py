@@ -1,25 +1,7 @@
-from typing import Any
-
-from django.apps import AppConfig, apps
-from django.db.models.signals import post_migrate
-
-
-def _sync_roles(using: str, **kwargs: Any) -> None:
-    from django.contrib.auth.management import create_permissions
-
-    from config.roles import roles_sync
-
-    # post_migrate fires app by app; make sure every app's permissions exist before the
-    # groups are given them.
-    for app_config in apps.get_app_configs():
-        create_permissions(app_config, verbosity=0, using=using)
-    roles_sync()
+from django.apps import AppConfig
 
 
 class CustomersConfig(AppConfig):
     name = "customers"
     verbose_name = "Customers"
     role_permissions: dict[str, set[str]] = {}
-
-    def ready(self) -> None:
-        post_migrate.connect(_sync_roles, sender=self, dispatch_uid="customers.sync_roles")

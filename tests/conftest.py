@@ -88,11 +88,12 @@ class TaskCluster:
     env: dict[str, str]
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def start(self, workers: int = 2) -> subprocess.Popen[bytes]:
+    def start(self, workers: int = 2, **env: str) -> subprocess.Popen[bytes]:
+        """Start one cluster; `env` overrides settings such as Q_RETRY for this cluster."""
         process = subprocess.Popen(
             [sys.executable, "manage.py", "qcluster"],
             cwd=ROOT,
-            env={**self.env, "Q_WORKERS": str(workers)},
+            env={**self.env, "Q_WORKERS": str(workers), **env},
             start_new_session=True,
         )
         self.processes.append(process)

@@ -1,0 +1,29 @@
+from typing import Any
+
+from django.apps import AppConfig, apps
+from django.db.models.signals import post_migrate
+
+
+def _sync_roles(using: str, **kwargs: Any) -> None:
+    from django.contrib.auth.management import create_permissions
+
+    from config.roles import roles_sync
+
+    # post_migrate fires app by app; make sure every app's permissions exist before the
+    # groups are given them.
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0, using=using)
+    roles_sync()
+
+
+class BreachdeskConfig(AppConfig):
+    """Project-wide pieces that belong to no domain app: roles, demo data, checks."""
+
+    name = "config"
+    verbose_name = "Breachdesk"
+
+    def ready(self) -> None:
+        from config import checks  # noqa: F401 (registers the checks)
+
+        # Sent once per migrate, after every app (this app is listed last).
+        post_migrate.connect(_sync_roles, sender=self, dispatch_uid="config.sync_roles")
