@@ -209,11 +209,13 @@ def communication_active_sign_offs(*, communication: Communication) -> list[Comm
     )
 
 
-def communication_sign_offs_match(*, communication: Communication) -> bool:
+def communication_sign_offs_match(*, communication_id: int) -> bool:
     """True only when the CMO and the CISO, two different people, signed the current content.
 
-    The send service calls this right before sending: a mismatch means no send.
+    The send service calls this right before sending (a mismatch means no send); it reads
+    the communication and its incident afresh, so no stale copy passes the check.
     """
+    communication = Communication.objects.select_related("incident").get(pk=communication_id)
     current = communication_content_hash(communication=communication)
     sign_offs = communication_active_sign_offs(communication=communication)
     roles = {s.role for s in sign_offs if s.content_hash == current}
