@@ -1,5 +1,7 @@
 """A database guard behind the services and the admin: an approved template version's
-words and status never change and the row is never deleted, whoever writes to the table."""
+words and status never change, whoever writes to the table, and on PostgreSQL the row is
+never deleted. SQLite keeps no delete guard: Django's flush empties tables with DELETE
+(PostgreSQL's uses TRUNCATE, which row triggers do not see), and the app has no delete path."""
 
 from django.db import migrations
 
@@ -43,13 +45,8 @@ CREATE TRIGGER {TABLE}_frozen BEFORE UPDATE ON {TABLE}
 FOR EACH ROW WHEN OLD.status = 'approved' AND ({" OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in FROZEN)})
 BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END;
 """,
-    f"""
-CREATE TRIGGER {TABLE}_undeletable BEFORE DELETE ON {TABLE}
-FOR EACH ROW WHEN OLD.status = 'approved'
-BEGIN SELECT RAISE(ABORT, '{MESSAGE}'); END;
-""",
 ]
-SQLITE_REVERSE = [f"DROP TRIGGER {TABLE}_frozen;", f"DROP TRIGGER {TABLE}_undeletable;"]
+SQLITE_REVERSE = [f"DROP TRIGGER {TABLE}_frozen;"]
 
 
 def forwards(apps, schema_editor):
