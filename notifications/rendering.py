@@ -9,9 +9,9 @@ submitted or approved; rendering also refuses an unknown variable rather than le
 blank in someone's inbox.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.template import Context, Engine, Library, Node, NodeList, TemplateSyntaxError
 from django.template import defaultfilters as f
@@ -26,15 +26,14 @@ from django.template.defaulttags import (
 )
 
 register = Library()
-for _name, _tag in {
+_TAGS: dict[str, Callable[..., Any]] = {
     "if": t.do_if,
     "for": t.do_for,
     "with": t.do_with,
     "comment": t.comment,
     "spaceless": t.spaceless,
-}.items():
-    register.tag(_name, _tag)
-for _name, _filter in {
+}
+_FILTERS: dict[str, Callable[..., Any]] = {
     "capfirst": f.capfirst,
     "date": f.date,
     "default": f.default,
@@ -50,7 +49,10 @@ for _name, _filter in {
     "upper": f.upper,
     "wordwrap": f.wordwrap,
     "yesno": f.yesno,
-}.items():
+}
+for _name, _tag in _TAGS.items():
+    register.tag(_name, _tag)
+for _name, _filter in _FILTERS.items():
     register.filter(_name, _filter)
 
 ALLOWED_TAGS = frozenset(register.tags)
@@ -169,17 +171,19 @@ def _used(nodelist: NodeList, bound: frozenset[str]) -> Iterator[tuple[str, bool
                     yield judge(path, node, bound)
                 yield from _used(branch, bound)
         elif isinstance(node, ForNode):
-            for path in _expression_paths(node.sequence):
+            # django-stubs types these loosely; the parser builds exactly these types.
+            for path in _expression_paths(cast(FilterExpression, node.sequence)):
                 yield judge(path, node, bound)
-            yield from _used(node.nodelist_loop, bound | set(node.loopvars) | _FORLOOP)
-            yield from _used(node.nodelist_empty, bound)
+            loop_bound = bound | set(node.loopvars) | _FORLOOP
+            yield from _used(cast(NodeList, node.nodelist_loop), loop_bound)
+            yield from _used(cast(NodeList, node.nodelist_empty), bound)
         elif isinstance(node, WithNode):
             for expression in node.extra_context.values():
-                for path in _expression_paths(expression):
+                for path in _expression_paths(cast(FilterExpression, expression)):
                     yield judge(path, node, bound)
-            yield from _used(node.nodelist, bound | set(node.extra_context))
+            yield from _used(cast(NodeList, node.nodelist), bound | set(node.extra_context))
         elif isinstance(node, SpacelessNode):
-            yield from _used(node.nodelist, bound)
+            yield from _used(cast(NodeList, node.nodelist), bound)
         else:
             yield type(node).__name__, False, _line(node)
 
@@ -215,16 +219,22 @@ def template_source_problems(*, part: str, source: str) -> tuple[list[TemplatePr
     return problems, used
 
 
+def _plain(value: str) -> str:
+    # str.join builds a new plain str; str() and f-strings would keep SafeString.
+    return "".join([value])
+
+
 def message_render(
     *, subject: str, text_body: str, html_body: str, context: dict[str, Any]
 ) -> RenderedMessage:
     """Render one message; an unknown variable is an error, never a blank."""
+    # Plain str, not SafeString: whoever shows a message (the admin preview) escapes it.
     rendered = RenderedMessage(
         subject=" ".join(
             ENGINE.from_string(subject).render(Context(context, autoescape=False)).split()
         ),
-        text=ENGINE.from_string(text_body).render(Context(context, autoescape=False)),
-        html=ENGINE.from_string(html_body).render(Context(context)),
+        text=_plain(ENGINE.from_string(text_body).render(Context(context, autoescape=False))),
+        html=_plain(ENGINE.from_string(html_body).render(Context(context))),
     )
     for part, value in (
         ("subject", rendered.subject),

@@ -35,7 +35,7 @@ from .selectors import (
     template_version_problems,
 )
 
-Actor = User | AbstractBaseUser | AnonymousUser
+Actor = User | AbstractBaseUser | AnonymousUser | None
 
 VERSION_FIELDS = ("channel", "language", "data_categories", "subject", "text_body", "html_body")
 
@@ -46,12 +46,10 @@ class TransitionRefused(Exception):
 
 def _holds_role(actor: Actor, role: str) -> bool:
     # Roles are groups: superuser status grants no role.
-    return bool(
-        actor.is_authenticated and actor.is_active and actor.groups.filter(name=role).exists()  # type: ignore[union-attr]
-    )
+    return isinstance(actor, User) and actor.is_active and actor.groups.filter(name=role).exists()
 
 
-def _version_fields(
+def template_version_fields_clean(
     *,
     channel: str,
     language: str,
@@ -60,6 +58,8 @@ def _version_fields(
     text_body: str,
     html_body: str,
 ) -> dict[str, Any]:
+    """Normalised version fields with their content hash; a ValidationError names each bad
+    field. Writes nothing, so admin forms call it in clean()."""
     errors = {}
     if channel not in Channel.values:
         errors["channel"] = f"unknown channel {channel!r}"
@@ -90,6 +90,20 @@ def _version_fields(
 
 
 @transaction.atomic
+def message_template_create(*, incident_id: int, name: str, actor: Actor) -> MessageTemplate:
+    """A template with no words yet; its versions carry them."""
+    if not name.strip():
+        raise ValidationError({"name": "a name is required"})
+    if not Incident.objects.filter(pk=incident_id).exists():
+        raise ValidationError({"incident": f"incident {incident_id} does not exist"})
+    if MessageTemplate.objects.filter(incident_id=incident_id, name=name.strip()).exists():
+        raise ValidationError({"name": f"this incident already has a template named {name!r}"})
+    return MessageTemplate.objects.create(
+        incident_id=incident_id, name=name.strip(), created_by=_user(actor)
+    )
+
+
+@transaction.atomic
 def template_create(
     *,
     incident_id: int,
@@ -103,22 +117,14 @@ def template_create(
     html_body: str,
 ) -> TemplateVersion:
     """A new template with its first version, a draft."""
-    if not name.strip():
-        raise ValidationError({"name": "a name is required"})
-    if not Incident.objects.filter(pk=incident_id).exists():
-        raise ValidationError({"incident": f"incident {incident_id} does not exist"})
-    if MessageTemplate.objects.filter(incident_id=incident_id, name=name.strip()).exists():
-        raise ValidationError({"name": f"this incident already has a template named {name!r}"})
-    fields = _version_fields(
+    template = message_template_create(incident_id=incident_id, name=name, actor=actor)
+    fields = template_version_fields_clean(
         channel=channel,
         language=language,
         data_categories=data_categories,
         subject=subject,
         text_body=text_body,
         html_body=html_body,
-    )
-    template = MessageTemplate.objects.create(
-        incident_id=incident_id, name=name.strip(), created_by=_user(actor)
     )
     version = TemplateVersion.objects.create(
         template=template, number=1, created_by=_user(actor), **fields
@@ -145,7 +151,7 @@ def template_version_create(
     html_body: str,
 ) -> TemplateVersion:
     """Version N+1 of a template, a draft that needs its own review."""
-    fields = _version_fields(
+    fields = template_version_fields_clean(
         channel=channel,
         language=language,
         data_categories=data_categories,
@@ -191,7 +197,7 @@ def template_version_update(
     html_body: str,
 ) -> TemplateVersion:
     """Change a draft in place. Anything already submitted or reviewed stays as it was."""
-    fields = _version_fields(
+    fields = template_version_fields_clean(
         channel=channel,
         language=language,
         data_categories=data_categories,
@@ -241,8 +247,11 @@ def template_version_submit(*, version_id: int, actor: Actor) -> TemplateVersion
 
 
 def _review_guard(version: TemplateVersion, actor: Actor) -> None:
-    if not _holds_role(actor, roles.LEGAL_REVIEWER) or not actor.has_perm(
-        "notifications.review_templateversion"
+    reviewer = _user(actor)
+    if (
+        reviewer is None
+        or not _holds_role(reviewer, roles.LEGAL_REVIEWER)
+        or not reviewer.has_perm("notifications.review_templateversion")
     ):
         raise TransitionRefused("Only a legal reviewer reviews template versions.")
 
@@ -254,7 +263,11 @@ def template_version_approve(
     """Legal approves exactly the content it saw (`content_hash`), never its own words."""
     version = TemplateVersion.objects.select_related("template").get(pk=version_id)
     _review_guard(version, actor)
-    if version.created_by_id is not None and version.created_by_id == actor.pk:
+    if (
+        version.created_by_id is not None
+        and actor is not None
+        and version.created_by_id == actor.pk
+    ):
         raise TransitionRefused(f"{actor} wrote {version} and cannot approve it.")
     if content_hash != version.content_hash:
         raise TransitionRefused(f"{version} changed since it was shown; review it again.")
@@ -328,7 +341,7 @@ def _user(actor: Actor) -> User | None:
 # --- Communications and sign-off ----------------------------------------------------------
 
 
-def _communication_fields(
+def communication_fields_clean(
     *,
     incident_id: int,
     name: str,
@@ -340,6 +353,8 @@ def _communication_fields(
     fallback_language: str,
     version_ids: Iterable[int],
 ) -> tuple[dict[str, Any], list[TemplateVersion]]:
+    """Normalised communication fields and the chosen versions; a ValidationError names
+    each bad field. Writes nothing, so admin forms call it in clean()."""
     errors: dict[str, str] = {}
     if not name.strip():
         errors["name"] = "a name is required"
@@ -435,7 +450,7 @@ def communication_create(
 ) -> Communication:
     if not Incident.objects.filter(pk=incident_id).exists():
         raise ValidationError({"incident": f"incident {incident_id} does not exist"})
-    fields, versions = _communication_fields(
+    fields, versions = communication_fields_clean(
         incident_id=incident_id,
         name=name,
         audience_data_categories=audience_data_categories,
@@ -478,11 +493,11 @@ def communication_update(
     audience_data_categories: Iterable[str] = (),
     audience_countries: Iterable[str] = (),
 ) -> Communication:
-    """Change what goes out. Any change to the signed content voids both sign-offs."""
+    """Change what goes out. Any change voids both sign-offs, saying what changed."""
     communication = Communication.objects.select_for_update().get(pk=communication_id)
     before = communication_content_hash(communication=communication)
     old_versions = set(communication.versions.values_list("pk", flat=True))
-    fields, versions = _communication_fields(
+    fields, versions = communication_fields_clean(
         incident_id=communication.incident_id,
         name=name,
         audience_data_categories=audience_data_categories,
@@ -526,12 +541,13 @@ def communication_update(
             "content_hash": after,
         },
     )
-    if after != before:
-        _sign_offs_void(
-            communication=communication,
-            actor=actor,
-            reason=f"Changed after sign-off: {', '.join(str(c) for c in changed)}.",
-        )
+    # Any change voids, even one the content hash does not cover (the name): the signers
+    # approved the communication as it stood.
+    _sign_offs_void(
+        communication=communication,
+        actor=actor,
+        reason=f"Changed after sign-off: {', '.join(str(c) for c in changed)}.",
+    )
     return communication
 
 
@@ -560,9 +576,7 @@ def _sign_offs_void(*, communication: Communication, actor: Actor, reason: str) 
 @transaction.atomic
 def communication_sign_offs_void(*, communication_id: int, actor: Actor | None, reason: str) -> int:
     communication = Communication.objects.select_for_update().get(pk=communication_id)
-    return _sign_offs_void(
-        communication=communication, actor=actor or AnonymousUser(), reason=reason
-    )
+    return _sign_offs_void(communication=communication, actor=actor, reason=reason)
 
 
 def communication_sign_offs_void_for_scope(
@@ -593,14 +607,19 @@ def communication_sign_off(
     """
     if role not in SignOffRole.values:
         raise ValidationError({"role": f"{role!r} does not sign communications"})
-    if not _holds_role(actor, role) or not actor.has_perm("notifications.sign_communication"):
+    signer = _user(actor)
+    if (
+        signer is None
+        or not _holds_role(signer, role)
+        or not signer.has_perm("notifications.sign_communication")
+    ):
         raise TransitionRefused(f"{actor} is not in the {role} group and cannot sign as {role}.")
     communication = (
         Communication.objects.select_for_update()
         .select_related("incident")
         .get(pk=communication_id)
     )
-    if communication.created_by_id is not None and communication.created_by_id == actor.pk:
+    if communication.created_by_id is not None and communication.created_by_id == signer.pk:
         raise TransitionRefused(f"{actor} wrote {communication} and cannot sign it off.")
     current = communication_content_hash(communication=communication)
     if content_hash != current:
@@ -609,7 +628,7 @@ def communication_sign_off(
     if blockers:
         raise TransitionRefused("Cannot sign off yet: " + " ".join(blockers))
     for existing in communication_active_sign_offs(communication=communication):
-        if existing.user_id == actor.pk:
+        if existing.user_id == signer.pk:
             raise TransitionRefused(
                 f"{actor} already signed {communication} as {existing.role}; "
                 "one person signs once, whatever roles they hold."
@@ -621,7 +640,7 @@ def communication_sign_off(
             sign_off = CommunicationSignOff.objects.create(
                 communication=communication,
                 role=role,
-                user=actor,
+                user=signer,
                 content_hash=current,
                 signed_at=timezone.now(),
             )

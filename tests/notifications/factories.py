@@ -1,4 +1,5 @@
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
@@ -39,7 +40,7 @@ def bodies_for(categories: list[str]) -> dict[str, str]:
     return {"text_body": TEXT_BODY + extra, "html_body": HTML_BODY + f"<p>{extra}</p>"}
 
 
-class IncidentFactory(factory.django.DjangoModelFactory):
+class IncidentFactory(factory.django.DjangoModelFactory[Incident]):
     class Meta:
         model = Incident
 
@@ -52,7 +53,7 @@ class IncidentFactory(factory.django.DjangoModelFactory):
     measures_proposed = "Watch out for strange emails."
 
 
-class CustomerFactory(factory.django.DjangoModelFactory):
+class CustomerFactory(factory.django.DjangoModelFactory[Customer]):
     class Meta:
         model = Customer
 
@@ -65,7 +66,7 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     language = "en"
 
 
-class AffectedCustomerFactory(factory.django.DjangoModelFactory):
+class AffectedCustomerFactory(factory.django.DjangoModelFactory[AffectedCustomer]):
     class Meta:
         model = AffectedCustomer
 
@@ -79,7 +80,7 @@ def _reviewer():
     return get_user_model().objects.get_or_create(username="factory-legal")[0]
 
 
-class MessageTemplateFactory(factory.django.DjangoModelFactory):
+class MessageTemplateFactory(factory.django.DjangoModelFactory[MessageTemplate]):
     class Meta:
         model = MessageTemplate
 
@@ -87,7 +88,7 @@ class MessageTemplateFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Template {n}")
 
 
-class TemplateVersionFactory(factory.django.DjangoModelFactory):
+class TemplateVersionFactory(factory.django.DjangoModelFactory[TemplateVersion]):
     """A version as the services would store it (status and content hash consistent)."""
 
     class Meta:
@@ -121,6 +122,25 @@ class TemplateVersionFactory(factory.django.DjangoModelFactory):
         )
 
 
-def window() -> dict[str, datetime]:
+def approved(incident, language, categories, channel="email"):
+    template = MessageTemplateFactory.create(incident=incident)
+    return TemplateVersionFactory.create(
+        template=template,
+        language=language,
+        data_categories=categories,
+        channel=channel,
+        subject=f"[{language} {'+'.join(categories)}] About your data,"
+        " {{ customer.first_name }}",
+        approved=True,
+    )
+
+
+def affected(incident, language, categories, country="DE"):
+    customer = CustomerFactory.create(language=language, country=country)
+    AffectedCustomerFactory.create(incident=incident, customer=customer, data_categories=categories)
+    return customer
+
+
+def window() -> dict[str, Any]:
     start = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
     return {"send_window_start": start, "send_window_end": start + timedelta(hours=10)}

@@ -53,7 +53,8 @@ def test_unknown_variables_are_found_wherever_they_hide(source, unknown):
 def test_known_variables_loops_and_with_pass():
     source = (
         "{% for c in affected_data %}{{ forloop.counter }}. {{ c|upper }}{% endfor %}"
-        "{% with n=customer.first_name %}{{ n }}{% endwith %}{{ incident.occurred_on|date:'j F Y' }}"
+        "{% with n=customer.first_name %}{{ n }}{% endwith %}"
+        "{{ incident.occurred_on|date:'j F Y' }}"
     )
     problems, used = template_source_problems(part="text body", source=source)
     assert problems == []
@@ -81,3 +82,15 @@ def test_rendering_a_variable_the_context_lacks_is_an_error_not_a_blank():
             html_body="<p>x</p>",
             context={"customer": {}},
         )
+
+
+def test_rendered_messages_are_not_marked_safe_for_whoever_shows_them():
+    from django.utils.safestring import SafeData
+
+    rendered = message_render(
+        subject="s",
+        text_body="<b>{{ contact_point }}</b>",
+        html_body="<p>{{ contact_point }}</p>",
+        context={"contact_point": "x"},
+    )
+    assert not any(isinstance(part, SafeData) for part in rendered.__dict__.values())

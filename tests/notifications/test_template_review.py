@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 
 def draft(actor, incident=None, *, categories=("credentials",), **overrides):
-    incident = incident or IncidentFactory()
+    incident = incident or IncidentFactory.create()
     fields = {
         "channel": "email",
         "language": "en",
@@ -123,7 +125,7 @@ def test_rejection_needs_a_comment_and_is_on_the_timeline(marketing, legal):
 
 def test_a_draft_changes_in_place_but_a_submitted_or_approved_one_does_not(marketing, legal):
     version = draft(marketing)
-    fields = {
+    fields: dict[str, Any] = {
         "channel": "email",
         "language": "en",
         "data_categories": ["credentials"],
@@ -197,7 +199,7 @@ def test_the_database_refuses_an_approval_by_the_author(marketing):
 def test_a_version_with_an_unknown_variable_or_forbidden_tag_cannot_be_submitted_or_approved(
     marketing, legal, text_body, expected
 ):
-    incident = IncidentFactory()
+    incident = IncidentFactory.create()
     bad = bodies_for(["credentials"])["text_body"] + text_body
     version = draft(marketing, incident, text_body=bad)
     with pytest.raises(TransitionRefused, match=expected):
@@ -227,20 +229,18 @@ def test_art_34_contents_are_required_before_review(marketing):
 
 def test_a_password_version_must_carry_the_reset_link_and_a_card_version_the_code(marketing):
     bodies = bodies_for([])
-    for categories, variable in (
-        (["credentials"], "reset_link"),
-        (["payment_card"], "remediation_code"),
+    for categories, expected in (
+        (["credentials"], "the password reset link: use {{ reset_link }}"),
+        (["payment_card"], "the credit monitoring code: use {{ remediation_code }}"),
     ):
-        version = TemplateVersionFactory(data_categories=categories, **bodies)
+        version = TemplateVersionFactory.create(data_categories=categories, **bodies)
         problems = [str(p) for p in template_version_problems(version=version)]
-        assert (
-            f"text body: must tell {'the password reset link' if variable == 'reset_link' else 'the credit monitoring code'}: use {{{{ {variable} }}}}"
-            in problems
-        )
+        assert f"text body: must tell {expected}" in problems
+        assert f"HTML body: must tell {expected}" in problems
 
 
 def test_bad_input_names_the_field(marketing):
-    incident = IncidentFactory()
+    incident = IncidentFactory.create()
     with pytest.raises(ValidationError) as error:
         services.template_create(
             incident_id=incident.pk,
@@ -266,8 +266,8 @@ def test_versions_of_a_template_are_numbered_one_after_the_other(marketing):
 
 def test_hard_words_are_flagged_for_the_reviewer(settings, marketing):
     settings.BREACH_MESSAGE_MIN_READING_EASE = 50
-    easy = TemplateVersionFactory(language="en")
-    hard = TemplateVersionFactory(
+    easy = TemplateVersionFactory.create(language="en")
+    hard = TemplateVersionFactory.create(
         language="en",
         text_body=easy.text_body
         + " Notwithstanding the aforementioned considerations, the organisation's "
