@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from config import roles
 from customers.models import Customer
@@ -409,7 +409,34 @@ class CommunicationAdmin(admin.ModelAdmin):
         return f"{communication.active_sign_off_count} of 2"
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [*self.readonly_fields, "incident"] if obj else list(self.readonly_fields)
+        fields = [*self.readonly_fields, "incident"] if obj else list(self.readonly_fields)
+        if obj is not None and not self.has_change_permission(request, obj):
+            fields.append("version_list")
+        return fields
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None or self.has_change_permission(request, obj):
+            return self.fieldsets
+        # The form-only version picker shows nothing to a viewer; list the versions instead.
+        return [
+            (
+                name,
+                {
+                    "fields": [
+                        "version_list" if f == "chosen_versions" else f for f in opts["fields"]
+                    ]
+                },
+            )
+            for name, opts in self.fieldsets
+        ]
+
+    @admin.display(description="template versions")
+    def version_list(self, communication: Communication) -> str:
+        return format_html_join(
+            "",
+            "<div>{} — <code>{}</code></div>",
+            ((str(v), v.content_hash) for v in communication.versions.select_related("template")),
+        )
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

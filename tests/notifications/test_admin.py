@@ -439,3 +439,22 @@ def test_the_sign_page_is_for_cmo_and_ciso_only(client, make_user, role):
     assert (
         client.post(url("communication_sign", communication.pk), {"role": "CMO"}).status_code == 403
     )
+
+
+def test_a_viewer_sees_the_chosen_versions_with_their_hashes(client, scenario, cmo):
+    incident, v, _ = scenario
+    communication = services.communication_create(
+        incident_id=incident.pk,
+        actor=None,
+        name="Notice",
+        channels=["email"],
+        fallback_language="en",
+        version_ids=[v["en-pw"].pk, v["de-pw"].pk],
+        **window(),
+    )
+    login(client, cmo)
+    page = client.get(url("communication_change", communication.pk)).content.decode()
+    assert 'name="name"' not in page
+    for key in ("en-pw", "de-pw"):
+        assert f"{v[key]} — <code>{v[key].content_hash}</code>" in page
+    assert url("communication_sign", communication.pk) in page
