@@ -458,3 +458,17 @@ def test_a_viewer_sees_the_chosen_versions_with_their_hashes(client, scenario, c
     for key in ("en-pw", "de-pw"):
         assert f"{v[key]} — <code>{v[key].content_hash}</code>" in page
     assert url("communication_sign", communication.pk) in page
+
+
+def test_a_template_page_lists_its_versions_and_refuses_a_duplicate_name(client, marketing):
+    version = TemplateVersionFactory.create(approved=True)
+    template = version.template
+    login(client, marketing)
+    page = client.get(reverse("admin:notifications_messagetemplate_change", args=[template.pk]))
+    assert page.status_code == 200
+    assert url("templateversion_change", version.pk) in page.content.decode()
+    response = client.post(
+        url("messagetemplate_add"), {"incident": template.incident_id, "name": template.name}
+    )
+    assert response.status_code == 200
+    assert "already exists" in response.content.decode()
