@@ -112,7 +112,7 @@ class TemplateVersion(models.Model):
         return f"{self.template} v{self.number} ({self.language}, {self.get_channel_display()})"
 
     def compute_content_hash(self) -> str:
-        return content_hash(
+        return canonical_sha256(
             {
                 "channel": self.channel,
                 "language": self.language,
@@ -209,6 +209,9 @@ class CommunicationSignOff(models.Model):
     class Meta:
         ordering = ["communication", "signed_at"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(role__in=["CMO", "CISO"]), name="signoff_role_is_cmo_or_ciso"
+            ),
             # With the row lock in the service these make racing sign-offs safe: one role
             # signs once, and one person signs once whatever roles they hold.
             models.UniqueConstraint(
@@ -227,7 +230,7 @@ class CommunicationSignOff(models.Model):
         return f"{self.role} sign-off by {self.user} on {self.communication}"
 
 
-def content_hash(document: dict[str, Any]) -> str:
+def canonical_sha256(document: dict[str, Any]) -> str:
     """SHA-256 of canonical JSON: sorted keys, no whitespace, UTF-8."""
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -188,12 +188,6 @@ def _used(nodelist: NodeList, bound: frozenset[str]) -> Iterator[tuple[str, bool
             yield type(node).__name__, False, _line(node)
 
 
-def template_variables(source: str) -> set[str]:
-    """The whitelisted variables a template source uses (raises on a syntax error)."""
-    template = ENGINE.from_string(source)
-    return {path for path, allowed, _ in _used(template.nodelist, frozenset()) if allowed}
-
-
 def template_source_problems(*, part: str, source: str) -> tuple[list[TemplateProblem], set[str]]:
     """Syntax errors, forbidden tags or filters and unknown variables in one part of a
     version, plus the variables it uses."""

@@ -18,7 +18,7 @@ from .models import (
     CommunicationSignOff,
     SignOffRole,
     TemplateVersion,
-    content_hash,
+    canonical_sha256,
 )
 from .readability import Readability, reading_ease
 from .rendering import (
@@ -198,7 +198,7 @@ def communication_content_document(*, communication: Communication) -> dict[str,
 
 def communication_content_hash(*, communication: Communication) -> str:
     """SHA-256 of the canonical content; the send service compares it with the sign-offs."""
-    return content_hash(communication_content_document(communication=communication))
+    return canonical_sha256(communication_content_document(communication=communication))
 
 
 def communication_active_sign_offs(*, communication: Communication) -> list[CommunicationSignOff]:

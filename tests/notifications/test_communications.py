@@ -348,3 +348,21 @@ def test_a_fact_changed_on_the_incident_fails_the_send_check(scenario, cmo, ciso
     incident.nature = "Actually it was worse."
     incident.save()
     assert not communication_sign_offs_match(communication_id=communication.pk)
+
+
+def test_the_database_keeps_one_active_sign_off_per_role_and_person_and_only_two_roles(
+    scenario, cmo, ciso
+):
+    from django.db import IntegrityError, transaction
+    from django.utils import timezone
+
+    incident, v, _ = scenario
+    communication = create(incident, v.values())
+    sign(communication, cmo, roles.CMO)
+    now = timezone.now()
+    for role, user in ((roles.CMO, ciso), (roles.CISO, cmo), (roles.DPO, ciso)):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            CommunicationSignOff.objects.create(
+                communication=communication, role=role, user=user, content_hash="x", signed_at=now
+            )
+    assert CommunicationSignOff.objects.count() == 1
