@@ -157,6 +157,13 @@ else:
 if Q_CLUSTER["timeout"] >= Q_CLUSTER["retry"]:
     raise ImproperlyConfigured("Q_TIMEOUT must be below Q_RETRY.")
 
+# --- Breach messages ------------------------------------------------------------------
+# People with no approved version in their own language get this one. The review page
+# warns when a message reads harder than the minimum reading ease (Flesch scale adapted
+# to the language, 0-100, higher is easier; 60 is plain language).
+BREACH_MESSAGE_FALLBACK_LANGUAGE = env.str("BREACH_MESSAGE_FALLBACK_LANGUAGE", default="en")
+BREACH_MESSAGE_MIN_READING_EASE = env.int("BREACH_MESSAGE_MIN_READING_EASE", default=50)
+
 # --- Production safety ----------------------------------------------------------------
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)

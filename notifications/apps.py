@@ -1,7 +1,42 @@
 from django.apps import AppConfig
 
+_VIEW = {
+    "notifications.view_messagetemplate",
+    "notifications.view_templateversion",
+    "notifications.view_communication",
+    "notifications.view_communicationsignoff",
+}
+_DRAFT = _VIEW | {
+    "notifications.add_messagetemplate",
+    "notifications.add_templateversion",
+    "notifications.change_templateversion",
+    "notifications.add_communication",
+    "notifications.change_communication",
+}
+
 
 class NotificationsConfig(AppConfig):
     name = "notifications"
     verbose_name = "Breach messages"
-    role_permissions: dict[str, set[str]] = {}
+    # Role names as in config.roles (importing it here would load auth models too early).
+    # Marketing and security write the messages; legal approves the words; the CMO and
+    # the CISO sign what goes out; nobody deletes (history is evidence).
+    role_permissions: dict[str, set[str]] = {
+        "Legal reviewer": _VIEW | {"notifications.review_templateversion"},
+        "CMO": _VIEW | {"notifications.sign_communication"},
+        "CISO": _VIEW | {"notifications.sign_communication"},
+        "Marketing operator": set(_DRAFT),
+        "Security analyst": set(_DRAFT),
+        "DPO": set(_VIEW),
+        "Auditor": set(_VIEW),
+    }
+
+    def ready(self) -> None:
+        from incidents.signals import scope_changed
+
+        from . import receivers
+
+        scope_changed.connect(
+            receivers.scope_changed_void_sign_offs,
+            dispatch_uid="notifications.scope_changed_void_sign_offs",
+        )

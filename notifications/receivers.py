@@ -1,0 +1,11 @@
+from typing import Any
+
+from .services import communication_sign_offs_void_for_scope
+
+
+def scope_changed_void_sign_offs(
+    *, incident_id: int, added: int = 0, removed: int = 0, actor: Any = None, **kwargs: Any
+) -> None:
+    communication_sign_offs_void_for_scope(
+        incident_id=incident_id, actor=actor, added=added, removed=removed
+    )

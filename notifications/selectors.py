@@ -1,0 +1,423 @@
+"""Reads about breach messages: what a version lacks, who gets which version, what the
+CMO and the CISO sign."""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Min
+
+from customers.models import Customer
+from incidents.models import AffectedCustomer, DataCategory, Incident
+
+from .models import (
+    Channel,
+    Communication,
+    CommunicationSignOff,
+    SignOffRole,
+    TemplateVersion,
+    canonical_sha256,
+)
+from .readability import Readability, reading_ease
+from .rendering import (
+    ART34_VARIABLES,
+    CATEGORY_VARIABLES,
+    RenderedMessage,
+    RenderError,
+    TemplateProblem,
+    message_render,
+    template_source_problems,
+)
+
+# Shown in previews where the send service will put each person's own value.
+PREVIEW_RESET_LINK = "https://reset.invalid/PREVIEW"
+PREVIEW_REMEDIATION_CODE = "PREVIEW-CODE"
+# The incident facts a message renders; a blank one would be a blank in every inbox.
+INCIDENT_FACTS = {
+    "nature": "nature of the breach",
+    "contact_point": "contact point",
+    "likely_consequences": "likely consequences",
+    "measures_taken": "measures taken",
+    "measures_proposed": "measures proposed",
+}
+
+
+def language_primary(code: str) -> str:
+    """ "de-AT", "DE_de" and "de" all mean German here."""
+    return code.strip().lower().replace("_", "-").split("-")[0]
+
+
+# --- Template versions -------------------------------------------------------------------
+
+
+def template_version_problems(*, version: TemplateVersion) -> list[TemplateProblem]:
+    """What stops a version from being submitted or approved, in words a writer can act on."""
+    problems: list[TemplateProblem] = []
+    used_by_part: dict[str, set[str]] = {}
+    for part, source in (
+        ("subject", version.subject),
+        ("text body", version.text_body),
+        ("HTML body", version.html_body),
+    ):
+        part_problems, used = template_source_problems(part=part, source=source)
+        problems += part_problems
+        used_by_part[part] = used
+    if problems:
+        return problems
+    if not version.language or version.language != language_primary(version.language):
+        problems.append(TemplateProblem("language", "must be a two-letter code such as en or de"))
+    unknown = set(version.data_categories) - set(DataCategory.values)
+    if unknown:
+        problems.append(
+            TemplateProblem("data categories", f"unknown: {', '.join(sorted(unknown))}")
+        )
+    required = dict(ART34_VARIABLES)
+    for category in version.data_categories:
+        required.update(CATEGORY_VARIABLES.get(category, {}))
+    # Both bodies must say it all: a reader of either version gets what Art. 34(2) requires.
+    for part in ("text body", "HTML body"):
+        for variable, meaning in required.items():
+            if variable not in used_by_part[part]:
+                problems.append(
+                    TemplateProblem(part, f"must tell {meaning}: use {{{{ {variable} }}}}")
+                )
+    return problems
+
+
+def sample_context(
+    *, incident: Incident | None = None, data_categories: Iterable[str] = ()
+) -> dict[str, Any]:
+    """A context for previews: the incident's facts and a made-up person."""
+    customer = Customer(first_name="Alex", last_name="Example", email="alex@example.invalid")
+    if incident is None:
+        incident = Incident(
+            nature="[nature of the breach]",
+            contact_point="[contact point]",
+            likely_consequences="[likely consequences]",
+            measures_taken="[measures taken]",
+            measures_proposed="[measures proposed]",
+        )
+    return message_context(
+        incident=incident,
+        customer=customer,
+        data_categories=data_categories,
+        reset_link=PREVIEW_RESET_LINK,
+        remediation_code=PREVIEW_REMEDIATION_CODE,
+    )
+
+
+def message_context(
+    *,
+    incident: Incident,
+    customer: Customer,
+    data_categories: Iterable[str],
+    reset_link: str,
+    remediation_code: str,
+) -> dict[str, Any]:
+    """Exactly the variables of rendering.CONTEXT_VARIABLES, as plain values."""
+    full_name = f"{customer.first_name} {customer.last_name}".strip() or customer.email
+    labels = dict(DataCategory.choices)
+    return {
+        "customer": {
+            "first_name": customer.first_name,
+            "last_name": customer.last_name,
+            "full_name": full_name,
+        },
+        "incident": {
+            "nature": incident.nature,
+            "occurred_on": incident.occurred_at.date() if incident.occurred_at else None,
+            "became_aware_on": incident.awareness_at.date() if incident.awareness_at else None,
+            "likely_consequences": incident.likely_consequences,
+            "measures_taken": incident.measures_taken,
+            "measures_proposed": incident.measures_proposed,
+        },
+        "affected_data": [labels.get(code, code) for code in sorted(data_categories)],
+        "contact_point": incident.contact_point,
+        "reset_link": reset_link,
+        "remediation_code": remediation_code,
+    }
+
+
+def template_version_preview(
+    *, version: TemplateVersion, context: dict[str, Any] | None = None
+) -> RenderedMessage | None:
+    if template_version_problems(version=version):
+        return None
+    try:
+        return message_render(
+            subject=version.subject,
+            text_body=version.text_body,
+            html_body=version.html_body,
+            context=context
+            or sample_context(
+                incident=version.template.incident, data_categories=version.data_categories
+            ),
+        )
+    except RenderError:
+        return None
+
+
+def template_version_readability(*, version: TemplateVersion) -> Readability | None:
+    """Reading ease of the text body as a person reads it (rendered with sample facts)."""
+    rendered = template_version_preview(version=version)
+    text = rendered.text if rendered else version.text_body
+    return reading_ease(text, version.language)
+
+
+def readability_is_too_hard(readability: Readability | None) -> bool:
+    return readability is not None and readability.score < settings.BREACH_MESSAGE_MIN_READING_EASE
+
+
+# --- Communications ----------------------------------------------------------------------
+
+
+def communication_content_document(*, communication: Communication) -> dict[str, Any]:
+    """What the CMO and the CISO sign: the words (each version's id and hash), who gets
+    them, how and when, and the incident facts the words are rendered with."""
+    incident = communication.incident
+    versions = sorted(communication.versions.all(), key=lambda v: v.pk)
+    return {
+        "communication": communication.pk,
+        "incident": communication.incident_id,
+        "versions": [{"id": v.pk, "content_hash": v.content_hash} for v in versions],
+        "audience": {
+            "data_categories": sorted(communication.audience_data_categories),
+            "countries": sorted(communication.audience_countries),
+        },
+        "channels": sorted(communication.channels),
+        "send_window": {
+            "start": communication.send_window_start.isoformat(),
+            "end": communication.send_window_end.isoformat(),
+        },
+        "fallback_language": communication.fallback_language,
+        "incident_facts": {name: getattr(incident, name) for name in INCIDENT_FACTS},
+    }
+
+
+def communication_content_hash(*, communication: Communication) -> str:
+    """SHA-256 of the canonical content; the send service compares it with the sign-offs."""
+    return canonical_sha256(communication_content_document(communication=communication))
+
+
+def communication_active_sign_offs(*, communication: Communication) -> list[CommunicationSignOff]:
+    return list(
+        communication.sign_offs.filter(voided_at__isnull=True)
+        .select_related("user")
+        .order_by("signed_at")
+    )
+
+
+def communication_sign_offs_match(*, communication_id: int) -> bool:
+    """True only when the CMO and the CISO, two different people, signed the current content.
+
+    The send service calls this right before sending (a mismatch means no send); it reads
+    the communication and its incident afresh, so no stale copy passes the check.
+    """
+    communication = Communication.objects.select_related("incident").get(pk=communication_id)
+    current = communication_content_hash(communication=communication)
+    sign_offs = communication_active_sign_offs(communication=communication)
+    roles = {s.role for s in sign_offs if s.content_hash == current}
+    users = {s.user_id for s in sign_offs if s.content_hash == current}
+    return roles == set(SignOffRole.values) and len(users) == len(SignOffRole.values)
+
+
+@dataclass
+class MatrixRow:
+    channel: str
+    language: str
+    data_categories: tuple[str, ...]
+    people: int
+    sample_customer_id: int
+    version: TemplateVersion | None = None
+    via_fallback: bool = False
+
+    @property
+    def channel_label(self) -> str:
+        return Channel(self.channel).label
+
+
+@dataclass
+class Matrix:
+    rows: list[MatrixRow] = field(default_factory=list)
+
+    @property
+    def people(self) -> int:
+        # Every channel has a row for every person; count one channel's rows.
+        channels = {row.channel for row in self.rows}
+        first = min(channels) if channels else None
+        return sum(row.people for row in self.rows if row.channel == first)
+
+    @property
+    def uncovered(self) -> list[MatrixRow]:
+        return [row for row in self.rows if row.version is None]
+
+
+def version_choose(
+    versions: Sequence[TemplateVersion],
+    *,
+    channel: str,
+    language: str,
+    data_categories: Iterable[str],
+    fallback_language: str,
+) -> tuple[TemplateVersion | None, bool]:
+    """The version a person gets on one channel, and whether it is in the fallback language.
+
+    A version fits when it is written for every category of the person's data, so nobody
+    gets a message silent on part of what leaked; among those, the most specific one
+    (fewest categories), then the oldest, in the person's language, else the fallback.
+    """
+    wanted = set(data_categories)
+    fitting = [v for v in versions if v.channel == channel and wanted <= set(v.data_categories)]
+    for candidate_language in (language, fallback_language):
+        candidates = [v for v in fitting if v.language == candidate_language]
+        if candidates:
+            chosen = min(candidates, key=lambda v: (len(v.data_categories), v.pk))
+            return chosen, candidate_language != language
+    return None, False
+
+
+def _in_audience(communication: Communication, categories: Iterable[str]) -> bool:
+    narrowed = set(communication.audience_data_categories)
+    return not narrowed or bool(narrowed & set(categories))
+
+
+def communication_matrix(*, communication: Communication) -> Matrix:
+    """Who gets what: one grouped query over the audience, never a loop over people.
+
+    People are grouped by language and data categories in SQL; the few groups are then
+    narrowed by the audience's categories and given their version.
+    """
+    affected = AffectedCustomer.objects.filter(incident_id=communication.incident_id)
+    if communication.audience_countries:
+        affected = affected.filter(customer__country__in=communication.audience_countries)
+    groups: dict[tuple[str, tuple[str, ...]], list[int]] = defaultdict(lambda: [0, 0])
+    for group in (
+        affected.values("customer__language", "data_categories")
+        .annotate(people=Count("pk"), sample=Min("customer_id"))
+        .order_by()
+    ):
+        categories = tuple(sorted(set(group["data_categories"] or [])))
+        if not _in_audience(communication, categories):
+            continue
+        key = (language_primary(group["customer__language"] or ""), categories)
+        total = groups[key]
+        total[0] += group["people"]
+        total[1] = min(total[1] or group["sample"], group["sample"])
+    versions = list(communication.versions.select_related("template"))
+    matrix = Matrix()
+    for channel in sorted(communication.channels):
+        for (language, categories), (people, sample) in sorted(groups.items()):
+            version, via_fallback = version_choose(
+                versions,
+                channel=channel,
+                language=language,
+                data_categories=categories,
+                fallback_language=communication.fallback_language,
+            )
+            matrix.rows.append(
+                MatrixRow(
+                    channel=channel,
+                    language=language,
+                    data_categories=categories,
+                    people=people,
+                    sample_customer_id=sample,
+                    version=version,
+                    via_fallback=via_fallback,
+                )
+            )
+    return matrix
+
+
+def communication_sign_off_blockers(
+    *, communication: Communication, matrix: Matrix | None = None
+) -> list[str]:
+    """Why the communication cannot be signed off yet (empty when it can)."""
+    blockers = []
+    if not communication.channels:
+        blockers.append("No channel is chosen.")
+    incident = communication.incident
+    blank = [label for name, label in INCIDENT_FACTS.items() if not getattr(incident, name).strip()]
+    if blank:
+        blockers.append(
+            f"The incident record has no {', '.join(blank)}: every message would show a blank."
+        )
+    for version in communication.versions.all():
+        if version.status != TemplateVersion.Status.APPROVED:
+            blockers.append(f"{version} is not approved by legal.")
+    matrix = matrix or communication_matrix(communication=communication)
+    if not matrix.rows and communication.channels:
+        blockers.append("Nobody is in the audience.")
+    for row in matrix.uncovered:
+        blockers.append(
+            f"{row.people} {'person' if row.people == 1 else 'people'} "
+            f"(language {row.language or 'unknown'}, data "
+            f"{', '.join(row.data_categories) or 'none'}) would get no approved "
+            f"{row.channel_label.lower()} version."
+        )
+    return blockers
+
+
+@dataclass
+class PersonPreview:
+    customer: Customer
+    data_categories: list[str]
+    channel: str
+    version: TemplateVersion | None
+    via_fallback: bool
+    message: RenderedMessage | None
+    error: str = ""
+
+
+def communication_previews(
+    *, communication: Communication, customer_ids: Iterable[int]
+) -> list[PersonPreview]:
+    """Each given person's message on each channel, rendered as they would get it.
+
+    People outside the communication's audience are left out.
+    """
+    affected = AffectedCustomer.objects.filter(
+        incident_id=communication.incident_id, customer_id__in=list(customer_ids)
+    ).select_related("customer")
+    if communication.audience_countries:
+        affected = affected.filter(customer__country__in=communication.audience_countries)
+    versions = list(communication.versions.select_related("template"))
+    previews = []
+    for row in affected.order_by("customer_id"):
+        if not _in_audience(communication, row.data_categories):
+            continue
+        for channel in sorted(communication.channels):
+            version, via_fallback = version_choose(
+                versions,
+                channel=channel,
+                language=language_primary(row.customer.language),
+                data_categories=row.data_categories,
+                fallback_language=communication.fallback_language,
+            )
+            preview = PersonPreview(
+                customer=row.customer,
+                data_categories=sorted(row.data_categories),
+                channel=channel,
+                version=version,
+                via_fallback=via_fallback,
+                message=None,
+            )
+            if version is not None:
+                try:
+                    preview.message = message_render(
+                        subject=version.subject,
+                        text_body=version.text_body,
+                        html_body=version.html_body,
+                        context=message_context(
+                            incident=communication.incident,
+                            customer=row.customer,
+                            data_categories=row.data_categories,
+                            reset_link=PREVIEW_RESET_LINK,
+                            remediation_code=PREVIEW_REMEDIATION_CODE,
+                        ),
+                    )
+                except RenderError as error:
+                    preview.error = str(error)
+            previews.append(preview)
+    return previews

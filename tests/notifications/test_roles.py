@@ -1,0 +1,41 @@
+"""What each role may do with breach messages, pinned by hand."""
+
+import pytest
+
+from config import roles
+from tests.roles import granted
+
+VIEW = {
+    "notifications.view_messagetemplate",
+    "notifications.view_templateversion",
+    "notifications.view_communication",
+    "notifications.view_communicationsignoff",
+}
+DRAFT = {
+    "notifications.add_messagetemplate",
+    "notifications.add_templateversion",
+    "notifications.change_templateversion",
+    "notifications.add_communication",
+    "notifications.change_communication",
+}
+EXPECTED = {
+    roles.LEGAL_REVIEWER: VIEW | {"notifications.review_templateversion"},
+    roles.CMO: VIEW | {"notifications.sign_communication"},
+    roles.CISO: VIEW | {"notifications.sign_communication"},
+    roles.MARKETING_OPERATOR: VIEW | DRAFT,
+    roles.SECURITY_ANALYST: VIEW | DRAFT,
+    roles.DPO: VIEW,
+    roles.AUDITOR: VIEW,
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", roles.ROLES)
+def test_each_role_holds_exactly_its_breach_message_permissions(role):
+    assert granted(role, "notifications") == EXPECTED[role]
+
+
+@pytest.mark.django_db
+def test_nobody_deletes_breach_message_records():
+    for role in roles.ROLES:
+        assert not any(".delete_" in name for name in granted(role, "notifications")), role
