@@ -23,16 +23,13 @@ if not Path(CHROMIUM).exists():
 from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _orm_beside_playwright(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests
-    # make between page actions are still synchronous and safe.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
+    # Playwright's sync API runs an event loop in this thread while the module's tests
+    # run; their ORM calls between page actions are still synchronous and safe. The
+    # variable is set only meanwhile, so no later subprocess inherits it.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
