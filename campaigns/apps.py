@@ -1,7 +1,41 @@
 from django.apps import AppConfig
 
+# Role names as in config.roles, which cannot be imported before the app registry is ready.
+CMO, MARKETING_OPERATOR, CISO, DPO = "CMO", "Marketing operator", "CISO", "DPO"
+SECURITY_ANALYST, AUDITOR = "Security analyst", "Auditor"
+
+_READ = {
+    "campaigns.view_campaign",
+    "campaigns.view_campaignsend",
+    "campaigns.view_campaignhold",
+    "campaigns.view_campaignexclusion",
+    "campaigns.view_withholding",
+}
+_MARKETING = _READ | {
+    "campaigns.add_campaign",
+    "campaigns.change_campaign",
+    "campaigns.send_campaign",
+    "campaigns.pause_campaign",
+}
+
 
 class CampaignsConfig(AppConfig):
     name = "campaigns"
     verbose_name = "Campaigns"
-    role_permissions: dict[str, set[str]] = {}
+    # Nobody deletes: campaigns, sends and holds are evidence of what marketing did during a
+    # breach. Resuming is the CMO's alone (also checked by group in the service).
+    role_permissions: dict[str, set[str]] = {
+        CMO: _MARKETING | {"campaigns.resume_campaign"},
+        MARKETING_OPERATOR: _MARKETING,
+        CISO: _READ,
+        DPO: _READ,
+        SECURITY_ANALYST: {"campaigns.view_campaign", "campaigns.view_campaignhold"},
+        AUDITOR: _READ,
+    }
+
+    def ready(self) -> None:
+        from incidents.signals import scope_changed
+
+        from .receivers import on_scope_changed
+
+        scope_changed.connect(on_scope_changed, dispatch_uid="campaigns.hold_on_scope_changed")
