@@ -19,8 +19,8 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, get_connection
 from django.core.validators import validate_email
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, Value
-from django.db.models.functions import Concat
+from django.db.models import CharField, Count, F, Q, Value
+from django.db.models.functions import Cast, Concat
 from django.template import Context, Engine, TemplateSyntaxError
 from django.template.base import VariableNode
 from django.utils import timezone
@@ -161,14 +161,15 @@ def campaign_schedule(*, campaign_id: int, actor: Actor) -> None:
 def _audience_materialise(campaign: Campaign) -> int:
     """One send row per audience member, in one INSERT ... SELECT; idempotent."""
     audience_sql, params = (
-        campaign_audience(campaign=campaign).order_by().values("pk").query.sql_with_params()
+        campaign_audience(campaign=campaign).order_by().values("id").query.sql_with_params()
     )
     table = CampaignSend._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (campaign_id, customer_id, status, skip_reason, attempts, "  # noqa: S608
             f"message_id) SELECT %s, audience.id, %s, '', 0, '' FROM ({audience_sql}) audience "
-            "ON CONFLICT (campaign_id, customer_id) DO NOTHING",
+            # WHERE 1=1 keeps SQLite from reading ON CONFLICT as a join condition.
+            "WHERE 1=1 ON CONFLICT (campaign_id, customer_id) DO NOTHING",
             [campaign.pk, CampaignSend.Status.PENDING, *params],
         )
         return cursor.rowcount
@@ -580,9 +581,9 @@ def _sent_record(campaign_id: int, claimed: dict[int, int], token: uuid.UUID) ->
         lease_expires_at=None,
         message_id=Concat(
             Value("<campaign-"),
-            F("campaign_id"),
+            Cast("campaign_id", CharField()),
             Value(".customer-"),
-            F("customer_id"),
+            Cast("customer_id", CharField()),
             Value("@breachdesk.invalid>"),
         ),
     )
