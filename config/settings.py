@@ -170,7 +170,7 @@ CAMPAIGNS_BATCH_PAUSE_SECONDS = env.float("CAMPAIGNS_BATCH_PAUSE_SECONDS", defau
 # A claimed batch not sent within this many seconds is claimed again by another worker. It
 # must be below Q_RETRY, when django-q hands a dead worker's task to another one.
 CAMPAIGNS_LEASE_SECONDS = env.int("CAMPAIGNS_LEASE_SECONDS", default=300)
-if CAMPAIGNS_LEASE_SECONDS >= Q_CLUSTER["retry"]:
+if Q_CLUSTER["retry"] <= CAMPAIGNS_LEASE_SECONDS:
     raise ImproperlyConfigured("CAMPAIGNS_LEASE_SECONDS must be below Q_RETRY.")
 
 # --- Production safety ----------------------------------------------------------------

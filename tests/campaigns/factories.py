@@ -1,4 +1,5 @@
 from datetime import UTC, datetime
+from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
@@ -10,7 +11,7 @@ from incidents.models import AffectedCustomer, Incident
 from incidents.signals import scope_changed
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[Any]):
     class Meta:
         model = get_user_model()
         django_get_or_create = ["username"]
@@ -19,7 +20,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     is_staff = True
 
 
-class CustomerFactory(factory.django.DjangoModelFactory):
+class CustomerFactory(factory.django.DjangoModelFactory[Customer]):
     class Meta:
         model = Customer
 
@@ -33,14 +34,14 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     language = "de"
 
 
-class SegmentFactory(factory.django.DjangoModelFactory):
+class SegmentFactory(factory.django.DjangoModelFactory[Segment]):
     class Meta:
         model = Segment
 
     name = factory.Sequence(lambda n: f"Segment {n}")
 
 
-class IncidentFactory(factory.django.DjangoModelFactory):
+class IncidentFactory(factory.django.DjangoModelFactory[Incident]):
     class Meta:
         model = Incident
 
@@ -49,7 +50,7 @@ class IncidentFactory(factory.django.DjangoModelFactory):
     awareness_at = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
-class CampaignFactory(factory.django.DjangoModelFactory):
+class CampaignFactory(factory.django.DjangoModelFactory[Campaign]):
     class Meta:
         model = Campaign
         skip_postgeneration_save = True
@@ -66,7 +67,7 @@ class CampaignFactory(factory.django.DjangoModelFactory):
 
 
 def segment_with(customers: list[Customer], **kwargs: object) -> Segment:
-    segment = SegmentFactory(**kwargs)
+    segment = SegmentFactory.create(**kwargs)
     segment.memberships.bulk_create(
         [segment.memberships.model(segment=segment, customer=c) for c in customers]
     )

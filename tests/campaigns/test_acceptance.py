@@ -38,8 +38,8 @@ def test_after_the_scope_commits_no_promotion_reaches_an_affected_customer(
     customers = CustomerFactory.create_batch(120)
     affected = customers[1::2]
     affected_emails = {c.email for c in affected}
-    campaign = CampaignFactory(segments=[segment_with(customers)])
-    incident = IncidentFactory()
+    campaign = CampaignFactory.create(segments=[segment_with(customers)])
+    incident = IncidentFactory.create()
     task_cluster.start(workers=2)
     campaign_start(campaign_id=campaign.pk, actor=None)
     wait_until(

@@ -40,9 +40,9 @@ def send_all(campaign: Campaign) -> None:
 def breach():
     """A sending campaign of ten customers, four of them then put in an incident's scope."""
     customers = CustomerFactory.create_batch(10)
-    campaign = CampaignFactory(segments=[segment_with(customers)])
+    campaign = CampaignFactory.create(segments=[segment_with(customers)])
     campaign_start(campaign_id=campaign.pk, actor=None)
-    incident = IncidentFactory()
+    incident = IncidentFactory.create()
     affected = customers[:4]
     scope_write(incident, affected)
     campaign.refresh_from_db()
@@ -57,13 +57,13 @@ def cmo(make_user):
 def test_scope_holds_and_pauses_running_campaigns_that_overlap_naming_the_incident():
     inside, outside = CustomerFactory.create_batch(2)
     scope_segment, other_segment = segment_with([inside]), segment_with([outside])
-    sending = CampaignFactory(segments=[scope_segment])
+    sending = CampaignFactory.create(segments=[scope_segment])
     campaign_start(campaign_id=sending.pk, actor=None)
-    scheduled = CampaignFactory(segments=[scope_segment], status=Campaign.Status.SCHEDULED)
-    draft = CampaignFactory(segments=[scope_segment])
-    elsewhere = CampaignFactory(segments=[other_segment])
+    scheduled = CampaignFactory.create(segments=[scope_segment], status=Campaign.Status.SCHEDULED)
+    draft = CampaignFactory.create(segments=[scope_segment])
+    elsewhere = CampaignFactory.create(segments=[other_segment])
     campaign_start(campaign_id=elsewhere.pk, actor=None)
-    incident = IncidentFactory()
+    incident = IncidentFactory.create()
 
     scope_write(incident, [inside])
 
@@ -83,10 +83,10 @@ def test_scope_holds_and_pauses_running_campaigns_that_overlap_naming_the_incide
 
 def test_without_auto_pause_campaigns_run_on_but_the_hold_is_placed(settings):
     settings.CAMPAIGNS_AUTO_PAUSE_ON_SCOPE = False
-    customer = CustomerFactory()
-    campaign = CampaignFactory(segments=[segment_with([customer])])
+    customer = CustomerFactory.create()
+    campaign = CampaignFactory.create(segments=[segment_with([customer])])
     campaign_start(campaign_id=campaign.pk, actor=None)
-    incident = IncidentFactory()
+    incident = IncidentFactory.create()
 
     scope_write(incident, [customer])
 
@@ -96,10 +96,10 @@ def test_without_auto_pause_campaigns_run_on_but_the_hold_is_placed(settings):
 
 
 def test_a_scope_that_rolls_back_leaves_no_hold_and_no_pause():
-    customer = CustomerFactory()
-    campaign = CampaignFactory(segments=[segment_with([customer])])
+    customer = CustomerFactory.create()
+    campaign = CampaignFactory.create(segments=[segment_with([customer])])
     campaign_start(campaign_id=campaign.pk, actor=None)
-    incident = IncidentFactory()
+    incident = IncidentFactory.create()
 
     with pytest.raises(RuntimeError), transaction.atomic():
         scope_write(incident, [customer])
@@ -128,7 +128,7 @@ def test_resume_is_refused_to_anyone_but_the_cmo(breach, make_user):
 def test_resume_is_refused_before_the_breach_notice(breach, cmo):
     campaign, incident, _, _ = breach
 
-    with pytest.raises(CampaignError, match="breach notice .* has not gone out"):
+    with pytest.raises(CampaignError, match=r"breach notice .* has not gone out"):
         campaign_resume(campaign_id=campaign.pk, actor=cmo)
 
     assert Campaign.objects.get(pk=campaign.pk).status == "paused"
@@ -140,7 +140,7 @@ def test_resume_is_refused_during_the_quiet_period(breach, cmo):
     incident.people_notified_at = timezone.now() - timedelta(days=13)
     incident.save()
 
-    with pytest.raises(CampaignError, match="quiet period .* runs until"):
+    with pytest.raises(CampaignError, match=r"quiet period .* runs until"):
         campaign_resume(campaign_id=campaign.pk, actor=cmo)
 
     assert Campaign.objects.get(pk=campaign.pk).status == "paused"
@@ -188,13 +188,15 @@ def test_resume_excluding_affected_sends_to_nobody_affected(breach, cmo, mailout
     assert Withholding.objects.filter(campaign=campaign, incident=incident).count() == 4
     assert Campaign.objects.get(pk=campaign.pk).status == "completed"
     assert timeline(incident)[-2:] == ["campaign_resumed", "campaign_hold_released"]
-    assert TimelineEvent.objects.filter(incident=incident, kind="campaign_resumed").get().payload[
-        "exclude_affected"
-    ]
+    assert (
+        TimelineEvent.objects.filter(incident=incident, kind="campaign_resumed")
+        .get()
+        .payload["exclude_affected"]
+    )
 
 
 def test_resume_excluding_affected_needs_an_incident_and_the_cmo(make_user, cmo):
-    campaign = CampaignFactory(segments=[segment_with(CustomerFactory.create_batch(1))])
+    campaign = CampaignFactory.create(segments=[segment_with(CustomerFactory.create_batch(1))])
     campaign_start(campaign_id=campaign.pk, actor=None)
     campaign_pause(campaign_id=campaign.pk, actor=None)
 
@@ -202,7 +204,8 @@ def test_resume_excluding_affected_needs_an_incident_and_the_cmo(make_user, cmo)
         campaign_resume(campaign_id=campaign.pk, actor=cmo, exclude_affected=True)
     with pytest.raises(CampaignError, match="Only the CMO"):
         campaign_resume(
-            campaign_id=campaign.pk, actor=make_user("mo", "Marketing operator"),
+            campaign_id=campaign.pk,
+            actor=make_user("mo", "Marketing operator"),
             exclude_affected=True,
         )
     campaign_resume(campaign_id=campaign.pk, actor=cmo)
@@ -210,7 +213,7 @@ def test_resume_excluding_affected_needs_an_incident_and_the_cmo(make_user, cmo)
 
 
 def test_only_a_paused_campaign_resumes(cmo):
-    campaign = CampaignFactory()
+    campaign = CampaignFactory.create()
     with pytest.raises(CampaignError, match="is draft, not paused"):
         campaign_resume(campaign_id=campaign.pk, actor=cmo)
 
@@ -236,13 +239,13 @@ def test_hold_release_guards(breach, cmo, make_user):
         hold_release(incident_id=incident.pk, actor=cmo)
 
 
-def test_people_added_after_a_release_are_held_again(breach, cmo, settings):
-    campaign, incident, customers, _ = breach
+def test_people_added_after_a_release_are_held_again(breach, cmo):
+    _, incident, _, _ = breach
     incident.people_notified_at = timezone.now() - timedelta(days=15)
     incident.save()
     hold_release(incident_id=incident.pk, actor=cmo)
 
-    scope_write(incident, [CustomerFactory()])
+    scope_write(incident, [CustomerFactory.create()])
 
     assert CampaignHold.objects.get(incident=incident).is_active
     assert timeline(incident).count("campaign_hold_placed") == 2
@@ -251,9 +254,9 @@ def test_people_added_after_a_release_are_held_again(breach, cmo, settings):
 def test_withheld_sends_stay_withheld_after_the_hold_is_released(cmo, mailoutbox, settings):
     settings.CAMPAIGNS_AUTO_PAUSE_ON_SCOPE = False
     customers = CustomerFactory.create_batch(3)
-    campaign = CampaignFactory(segments=[segment_with(customers)])
+    campaign = CampaignFactory.create(segments=[segment_with(customers)])
     campaign_start(campaign_id=campaign.pk, actor=None)
-    incident = IncidentFactory(people_notified_at=timezone.now() - timedelta(days=15))
+    incident = IncidentFactory.create(people_notified_at=timezone.now() - timedelta(days=15))
     scope_write(incident, customers[:1])
     send_all(campaign)
     hold_release(incident_id=incident.pk, actor=cmo)

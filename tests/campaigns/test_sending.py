@@ -32,7 +32,7 @@ def send_all(campaign: Campaign) -> int:
 
 
 def started(customers, **kwargs) -> Campaign:
-    campaign = CampaignFactory(segments=[segment_with(customers)], **kwargs)
+    campaign = CampaignFactory.create(segments=[segment_with(customers)], **kwargs)
     campaign_start(campaign_id=campaign.pk, actor=None)
     return campaign
 
@@ -55,17 +55,18 @@ def test_campaign_mails_each_customer_once_and_records_a_promotional_touchpoint(
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.COMPLETED
     assert CampaignSend.objects.filter(campaign=campaign, status="sent").count() == 12
-    assert CampaignSend.objects.get(customer=customers[0]).message_id == first.extra_headers[
-        "Message-ID"
-    ]
+    assert (
+        CampaignSend.objects.get(customer=customers[0]).message_id
+        == first.extra_headers["Message-ID"]
+    )
 
 
 def test_unknown_or_withdrawn_consent_and_bad_email_are_not_mailed(mailoutbox):
-    granted = CustomerFactory()
-    unknown = CustomerFactory(marketing_consent=Customer.Consent.UNKNOWN)
-    withdrawn = CustomerFactory(marketing_consent=Customer.Consent.WITHDRAWN)
-    bounced = CustomerFactory(email_status=Customer.EmailStatus.BOUNCED)
-    malformed = CustomerFactory(email="not an address")
+    granted = CustomerFactory.create()
+    unknown = CustomerFactory.create(marketing_consent=Customer.Consent.UNKNOWN)
+    withdrawn = CustomerFactory.create(marketing_consent=Customer.Consent.WITHDRAWN)
+    bounced = CustomerFactory.create(email_status=Customer.EmailStatus.BOUNCED)
+    malformed = CustomerFactory.create(email="not an address")
     campaign = started([granted, unknown, withdrawn, bounced, malformed])
 
     send_all(campaign)
@@ -105,10 +106,10 @@ def test_frequency_cap_skips_customers_with_enough_recent_promotions(mailoutbox,
 
 
 def test_audience_is_narrowed_by_country_and_language(mailoutbox):
-    de = CustomerFactory(country="DE", language="de")
-    fr = CustomerFactory(country="FR", language="fr")
-    at_en = CustomerFactory(country="AT", language="en")
-    at_de = CustomerFactory(country="AT", language="de")
+    de = CustomerFactory.create(country="DE", language="de")
+    fr = CustomerFactory.create(country="FR", language="fr")
+    at_en = CustomerFactory.create(country="AT", language="en")
+    at_de = CustomerFactory.create(country="AT", language="de")
     campaign = started([de, fr, at_en, at_de], countries="DE,AT", languages="de")
 
     send_all(campaign)
@@ -125,7 +126,7 @@ def test_customers_under_a_hold_are_withheld_at_the_claim_even_if_the_campaign_r
     campaign = started(customers)
     campaign_send_batch(campaign_id=campaign.pk)  # first five go out before the scope
     before = {m.to[0] for m in mailoutbox}
-    incident = IncidentFactory()
+    incident = IncidentFactory.create()
 
     scope_write(incident, affected)
     send_all(campaign)
@@ -185,13 +186,13 @@ def test_start_is_refused_twice_and_without_segments():
     campaign = started(CustomerFactory.create_batch(1))
     with pytest.raises(CampaignError, match="is sending; it must be draft or scheduled"):
         campaign_start(campaign_id=campaign.pk, actor=None)
-    empty = CampaignFactory()
+    empty = CampaignFactory.create()
     with pytest.raises(CampaignError, match="has no segment"):
         campaign_start(campaign_id=empty.pk, actor=None)
 
 
 def test_start_needs_the_send_permission(make_user):
-    campaign = CampaignFactory(segments=[segment_with(CustomerFactory.create_batch(1))])
+    campaign = CampaignFactory.create(segments=[segment_with(CustomerFactory.create_batch(1))])
     auditor = make_user("audrey", "Auditor")
     with pytest.raises(CampaignError, match="may not start campaigns"):
         campaign_start(campaign_id=campaign.pk, actor=auditor)
