@@ -330,9 +330,18 @@ class Regime(models.Model):
         MONTHS = "months", "Months"
         NONE = "none", "No fixed deadline"
 
+    class WaivedBy(models.TextChoices):
+        NOTHING = "", "Nothing"
+        ART33 = "art33", "The Art. 33 decision (not required)"
+        ART34 = "art34", "The Art. 34 decision (an exemption)"
+
     code = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     recipient = models.CharField(max_length=200)
+    # GDPR filings stop being owed when the DPO records that they are not required.
+    waived_by = models.CharField(
+        max_length=8, choices=WaivedBy.choices, blank=True, default=WaivedBy.NOTHING
+    )
     profile_flag = models.CharField(
         max_length=32, choices=ProfileFlag.choices, blank=True, default=ProfileFlag.NONE
     )

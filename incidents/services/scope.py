@@ -29,6 +29,7 @@ from incidents.models import (
 )
 from incidents.signals import scope_changed
 
+from .obligations import obligations_sync
 from .timeline import timeline_append
 
 EMAIL_HEADERS = ("email", "e-mail", "mail")
@@ -147,6 +148,8 @@ def _scope_write(
     scope_changed.send(
         sender=Incident, incident_id=incident.pk, added=added, removed=removed, actor=user
     )
+    # Which regimes apply depends on where the affected customers live.
+    obligations_sync(incident_id=incident.pk, actor=actor)
     return ScopeChange(added=added, removed=removed, total=total)
 
 
