@@ -154,6 +154,15 @@ else:
 if Q_CLUSTER["timeout"] >= Q_CLUSTER["retry"]:
     raise ImproperlyConfigured("Q_TIMEOUT must be below Q_RETRY.")
 
+# --- Incidents -----------------------------------------------------------------------
+# The company profile: with where the affected customers live, it decides which breach
+# notification regimes (incidents.Regime, edited in the admin) an incident owes.
+COMPANY_EU_ESTABLISHMENT = env.bool("COMPANY_EU_ESTABLISHMENT", default=True)
+COMPANY_UK_ESTABLISHMENT = env.bool("COMPANY_UK_ESTABLISHMENT", default=False)
+COMPANY_NIS2_ENTITY = env.bool("COMPANY_NIS2_ENTITY", default=False)
+COMPANY_HIPAA_COVERED = env.bool("COMPANY_HIPAA_COVERED", default=False)
+COMPANY_SEC_REGISTRANT = env.bool("COMPANY_SEC_REGISTRANT", default=False)
+
 # --- Campaigns ------------------------------------------------------------------------
 # Frequency cap: at most N promotional messages per customer in any D days.
 CAMPAIGNS_FREQUENCY_CAP_MESSAGES = env.int("CAMPAIGNS_FREQUENCY_CAP_MESSAGES", default=3)
