@@ -235,7 +235,7 @@ def campaign_pause(*, campaign_id: int, actor: Actor, incident_id: int | None = 
         name = Campaign.objects.values_list("name", flat=True).get(pk=campaign_id)
         timeline_append(
             incident_id=incident_id,
-            kind="campaign_paused",
+            kind="campaign.paused",
             actor=actor,
             payload={"campaign": campaign_id, "name": name},
         )
@@ -288,7 +288,7 @@ def _hold_release(incident: Incident, actor: Actor) -> bool:
         released_by=actor if actor is not None and actor.is_authenticated else None,
     )
     if released:
-        timeline_append(incident_id=incident.pk, kind="campaign_hold_released", actor=actor)
+        timeline_append(incident_id=incident.pk, kind="campaign.hold_released", actor=actor)
     return bool(released)
 
 
@@ -350,7 +350,7 @@ def campaign_resume(*, campaign_id: int, actor: Actor, exclude_affected: bool = 
     if incident is not None:
         timeline_append(
             incident_id=incident.pk,
-            kind="campaign_resumed",
+            kind="campaign.resumed",
             actor=actor,
             payload={
                 "campaign": campaign_id,
@@ -380,7 +380,7 @@ def hold_place(*, incident_id: int, actor: Actor, added: int = 0) -> list[int]:
             )
         )
     if placed:
-        timeline_append(incident_id=incident_id, kind="campaign_hold_placed", actor=actor)
+        timeline_append(incident_id=incident_id, kind="campaign.hold_placed", actor=actor)
     paused: list[int] = []
     if settings.CAMPAIGNS_AUTO_PAUSE_ON_SCOPE:
         overlapping = campaign_overlap_counts(incident_id=incident_id, statuses=RUNNING_STATUSES)

@@ -3,12 +3,11 @@ from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
-from django.db import transaction
 
 from campaigns.models import Campaign
 from customers.models import Customer, Segment
-from incidents.models import AffectedCustomer, Incident
-from incidents.signals import scope_changed
+from incidents.models import Incident
+from incidents.services import scope_set
 
 
 class UserFactory(factory.django.DjangoModelFactory[Any]):
@@ -74,20 +73,14 @@ def segment_with(customers: list[Customer], **kwargs: object) -> Segment:
     return segment
 
 
-def scope_write(incident: Incident, customers: list[Customer], actor: object = None) -> None:
-    """Set scope as the incidents app's contract says: rows and signal in one transaction."""
-    with transaction.atomic():
-        AffectedCustomer.objects.bulk_create(
-            [
-                AffectedCustomer(
-                    incident=incident,
-                    customer=c,
-                    data_categories=["contact"],
-                    found_by=AffectedCustomer.FoundBy.FORENSIC_LIST,
-                )
-                for c in customers
-            ]
-        )
-        scope_changed.send(
-            sender=Incident, incident_id=incident.pk, added=len(customers), removed=0, actor=actor
-        )
+def scope_write(incident: Incident, customers: list[Customer], actor: Any = None) -> None:
+    """Add these customers to the incident's scope through the incidents app's own service,
+    which writes the rows and sends scope_changed in one transaction."""
+    segment = segment_with(customers)
+    scope_set(
+        incident_id=incident.pk,
+        actor=actor,
+        segment_ids=[segment.pk],
+        data_categories=["contact"],
+        replace=False,
+    )

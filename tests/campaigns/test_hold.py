@@ -26,7 +26,12 @@ pytestmark = pytest.mark.django_db
 
 
 def timeline(incident: Incident) -> list[str]:
-    return list(TimelineEvent.objects.filter(incident=incident).values_list("kind", flat=True))
+    """The campaign events on the incident's timeline, in order."""
+    return list(
+        TimelineEvent.objects.filter(incident=incident, kind__startswith="campaign.").values_list(
+            "kind", flat=True
+        )
+    )
 
 
 def send_all(campaign: Campaign) -> None:
@@ -78,7 +83,7 @@ def test_scope_holds_and_pauses_running_campaigns_that_overlap_naming_the_incide
         Campaign.objects.filter(status="paused").values_list("paused_by_incident", flat=True)
     ) == {incident.pk}
     assert CampaignHold.objects.get(incident=incident).is_active
-    assert timeline(incident) == ["campaign_hold_placed", "campaign_paused", "campaign_paused"]
+    assert timeline(incident) == ["campaign.hold_placed", "campaign.paused", "campaign.paused"]
 
 
 def test_without_auto_pause_campaigns_run_on_but_the_hold_is_placed(settings):
@@ -92,7 +97,7 @@ def test_without_auto_pause_campaigns_run_on_but_the_hold_is_placed(settings):
 
     assert Campaign.objects.get(pk=campaign.pk).status == "sending"
     assert CampaignHold.objects.get(incident=incident).is_active
-    assert timeline(incident) == ["campaign_hold_placed"]
+    assert timeline(incident) == ["campaign.hold_placed"]
 
 
 def test_a_scope_that_rolls_back_leaves_no_hold_and_no_pause():
@@ -158,7 +163,7 @@ def test_cmo_resumes_after_the_quiet_period_which_releases_the_hold(breach, cmo,
     assert (campaign.status, campaign.paused_by_incident) == ("completed", None)
     assert not CampaignHold.objects.get(incident=incident).is_active
     assert sorted(m.to[0] for m in mailoutbox) == sorted(c.email for c in customers)
-    assert timeline(incident)[-2:] == ["campaign_hold_released", "campaign_resumed"]
+    assert timeline(incident)[-2:] == ["campaign.hold_released", "campaign.resumed"]
 
 
 def test_art34_exemption_means_no_notice_to_wait_for(breach, cmo):
@@ -187,9 +192,9 @@ def test_resume_excluding_affected_sends_to_nobody_affected(breach, cmo, mailout
     )
     assert Withholding.objects.filter(campaign=campaign, incident=incident).count() == 4
     assert Campaign.objects.get(pk=campaign.pk).status == "completed"
-    assert timeline(incident)[-2:] == ["campaign_resumed", "campaign_hold_released"]
+    assert timeline(incident)[-2:] == ["campaign.resumed", "campaign.hold_released"]
     assert (
-        TimelineEvent.objects.filter(incident=incident, kind="campaign_resumed")
+        TimelineEvent.objects.filter(incident=incident, kind="campaign.resumed")
         .get()
         .payload["exclude_affected"]
     )
@@ -248,7 +253,7 @@ def test_people_added_after_a_release_are_held_again(breach, cmo):
     scope_write(incident, [CustomerFactory.create()])
 
     assert CampaignHold.objects.get(incident=incident).is_active
-    assert timeline(incident).count("campaign_hold_placed") == 2
+    assert timeline(incident).count("campaign.hold_placed") == 2
 
 
 def test_withheld_sends_stay_withheld_after_the_hold_is_released(cmo, mailoutbox, settings):

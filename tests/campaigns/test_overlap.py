@@ -81,7 +81,7 @@ def test_overlap_screen_pauses_the_chosen_campaigns_after_confirmation(scene, cl
     assert Campaign.objects.get(pk=broad.pk).paused_by_incident == incident
     assert Campaign.objects.get(pk=german_lang.pk).status == "sending"
     assert list(
-        TimelineEvent.objects.filter(incident=incident, kind="campaign_paused").values_list(
+        TimelineEvent.objects.filter(incident=incident, kind="campaign.paused").values_list(
             "actor_label", flat=True
         )
     ) == ["mo", "mo"]
