@@ -7,7 +7,7 @@ from django.conf import settings
 from django_q.tasks import async_task
 
 from .models import Campaign
-from .services import campaign_send_batch, campaign_start
+from .services import CampaignError, campaign_send_batch, campaign_start
 
 
 def campaign_send_batch_task(campaign_id: int) -> dict[str, int | bool]:
@@ -22,5 +22,10 @@ def campaign_send_batch_task(campaign_id: int) -> dict[str, int | bool]:
 
 def campaign_start_task(campaign_id: int) -> None:
     """Start a scheduled campaign at its time; a campaign paused or cancelled meanwhile stays."""
-    if Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SCHEDULED).exists():
+    if not Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SCHEDULED).exists():
+        return
+    try:
         campaign_start(campaign_id=campaign_id, actor=None)
+    except CampaignError:
+        # Paused or cancelled between the check and the start: the transition said no.
+        return
