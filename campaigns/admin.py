@@ -77,7 +77,7 @@ class CampaignAdmin(admin.ModelAdmin):
     list_display = [
         "name",
         "status",
-        "audience_size",
+        "audience",
         "sent_count",
         "withheld_count",
         "holding_incident",
@@ -95,6 +95,7 @@ class CampaignAdmin(admin.ModelAdmin):
         "paused_by_incident",
         "started_at",
         "completed_at",
+        "audience_size",
     ]
     fieldsets = [
         (None, {"fields": ["name", "owner", "status"]}),
@@ -109,7 +110,7 @@ class CampaignAdmin(admin.ModelAdmin):
                 ),
             },
         ),
-        ("Schedule", {"fields": ["scheduled_at", "started_at", "completed_at"]}),
+        ("Schedule", {"fields": ["scheduled_at", "started_at", "completed_at", "audience_size"]}),
         ("Hold", {"fields": ["paused_at", "paused_by_incident"]}),
     ]
     actions = [
@@ -152,9 +153,9 @@ class CampaignAdmin(admin.ModelAdmin):
             return False
         return super().has_change_permission(request, obj)
 
-    @admin.display(ordering="audience_size", description="audience")
-    def audience_size(self, obj: Campaign) -> int:
-        return obj.audience_size  # type: ignore[attr-defined]
+    @admin.display(ordering="audience_count", description="audience")
+    def audience(self, obj: Campaign) -> int:
+        return obj.audience_count  # type: ignore[attr-defined]
 
     @admin.display(ordering="sent_count", description="sent")
     def sent_count(self, obj: Campaign) -> int:

@@ -58,6 +58,9 @@ class Campaign(models.Model):
         related_name="paused_campaigns",
         help_text="The incident whose scope paused this campaign.",
     )
+    # Counted once when the send rows are written: the live count over a million customers
+    # is too slow to repeat for every row of the campaign list.
+    audience_size = models.PositiveIntegerField(null=True, blank=True, editable=False)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -116,7 +116,7 @@ def held_customer_incidents(
 
 
 def campaign_list_annotated(queryset: QuerySet[Campaign]) -> QuerySet[Campaign]:
-    """Campaigns with audience size, sent and withheld counts: one subquery per column.
+    """Campaigns with audience_count, sent_count and withheld_count: a subquery per column.
 
     Subqueries rather than joined Counts, because three one-to-many joins would multiply
     each other's rows.
@@ -137,7 +137,9 @@ def campaign_list_annotated(queryset: QuerySet[Campaign]) -> QuerySet[Campaign]:
         .values("n")
     )
     return queryset.annotate(
-        audience_size=Coalesce(
+        # Drafts only: a started campaign keeps the size counted when its sends were written.
+        audience_count=Coalesce(
+            "audience_size",
             Subquery(
                 audience.order_by()
                 .annotate(g=Value(1))

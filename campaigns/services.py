@@ -172,7 +172,11 @@ def _audience_materialise(campaign: Campaign) -> int:
             "WHERE 1=1 ON CONFLICT (campaign_id, customer_id) DO NOTHING",
             [campaign.pk, CampaignSend.Status.PENDING, *params],
         )
-        return cursor.rowcount
+        created = cursor.rowcount
+    Campaign.objects.filter(pk=campaign.pk).update(
+        audience_size=CampaignSend.objects.filter(campaign_id=campaign.pk).count()
+    )
+    return created
 
 
 def _batches_enqueue(campaign_id: int) -> None:

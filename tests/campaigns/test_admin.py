@@ -48,7 +48,18 @@ def test_changelist_shows_status_counts_and_holding_incident_without_n_plus_1(
 
     assert response.status_code == 200
     row = next(r for r in response.context["cl"].result_list if r.pk == first.pk)
-    assert (row.audience_size, row.sent_count, row.withheld_count) == (4, 1, 1)
+    assert (row.audience_count, row.sent_count, row.withheld_count) == (4, 1, 1)
+    assert Campaign.objects.get(pk=first.pk).audience_size == 4
+
+
+def test_a_draft_shows_its_live_audience_narrowed_by_country(client, operator):
+    de, fr = CustomerFactory.create(country="DE"), CustomerFactory.create(country="FR")
+    draft = CampaignFactory.create(segments=[segment_with([de, fr])], countries="FR")
+
+    response = client.get(reverse("admin:campaigns_campaign_changelist"))
+
+    row = next(r for r in response.context["cl"].result_list if r.pk == draft.pk)
+    assert (row.audience_size, row.audience_count) == (None, 1)
 
 
 def test_paused_campaign_names_its_incident_in_the_list(client, operator):
