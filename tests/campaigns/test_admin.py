@@ -172,11 +172,18 @@ def test_resume_action_reports_the_refusal_to_the_cmo(client, make_user):
 
 
 @pytest.mark.parametrize("model", ["campaignhold", "campaignsend", "withholding"])
-def test_record_lists_render_and_search_for_auditors(client, make_user, model):
+def test_record_lists_render_and_search_for_auditors(client, make_user, model, settings):
+    settings.CAMPAIGNS_AUTO_PAUSE_ON_SCOPE = False
     campaign = running_campaigns(1)[0]
     scope_write(IncidentFactory.create(), [campaign.segments.get().customers.all()[0]])
+    campaign_send_batch(campaign_id=campaign.pk)
     client.force_login(make_user("audrey", "Auditor"))
 
     url = reverse(f"admin:campaigns_{model}_changelist")
-    assert client.get(url).status_code == 200
+    listing = client.get(url)
+    assert listing.status_code == 200
     assert client.get(url, {"q": "example"}).status_code == 200
+    first = listing.context["cl"].result_list[0]
+    page = client.get(reverse(f"admin:campaigns_{model}_change", args=[first.pk]))
+    assert page.status_code == 200
+    assert page.context["has_change_permission"] is False
