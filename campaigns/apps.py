@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 
 # Role names as in config.roles, which cannot be imported before the app registry is ready.
@@ -39,3 +41,27 @@ class CampaignsConfig(AppConfig):
         from .receivers import on_scope_changed
 
         scope_changed.connect(on_scope_changed, dispatch_uid="campaigns.hold_on_scope_changed")
+
+    def seed_demo(self, *, stdout: Any) -> None:
+        """A draft campaign over the demo segments, owned by the demo CMO (idempotent)."""
+        from django.contrib.auth import get_user_model
+
+        from customers.models import Segment
+
+        from .models import Campaign
+
+        owner = get_user_model().objects.filter(username="cmo").first()
+        segments = list(Segment.objects.all()[:2])
+        if owner is None or not segments:
+            return
+        campaign, created = Campaign.objects.get_or_create(
+            name="Winter sale (demo)",
+            defaults={
+                "owner": owner,
+                "subject": "{{ first_name }}, the winter sale starts today",
+                "body": "Hello {{ first_name }},\n\n20% off everything this week.",
+            },
+        )
+        if created:
+            campaign.segments.set(segments)
+            stdout.write(f"Campaign '{campaign}' created as a draft.")

@@ -187,3 +187,25 @@ def test_record_lists_render_and_search_for_auditors(client, make_user, model, s
     page = client.get(reverse(f"admin:campaigns_{model}_change", args=[first.pk]))
     assert page.status_code == 200
     assert page.context["has_change_permission"] is False
+
+
+def test_demo_seed_adds_one_draft_campaign_once(make_user):
+    from io import StringIO
+
+    from django.apps import apps
+
+    make_user("cmo", "CMO")
+    segment_with(CustomerFactory.create_batch(2))
+    config = apps.get_app_config("campaigns")
+    out = StringIO()
+
+    config.seed_demo(stdout=out)  # type: ignore[attr-defined]
+    config.seed_demo(stdout=out)  # type: ignore[attr-defined]
+
+    campaign = Campaign.objects.get(name="Winter sale (demo)")
+    assert (campaign.status, campaign.owner.username, campaign.segments.count()) == (
+        "draft",
+        "cmo",
+        1,
+    )
+    assert out.getvalue().count("created as a draft") == 1
