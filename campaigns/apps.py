@@ -1,7 +1,67 @@
+from typing import Any
+
 from django.apps import AppConfig
+
+# Role names as in config.roles, which cannot be imported before the app registry is ready.
+CMO, MARKETING_OPERATOR, CISO, DPO = "CMO", "Marketing operator", "CISO", "DPO"
+SECURITY_ANALYST, AUDITOR = "Security analyst", "Auditor"
+
+_READ = {
+    "campaigns.view_campaign",
+    "campaigns.view_campaignsend",
+    "campaigns.view_campaignhold",
+    "campaigns.view_campaignexclusion",
+    "campaigns.view_withholding",
+}
+_MARKETING = _READ | {
+    "campaigns.add_campaign",
+    "campaigns.change_campaign",
+    "campaigns.send_campaign",
+    "campaigns.pause_campaign",
+}
 
 
 class CampaignsConfig(AppConfig):
     name = "campaigns"
     verbose_name = "Campaigns"
-    role_permissions: dict[str, set[str]] = {}
+    # Nobody deletes: campaigns, sends and holds are evidence of what marketing did during a
+    # breach. Resuming is the CMO's alone (also checked by group in the service).
+    role_permissions: dict[str, set[str]] = {
+        CMO: _MARKETING | {"campaigns.resume_campaign"},
+        MARKETING_OPERATOR: _MARKETING,
+        CISO: _READ,
+        DPO: _READ,
+        SECURITY_ANALYST: {"campaigns.view_campaign", "campaigns.view_campaignhold"},
+        AUDITOR: _READ,
+    }
+
+    def ready(self) -> None:
+        from incidents.signals import scope_changed
+
+        from .receivers import on_scope_changed
+
+        scope_changed.connect(on_scope_changed, dispatch_uid="campaigns.hold_on_scope_changed")
+
+    def seed_demo(self, *, stdout: Any) -> None:
+        """A draft campaign over the demo segments, owned by the demo CMO (idempotent)."""
+        from django.contrib.auth import get_user_model
+
+        from customers.models import Segment
+
+        from .models import Campaign
+
+        owner = get_user_model().objects.filter(username="cmo").first()
+        segments = list(Segment.objects.all()[:2])
+        if owner is None or not segments:
+            return
+        campaign, created = Campaign.objects.get_or_create(
+            name="Winter sale (demo)",
+            defaults={
+                "owner": owner,
+                "subject": "{{ first_name }}, the winter sale starts today",
+                "body": "Hello {{ first_name }},\n\n20% off everything this week.",
+            },
+        )
+        if created:
+            campaign.segments.set(segments)
+            stdout.write(f"Campaign '{campaign}' created as a draft.")

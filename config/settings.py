@@ -157,6 +157,34 @@ else:
 if Q_CLUSTER["timeout"] >= Q_CLUSTER["retry"]:
     raise ImproperlyConfigured("Q_TIMEOUT must be below Q_RETRY.")
 
+# --- Incidents -----------------------------------------------------------------------
+# The company profile: with where the affected customers live, it decides which breach
+# notification regimes (incidents.Regime, edited in the admin) an incident owes.
+COMPANY_EU_ESTABLISHMENT = env.bool("COMPANY_EU_ESTABLISHMENT", default=True)
+COMPANY_UK_ESTABLISHMENT = env.bool("COMPANY_UK_ESTABLISHMENT", default=False)
+COMPANY_NIS2_ENTITY = env.bool("COMPANY_NIS2_ENTITY", default=False)
+COMPANY_HIPAA_COVERED = env.bool("COMPANY_HIPAA_COVERED", default=False)
+COMPANY_SEC_REGISTRANT = env.bool("COMPANY_SEC_REGISTRANT", default=False)
+
+# --- Campaigns ------------------------------------------------------------------------
+# Frequency cap: at most N promotional messages per customer in any D days.
+CAMPAIGNS_FREQUENCY_CAP_MESSAGES = env.int("CAMPAIGNS_FREQUENCY_CAP_MESSAGES", default=3)
+CAMPAIGNS_FREQUENCY_CAP_DAYS = env.int("CAMPAIGNS_FREQUENCY_CAP_DAYS", default=7)
+# Pause campaigns whose audience overlaps an incident's scope as soon as the scope is set.
+CAMPAIGNS_AUTO_PAUSE_ON_SCOPE = env.bool("CAMPAIGNS_AUTO_PAUSE_ON_SCOPE", default=True)
+# Days after the breach notice before the CMO may resume mailing the people it reached.
+CAMPAIGNS_QUIET_PERIOD_DAYS = env.int("CAMPAIGNS_QUIET_PERIOD_DAYS", default=14)
+CAMPAIGNS_BATCH_SIZE = env.int("CAMPAIGNS_BATCH_SIZE", default=500)
+# Batches of one campaign worked on at once (one chain of tasks each).
+CAMPAIGNS_PARALLEL_BATCHES = env.int("CAMPAIGNS_PARALLEL_BATCHES", default=2)
+# Seconds a worker waits between its batches, to spread load on the mail relay.
+CAMPAIGNS_BATCH_PAUSE_SECONDS = env.float("CAMPAIGNS_BATCH_PAUSE_SECONDS", default=0.0)
+# A claimed batch not sent within this many seconds is claimed again by another worker. It
+# must be below Q_RETRY, when django-q hands a dead worker's task to another one.
+CAMPAIGNS_LEASE_SECONDS = env.int("CAMPAIGNS_LEASE_SECONDS", default=300)
+if Q_CLUSTER["retry"] <= CAMPAIGNS_LEASE_SECONDS:
+    raise ImproperlyConfigured("CAMPAIGNS_LEASE_SECONDS must be below Q_RETRY.")
+
 # --- Breach messages ------------------------------------------------------------------
 # People with no approved version in their own language get this one. The review page
 # warns when a message reads harder than the minimum reading ease (Flesch scale adapted

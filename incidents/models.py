@@ -1,7 +1,10 @@
 """The incident: the spine every other record hangs on, and its tamper-evident timeline."""
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from customers.models import Customer
 
@@ -18,6 +21,30 @@ class DataCategory(models.TextChoices):
     HEALTH = "health", "Health"
     LOCATION = "location", "Location"
     BEHAVIOURAL = "behavioural", "Behavioural (purchases, browsing)"
+
+
+class EnisaCategory(models.IntegerChoices):
+    """ENISA's basic data categories (2013 methodology); the value is the base DPC score."""
+
+    SIMPLE = 1, "Simple"
+    BEHAVIOURAL = 2, "Behavioural"
+    FINANCIAL = 3, "Financial"
+    SENSITIVE = 4, "Sensitive"
+
+
+# Credentials are absent on purpose: they take the category of what they open.
+ENISA_CATEGORY = {
+    DataCategory.CONTACT: EnisaCategory.SIMPLE,
+    DataCategory.IDENTITY: EnisaCategory.SIMPLE,
+    DataCategory.LOCATION: EnisaCategory.BEHAVIOURAL,
+    DataCategory.BEHAVIOURAL: EnisaCategory.BEHAVIOURAL,
+    DataCategory.PAYMENT_CARD: EnisaCategory.FINANCIAL,
+    DataCategory.BANK_ACCOUNT: EnisaCategory.FINANCIAL,
+    # ENISA names no identity documents; they enable identity fraud, so they are rated
+    # with financial data rather than with a plain name.
+    DataCategory.GOVERNMENT_ID: EnisaCategory.FINANCIAL,
+    DataCategory.HEALTH: EnisaCategory.SENSITIVE,
+}
 
 
 class Incident(models.Model):
@@ -65,6 +92,13 @@ class Incident(models.Model):
     )
     art34_reason = models.TextField(blank=True)
     materiality_determined_at = models.DateTimeField(null=True, blank=True)
+    credentials_open = models.CharField(
+        "the leaked credentials open",
+        max_length=16,
+        blank=True,
+        choices=[c for c in DataCategory.choices if c[0] != DataCategory.CREDENTIALS],
+        help_text="Credentials take the ENISA category of the data they give access to.",
+    )
     # Set by `incident_record_people_notified` once the breach notice has gone out; the
     # campaigns app reads it for the quiet period without knowing about notifications.
     people_notified_at = models.DateTimeField(null=True, blank=True)
@@ -76,6 +110,12 @@ class Incident(models.Model):
 
     class Meta:
         ordering = ["-awareness_at"]
+        permissions = [
+            ("transition_incident", "Can move an incident from one status to the next"),
+            ("scope_incident", "Can set the scope (affected customers) of an incident"),
+            ("decide_incident", "Can record the Art. 33/34 decisions of an incident"),
+        ]
+        indexes = [models.Index(fields=["status"], name="incident_status_idx")]
 
     def __str__(self) -> str:
         return f"{'[DRILL] ' if self.is_drill else ''}{self.title}"
@@ -132,3 +172,260 @@ class TimelineEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.kind}"
+
+
+class ForensicList(models.Model):
+    """A list of breached accounts (external ids or emails) uploaded by security."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="forensic_lists")
+    filename = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64)
+    column = models.CharField("column used", max_length=128)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    rows = models.PositiveIntegerField(default=0)
+    matched = models.PositiveIntegerField(default=0)
+    unmatched = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-uploaded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.matched}/{self.rows} matched)"
+
+
+class ForensicListRow(models.Model):
+    """One line of a forensic list, kept whether or not it matched a customer."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", "Email"
+        EXTERNAL_ID = "external_id", "External id"
+
+    forensic_list = models.ForeignKey(ForensicList, on_delete=models.CASCADE, related_name="lines")
+    line = models.PositiveIntegerField()
+    value = models.CharField(max_length=254)
+    value_normalized = models.CharField(max_length=254)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    unmatched_reason = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        ordering = ["forensic_list", "line"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["forensic_list", "line"], name="forensicrow_line_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.value}"
+
+
+class Assessment(models.Model):
+    """One version of the ENISA severity assessment: SE = DPC x EI + CB."""
+
+    class Level(models.TextChoices):
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High"
+        VERY_HIGH = "very_high", "Very high"
+
+    EI_CHOICES = [
+        (Decimal("0.25"), "0.25 negligible"),
+        (Decimal("0.50"), "0.5 limited"),
+        (Decimal("0.75"), "0.75 medium"),
+        (Decimal("1.00"), "1 high"),
+    ]
+    CB_CHOICES = [(Decimal("0.00"), "0"), (Decimal("0.25"), "0.25"), (Decimal("0.50"), "0.5")]
+    MALICIOUS_CHOICES = [(Decimal("0.00"), "0 no"), (Decimal("0.50"), "0.5 yes")]
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="assessments")
+    version = models.PositiveIntegerField()
+    basic_category = models.PositiveSmallIntegerField(choices=EnisaCategory.choices)
+    # The data categories that decided the basic category, as the assessor saw them.
+    data_categories = models.JSONField(default=list)
+    dpc_base = models.PositiveSmallIntegerField()
+    # [{"delta": int, "reason": str}, ...]: ENISA's contextual adjustments, each justified.
+    dpc_adjustments = models.JSONField(default=list, blank=True)
+    dpc = models.PositiveSmallIntegerField()
+    ei = models.DecimalField("ease of identification", max_digits=3, decimal_places=2)
+    cb_confidentiality = models.DecimalField(max_digits=3, decimal_places=2)
+    cb_integrity = models.DecimalField(max_digits=3, decimal_places=2)
+    cb_availability = models.DecimalField(max_digits=3, decimal_places=2)
+    cb_malicious = models.DecimalField("malicious intent", max_digits=3, decimal_places=2)
+    score = models.DecimalField(max_digits=5, decimal_places=2)
+    level = models.CharField(max_length=16, choices=Level.choices)
+    note = models.TextField(blank=True)
+    assessed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    assessed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["incident", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "version"], name="assessment_version_unique"
+            ),
+            models.CheckConstraint(condition=Q(dpc__gte=1, dpc__lte=4), name="assessment_dpc_1_4"),
+        ]
+
+    def __str__(self) -> str:
+        return f"v{self.version}: {self.score} ({self.get_level_display()})"
+
+    @property
+    def cb(self) -> Decimal:
+        return (
+            self.cb_confidentiality + self.cb_integrity + self.cb_availability + self.cb_malicious
+        )
+
+    @property
+    def arithmetic(self) -> str:
+        """The calculation as a reader checks it, e.g. for the evidence pack."""
+        steps = [f"DPC {self.dpc_base} ({self.get_basic_category_display().lower()})"]
+        steps += [f"{a['delta']:+d} ({a['reason']})" for a in self.dpc_adjustments]
+        raw = self.dpc_base + sum(a["delta"] for a in self.dpc_adjustments)
+        dpc = f"{' '.join(steps)} = {raw}"
+        if raw != self.dpc:
+            dpc += f", bounded to {self.dpc}"
+        cb = (
+            f"{self.cb_confidentiality.normalize()} + {self.cb_integrity.normalize()}"
+            f" + {self.cb_availability.normalize()} + {self.cb_malicious.normalize()}"
+        )
+        return (
+            f"{dpc}; SE = DPC x EI + CB = {self.dpc} x {self.ei.normalize()} + ({cb})"
+            f" = {self.score} -> {self.get_level_display().lower()}"
+        )
+
+
+class Regime(models.Model):
+    """A notification rule kept as data: who must be told, by when, and on what authority.
+
+    It applies when the company profile sets `profile_flag` (and the scope holds at least
+    `min_affected` people), or when at least max(`min_affected`, 1) affected customers live
+    in `countries` (and, when given, `regions`: US state codes).
+    """
+
+    class ProfileFlag(models.TextChoices):
+        NONE = "", "None"
+        EU_ESTABLISHMENT = "eu_establishment", "EU establishment"
+        UK_ESTABLISHMENT = "uk_establishment", "UK establishment"
+        NIS2_ENTITY = "nis2_entity", "NIS2 essential or important entity"
+        HIPAA_COVERED = "hipaa_covered", "HIPAA covered entity"
+        SEC_REGISTRANT = "sec_registrant", "SEC registrant"
+
+    class ClockStart(models.TextChoices):
+        AWARENESS = "awareness", "Awareness (discovery)"
+        MATERIALITY = "materiality", "Materiality determination"
+        PRECEDING_FILING = "preceding_filing", "Submission of the preceding filing"
+
+    class Unit(models.TextChoices):
+        HOURS = "hours", "Hours"
+        DAYS = "days", "Calendar days"
+        US_BUSINESS_DAYS = "us_business_days", "US business days"
+        MONTHS = "months", "Months"
+        NONE = "none", "No fixed deadline"
+
+    class WaivedBy(models.TextChoices):
+        NOTHING = "", "Nothing"
+        ART33 = "art33", "The Art. 33 decision (not required)"
+        ART34 = "art34", "The Art. 34 decision (an exemption)"
+
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    recipient = models.CharField(max_length=200)
+    # GDPR filings stop being owed when the DPO records that they are not required.
+    waived_by = models.CharField(
+        max_length=8, choices=WaivedBy.choices, blank=True, default=WaivedBy.NOTHING
+    )
+    profile_flag = models.CharField(
+        max_length=32, choices=ProfileFlag.choices, blank=True, default=ProfileFlag.NONE
+    )
+    countries = models.JSONField(default=list, blank=True, help_text="ISO 3166 codes.")
+    regions = models.JSONField(default=list, blank=True, help_text="US state codes, e.g. TX.")
+    min_affected = models.PositiveIntegerField(default=0)
+    clock_start = models.CharField(
+        max_length=32, choices=ClockStart.choices, default=ClockStart.AWARENESS
+    )
+    follows = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The filing whose submission starts this clock.",
+    )
+    deadline_amount = models.PositiveIntegerField(null=True, blank=True)
+    deadline_unit = models.CharField(max_length=32, choices=Unit.choices)
+    # Business-day deadlines end at a local time of day (EDGAR accepts filings until 17:30 ET).
+    due_local_time = models.TimeField(null=True, blank=True)
+    due_timezone = models.CharField(max_length=64, blank=True)
+    terms = models.TextField(help_text="What must be done, in plain words.")
+    source = models.TextField(help_text="The provision this rule comes from.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(deadline_unit="none") | Q(deadline_amount__isnull=False),
+                name="regime_deadline_has_amount",
+            ),
+            models.CheckConstraint(
+                condition=~Q(clock_start="preceding_filing") | Q(follows__isnull=False),
+                name="regime_preceding_filing_named",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Obligation(models.Model):
+    """One regime applied to one incident, with the regime's terms as they were then."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        MET = "met", "Met on time"
+        LATE = "late", "Met late"
+        NOT_REQUIRED = "not_required", "Not required"
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="obligations")
+    regime = models.ForeignKey(Regime, on_delete=models.PROTECT, related_name="obligations")
+    name = models.CharField(max_length=200)
+    recipient = models.CharField(max_length=200)
+    terms = models.JSONField(
+        help_text="The regime's terms, copied when the obligation was created."
+    )
+    clock_started_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    met_at = models.DateTimeField(null=True, blank=True)
+    lateness = models.DurationField(null=True, blank=True)
+    delay_reason = models.TextField(blank=True)
+    not_required_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["incident", "due_at", "name"]
+        permissions = [("meet_obligation", "Can record an obligation as met or not required")]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "regime"], name="obligation_regime_unique"),
+            models.CheckConstraint(
+                condition=~Q(status="late") | ~Q(delay_reason=""),
+                name="obligation_late_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="not_required") | ~Q(not_required_reason=""),
+                name="obligation_not_required_has_reason",
+            ),
+        ]
+        # The dashboard looks for each incident's next open deadline.
+        indexes = [models.Index(fields=["status", "due_at"], name="obligation_next_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.incident})"

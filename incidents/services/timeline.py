@@ -10,7 +10,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from .models import Incident, TimelineEvent
+from incidents.models import Incident, TimelineEvent
 
 GENESIS_HASH = "0" * 64
 

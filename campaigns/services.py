@@ -1,0 +1,632 @@
+"""Every write to campaigns, sends and holds: named transitions, each in one transaction.
+
+Consent: only customers whose `marketing_consent` is "granted" are mailed. "unknown" is
+treated like "withdrawn": GDPR and the ePrivacy rules require opt-in for promotional
+email, and an unknown state is no evidence of an opt-in.
+"""
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage, get_connection
+from django.core.validators import validate_email
+from django.db import connection, transaction
+from django.db.models import CharField, Count, F, Q, Value
+from django.db.models.functions import Cast, Concat
+from django.template import Context, Engine, TemplateSyntaxError
+from django.template.base import VariableNode
+from django.utils import timezone
+
+from config.roles import CMO
+from customers.models import Customer, Touchpoint
+from incidents.models import Incident
+from incidents.services import timeline_append
+
+from .models import Campaign, CampaignExclusion, CampaignHold, CampaignSend, Withholding
+from .selectors import (
+    RUNNING_STATUSES,
+    campaign_audience,
+    campaign_overlap_counts,
+    held_customer_incidents,
+)
+
+logger = logging.getLogger(__name__)
+
+Actor = User | AnonymousUser | None
+
+# A template engine of its own: no loaders (so no {% include %} of project files), no
+# autoescape (the body is plain text), only the built-in tags and filters.
+MESSAGE_ENGINE = Engine(autoescape=False, loaders=[])
+# The only names a campaign's subject and body can use.
+MESSAGE_CONTEXT_NAMES = ("first_name", "last_name", "country", "language", "campaign_name")
+EXEMPT_FROM_NOTICE = (
+    Incident.Art34Decision.EXEMPT_A,
+    Incident.Art34Decision.EXEMPT_B,
+    Incident.Art34Decision.EXEMPT_C,
+)
+
+
+class CampaignError(Exception):
+    """A campaign action was refused; the message says which campaign and why."""
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    claimed: int = 0
+    sent: int = 0
+    withheld: int = 0
+    skipped: int = 0
+    # True when open rows remain that this chain should go on with.
+    more: bool = False
+
+
+def _require_perm(actor: Actor, perm: str, what: str) -> None:
+    if actor is not None and not actor.has_perm(perm):
+        raise CampaignError(f"{actor} may not {what}.")
+
+
+def _is_cmo(actor: Actor) -> bool:
+    return actor is not None and actor.is_authenticated and actor.groups.filter(name=CMO).exists()
+
+
+def _transition(campaign_id: int, *, from_: Iterable[str], to: str, **fields: object) -> None:
+    """Move the campaign only if it is still in one of `from_`; refuse otherwise."""
+    allowed = list(from_)
+    updated = Campaign.objects.filter(pk=campaign_id, status__in=allowed).update(
+        status=to, updated_at=timezone.now(), **fields
+    )
+    if updated != 1:
+        current = Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
+        raise CampaignError(
+            f"Campaign {campaign_id} is {current or 'missing'}; it must be {' or '.join(allowed)}."
+        )
+
+
+def campaign_template_check(*, subject: str, body: str) -> None:
+    """Refuse a subject or body that does not compile or uses names outside the context."""
+    errors = {}
+    for field, source in (("subject", subject), ("body", body)):
+        try:
+            template = MESSAGE_ENGINE.from_string(source)
+        except TemplateSyntaxError as exc:
+            errors[field] = f"Template error: {exc}"
+            continue
+        nodes: list[Any] = template.nodelist.get_nodes_by_type(VariableNode)
+        used = {
+            node.filter_expression.var.lookups[0]
+            for node in nodes
+            if getattr(node.filter_expression.var, "lookups", None)
+        }
+        unknown = sorted(used - set(MESSAGE_CONTEXT_NAMES))
+        if unknown:
+            errors[field] = (
+                f"Unknown name(s) {', '.join(unknown)}; use {', '.join(MESSAGE_CONTEXT_NAMES)}."
+            )
+    if errors:
+        raise ValidationError(errors)
+
+
+def campaign_render(*, campaign: Campaign, customer: dict[str, object]) -> tuple[str, str]:
+    """Subject and body for one customer, from the explicit context only."""
+    context = Context(
+        {
+            "first_name": customer.get("first_name", ""),
+            "last_name": customer.get("last_name", ""),
+            "country": customer.get("country", ""),
+            "language": customer.get("language", ""),
+            "campaign_name": campaign.name,
+        }
+    )
+    subject = MESSAGE_ENGINE.from_string(campaign.subject).render(context)
+    body = MESSAGE_ENGINE.from_string(campaign.body).render(context)
+    # A newline in a subject would be a header injection; Django refuses it anyway.
+    return " ".join(subject.split()), body
+
+
+@transaction.atomic
+def campaign_schedule(*, campaign_id: int, actor: Actor) -> None:
+    """Draft -> scheduled; the task queue starts it at `scheduled_at`."""
+    _require_perm(actor, "campaigns.send_campaign", "schedule campaigns")
+    campaign = Campaign.objects.get(pk=campaign_id)
+    if campaign.scheduled_at is None:
+        raise CampaignError(f"Campaign {campaign} has no schedule; set 'scheduled at' first.")
+    if not campaign.segments.exists():
+        raise CampaignError(f"Campaign {campaign} has no segment; its audience would be empty.")
+    _transition(campaign_id, from_=[Campaign.Status.DRAFT], to=Campaign.Status.SCHEDULED)
+    run_at = campaign.scheduled_at
+
+    def enqueue() -> None:
+        from django_q.models import Schedule
+        from django_q.tasks import schedule
+
+        schedule(
+            "campaigns.tasks.campaign_start_task",
+            campaign_id,
+            schedule_type=Schedule.ONCE,
+            next_run=run_at,
+            name=f"campaign-{campaign_id}-start-{uuid.uuid4().hex[:8]}",
+        )
+
+    transaction.on_commit(enqueue)
+
+
+def _audience_materialise(campaign: Campaign) -> int:
+    """One send row per audience member, in one INSERT ... SELECT; idempotent."""
+    audience_sql, params = (
+        campaign_audience(campaign=campaign).order_by().values("id").query.sql_with_params()
+    )
+    table = CampaignSend._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (campaign_id, customer_id, status, skip_reason, attempts, "  # noqa: S608
+            f"message_id) SELECT %s, audience.id, %s, '', 0, '' FROM ({audience_sql}) audience "
+            # WHERE 1=1 keeps SQLite from reading ON CONFLICT as a join condition.
+            "WHERE 1=1 ON CONFLICT (campaign_id, customer_id) DO NOTHING",
+            [campaign.pk, CampaignSend.Status.PENDING, *params],
+        )
+        created = cursor.rowcount
+    Campaign.objects.filter(pk=campaign.pk).update(
+        audience_size=CampaignSend.objects.filter(campaign_id=campaign.pk).count()
+    )
+    return created
+
+
+def _batches_enqueue(campaign_id: int) -> None:
+    def enqueue() -> None:
+        from django_q.tasks import async_task
+
+        for _ in range(settings.CAMPAIGNS_PARALLEL_BATCHES):
+            async_task("campaigns.tasks.campaign_send_batch_task", campaign_id)
+
+    transaction.on_commit(enqueue)
+
+
+@transaction.atomic
+def campaign_start(*, campaign_id: int, actor: Actor) -> int:
+    """Draft or scheduled -> sending: write the send rows and start the batch workers."""
+    _require_perm(actor, "campaigns.send_campaign", "start campaigns")
+    campaign = Campaign.objects.get(pk=campaign_id)
+    if not campaign.segments.exists():
+        raise CampaignError(f"Campaign {campaign} has no segment; its audience would be empty.")
+    _transition(
+        campaign_id,
+        from_=[Campaign.Status.DRAFT, Campaign.Status.SCHEDULED],
+        to=Campaign.Status.SENDING,
+        started_at=timezone.now(),
+    )
+    created = _audience_materialise(campaign)
+    _batches_enqueue(campaign_id)
+    return created
+
+
+@transaction.atomic
+def campaign_cancel(*, campaign_id: int, actor: Actor) -> None:
+    """Stop for good: open sends stay unsent, since no batch claims for a cancelled campaign."""
+    _require_perm(actor, "campaigns.send_campaign", "cancel campaigns")
+    _transition(
+        campaign_id,
+        from_=[
+            Campaign.Status.DRAFT,
+            Campaign.Status.SCHEDULED,
+            Campaign.Status.SENDING,
+            Campaign.Status.PAUSED,
+        ],
+        to=Campaign.Status.CANCELLED,
+    )
+
+
+@transaction.atomic
+def campaign_pause(*, campaign_id: int, actor: Actor, incident_id: int | None = None) -> None:
+    """Scheduled or sending -> paused, naming the incident when one is the reason."""
+    _require_perm(actor, "campaigns.pause_campaign", "pause campaigns")
+    now = timezone.now()
+    _transition(
+        campaign_id,
+        from_=RUNNING_STATUSES,
+        to=Campaign.Status.PAUSED,
+        paused_at=now,
+        paused_by_incident_id=incident_id,
+    )
+    if incident_id is not None:
+        name = Campaign.objects.values_list("name", flat=True).get(pk=campaign_id)
+        timeline_append(
+            incident_id=incident_id,
+            kind="campaign.paused",
+            actor=actor,
+            payload={"campaign": campaign_id, "name": name},
+        )
+
+
+@transaction.atomic
+def campaigns_pause_for_incident(
+    *, incident_id: int, campaign_ids: Iterable[int], actor: Actor
+) -> list[int]:
+    """Pause the chosen campaigns together because of the incident; all or none."""
+    _require_perm(actor, "campaigns.pause_campaign", "pause campaigns")
+    ids = sorted(set(campaign_ids))
+    if not ids:
+        raise CampaignError("Choose at least one campaign to pause.")
+    for campaign_id in ids:
+        campaign_pause(campaign_id=campaign_id, actor=actor, incident_id=incident_id)
+    return ids
+
+
+def _quiet_period_end(incident: Incident) -> datetime | None:
+    if incident.people_notified_at is None:
+        return None
+    return incident.people_notified_at + timedelta(days=settings.CAMPAIGNS_QUIET_PERIOD_DAYS)
+
+
+def _notice_guard(incident: Incident, *, what: str) -> None:
+    """Refuse unless the breach notice went out (or Art. 34 says none) and quiet has passed.
+
+    Without a notice (Art. 34(3) exemption) there is no quiet period to wait for.
+    """
+    if incident.people_notified_at is None:
+        if incident.art34_decision not in EXEMPT_FROM_NOTICE:
+            raise CampaignError(
+                f"Cannot {what}: the breach notice for incident '{incident}' has not gone out."
+            )
+        return
+    quiet_until = _quiet_period_end(incident)
+    if quiet_until is not None and timezone.now() < quiet_until:
+        raise CampaignError(
+            f"Cannot {what}: the quiet period after the notice of incident '{incident}' "
+            f"runs until {quiet_until:%Y-%m-%d %H:%M} UTC."
+        )
+
+
+def _hold_release(incident: Incident, actor: Actor) -> bool:
+    released = CampaignHold.objects.filter(
+        incident_id=incident.pk, released_at__isnull=True
+    ).update(
+        released_at=timezone.now(),
+        released_by=actor if actor is not None and actor.is_authenticated else None,
+    )
+    if released:
+        timeline_append(incident_id=incident.pk, kind="campaign.hold_released", actor=actor)
+    return bool(released)
+
+
+@transaction.atomic
+def hold_release(*, incident_id: int, actor: Actor) -> None:
+    """The CMO lets promotions reach the incident's affected customers again."""
+    incident = Incident.objects.get(pk=incident_id)
+    if not _is_cmo(actor):
+        raise CampaignError(f"Only the CMO may release the hold of incident '{incident}'.")
+    _notice_guard(incident, what="release the hold")
+    if not _hold_release(incident, actor):
+        raise CampaignError(f"Incident '{incident}' has no active campaign hold.")
+
+
+@transaction.atomic
+def campaign_resume(*, campaign_id: int, actor: Actor, exclude_affected: bool = False) -> None:
+    """Paused -> sending (or scheduled if its time has not come). The CMO's alone.
+
+    A campaign paused by an incident resumes normally only once the notice is out and the
+    quiet period has passed; that also releases the incident's hold. "Excluding affected"
+    needs neither: the incident's scope is excluded from this campaign for good, so it
+    reaches nobody the breach touched.
+    """
+    campaign = Campaign.objects.select_related("paused_by_incident").get(pk=campaign_id)
+    if not _is_cmo(actor):
+        raise CampaignError(f"Only the CMO may resume campaign '{campaign}'.")
+    if campaign.status != Campaign.Status.PAUSED:
+        raise CampaignError(f"Campaign '{campaign}' is {campaign.status}, not paused.")
+    incident = campaign.paused_by_incident
+    if exclude_affected:
+        if incident is None:
+            raise CampaignError(
+                f"Campaign '{campaign}' was not paused by an incident; resume it normally."
+            )
+        CampaignExclusion.objects.get_or_create(
+            campaign_id=campaign_id, incident=incident, defaults={"created_by": actor}
+        )
+    elif incident is not None:
+        _notice_guard(incident, what=f"resume campaign '{campaign}'")
+        _hold_release(incident, actor)
+    now = timezone.now()
+    not_started = campaign.started_at is None
+    to = (
+        Campaign.Status.SCHEDULED
+        if not_started and campaign.scheduled_at is not None and campaign.scheduled_at > now
+        else Campaign.Status.SENDING
+    )
+    _transition(
+        campaign_id,
+        from_=[Campaign.Status.PAUSED],
+        to=to,
+        paused_at=None,
+        paused_by_incident=None,
+        **({"started_at": now} if to == Campaign.Status.SENDING and not_started else {}),
+    )
+    if to == Campaign.Status.SENDING:
+        _audience_materialise(campaign)
+        _batches_enqueue(campaign_id)
+    if incident is not None:
+        timeline_append(
+            incident_id=incident.pk,
+            kind="campaign.resumed",
+            actor=actor,
+            payload={
+                "campaign": campaign_id,
+                "name": campaign.name,
+                "exclude_affected": exclude_affected,
+            },
+        )
+
+
+@transaction.atomic
+def hold_place(*, incident_id: int, actor: Actor, added: int = 0) -> list[int]:
+    """Hold promotions to the incident's scope; runs inside the scope's own transaction.
+
+    From the commit on, every batch claim sees the hold. A released hold comes back when
+    people are added to the scope: they have not been told anything yet.
+    Returns the campaigns paused automatically.
+    """
+    now = timezone.now()
+    hold, created = CampaignHold.objects.get_or_create(
+        incident_id=incident_id, defaults={"placed_at": now}
+    )
+    placed = created
+    if not created and hold.released_at is not None and added:
+        placed = bool(
+            CampaignHold.objects.filter(pk=hold.pk, released_at__isnull=False).update(
+                released_at=None, released_by=None, placed_at=now
+            )
+        )
+    if placed:
+        timeline_append(incident_id=incident_id, kind="campaign.hold_placed", actor=actor)
+    paused: list[int] = []
+    if settings.CAMPAIGNS_AUTO_PAUSE_ON_SCOPE:
+        overlapping = campaign_overlap_counts(incident_id=incident_id, statuses=RUNNING_STATUSES)
+        for campaign_id in sorted(overlapping):
+            # The system pauses, not the person who set the scope: they may lack the right.
+            campaign_pause(campaign_id=campaign_id, actor=None, incident_id=incident_id)
+            paused.append(campaign_id)
+    return paused
+
+
+def _withhold(campaign_id: int, pairs: list[tuple[int, int]], *, token: uuid.UUID | None) -> int:
+    """Mark these customers' sends withheld and record which incident held each."""
+    if not pairs:
+        return 0
+    now = timezone.now()
+    customer_ids = {customer_id for customer_id, _ in pairs}
+    Withholding.objects.bulk_create(
+        [
+            Withholding(
+                campaign_id=campaign_id,
+                customer_id=customer_id,
+                incident_id=incident_id,
+                withheld_at=now,
+            )
+            for customer_id, incident_id in pairs
+        ],
+        ignore_conflicts=True,
+    )
+    sends = CampaignSend.objects.filter(campaign_id=campaign_id, customer_id__in=customer_ids)
+    if token is not None:
+        sends = sends.filter(claim_token=token, status=CampaignSend.Status.CLAIMED)
+    return sends.update(
+        status=CampaignSend.Status.WITHHELD, claim_token=None, lease_expires_at=None
+    )
+
+
+def _skip_reason(customer: dict[str, object], recent: int) -> str:
+    if customer["marketing_consent"] != Customer.Consent.GRANTED:
+        return CampaignSend.SkipReason.NO_CONSENT
+    if customer["email_status"] != Customer.EmailStatus.VALID:
+        return CampaignSend.SkipReason.EMAIL_STATUS
+    if recent >= settings.CAMPAIGNS_FREQUENCY_CAP_MESSAGES:
+        return CampaignSend.SkipReason.FREQUENCY_CAP
+    try:
+        # Django's send_messages gives up the rest of a batch at the first bad address.
+        validate_email(str(customer["email"]))
+    except ValidationError:
+        return CampaignSend.SkipReason.INVALID_ADDRESS
+    return ""
+
+
+CUSTOMER_FIELDS = (
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "country",
+    "language",
+    "marketing_consent",
+    "email_status",
+)
+
+
+def _claim(campaign_id: int, token: uuid.UUID) -> tuple[dict[int, int], int, int]:
+    """Claim the next batch: returns {send id: customer id} to mail, withheld and skipped counts.
+
+    Rows are locked with FOR UPDATE SKIP LOCKED on PostgreSQL, so concurrent workers take
+    disjoint batches; SQLite has no row locks, but its IMMEDIATE transactions let one
+    writer at a time in, which gives the same guarantee. Customers under an active hold
+    are never claimed for sending: their rows are marked withheld right here.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        if not Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SENDING).exists():
+            return {}, 0, 0
+        open_rows = (
+            CampaignSend.objects.filter(campaign_id=campaign_id)
+            .filter(
+                Q(status=CampaignSend.Status.PENDING)
+                | Q(status=CampaignSend.Status.CLAIMED, lease_expires_at__lt=now)
+            )
+            .order_by("id")
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            open_rows = open_rows.select_for_update(skip_locked=True, of=("self",))
+        rows = dict(open_rows.values_list("id", "customer_id")[: settings.CAMPAIGNS_BATCH_SIZE])
+        if not rows:
+            return {}, 0, 0
+        ids_by_customer = {customer_id: send_id for send_id, customer_id in rows.items()}
+        held = held_customer_incidents(campaign_id=campaign_id, customer_ids=rows.values())
+        withheld = _withhold(campaign_id, held, token=None)
+        held_customers = {customer_id for customer_id, _ in held}
+        candidates = [c for c in rows.values() if c not in held_customers]
+        since = now - timedelta(days=settings.CAMPAIGNS_FREQUENCY_CAP_DAYS)
+        recent = dict(
+            Touchpoint.objects.filter(
+                customer_id__in=candidates,
+                kind=Touchpoint.Kind.PROMOTIONAL,
+                occurred_at__gte=since,
+            )
+            .values("customer_id")
+            .annotate(n=Count("pk"))
+            .values_list("customer_id", "n")
+        )
+        skipped_by_reason: dict[str, list[int]] = defaultdict(list)
+        to_send: dict[int, int] = {}
+        for customer in Customer.objects.filter(pk__in=candidates).values(*CUSTOMER_FIELDS):
+            customer_id = int(customer["id"])
+            reason = _skip_reason(customer, recent.get(customer_id, 0))
+            if reason:
+                skipped_by_reason[reason].append(ids_by_customer[customer_id])
+            else:
+                to_send[ids_by_customer[customer_id]] = customer_id
+        for reason, send_ids in skipped_by_reason.items():
+            CampaignSend.objects.filter(pk__in=send_ids).update(
+                status=CampaignSend.Status.SKIPPED,
+                skip_reason=reason,
+                claim_token=None,
+                lease_expires_at=None,
+            )
+        CampaignSend.objects.filter(pk__in=list(to_send)).update(
+            status=CampaignSend.Status.CLAIMED,
+            claim_token=token,
+            claimed_at=now,
+            lease_expires_at=now + timedelta(seconds=settings.CAMPAIGNS_LEASE_SECONDS),
+            attempts=F("attempts") + 1,
+        )
+    skipped = sum(len(v) for v in skipped_by_reason.values())
+    return to_send, withheld, skipped
+
+
+def message_id_for(*, campaign_id: int, customer_id: int) -> str:
+    """The same Message-ID for a resend after a crash, so the receiving side can spot it.
+
+    `_sent_record` builds the same string in SQL for the send row.
+    """
+    return f"<campaign-{campaign_id}.customer-{customer_id}@breachdesk.invalid>"
+
+
+def campaign_send_batch(*, campaign_id: int) -> BatchResult:
+    """Claim one batch, mail it over one connection, record sends and touchpoints."""
+    token = uuid.uuid4()
+    claimed, withheld, skipped = _claim(campaign_id, token)
+    if not claimed:
+        return _batch_finish(campaign_id, BatchResult(withheld=withheld, skipped=skipped))
+    campaign = Campaign.objects.get(pk=campaign_id)
+    # Look again just before the mail leaves: a scope committed since the claim still
+    # keeps its people out of this batch.
+    late = held_customer_incidents(campaign_id=campaign_id, customer_ids=claimed.values())
+    if late:
+        withheld += _withhold(campaign_id, late, token=token)
+        late_customers = {customer_id for customer_id, _ in late}
+        claimed = {s: c for s, c in claimed.items() if c not in late_customers}
+    customers = {
+        int(c["id"]): c
+        for c in Customer.objects.filter(pk__in=claimed.values()).values(*CUSTOMER_FIELDS)
+    }
+    messages = []
+    for customer_id in claimed.values():
+        customer = customers[customer_id]
+        message_id = message_id_for(campaign_id=campaign_id, customer_id=customer_id)
+        subject, body = campaign_render(campaign=campaign, customer=customer)
+        messages.append(
+            EmailMessage(
+                subject=subject,
+                body=body,
+                to=[str(customer["email"])],
+                headers={"Message-ID": message_id},
+            )
+        )
+    try:
+        with get_connection() as mail:
+            mail.send_messages(messages)
+    except Exception:
+        # Give the rows back at once instead of waiting out the lease; the attempts counter
+        # stops a row that always fails from being tried for ever.
+        logger.exception("campaign %s: batch of %s failed to send", campaign_id, len(messages))
+        CampaignSend.objects.filter(pk__in=list(claimed), claim_token=token).update(
+            status=CampaignSend.Status.PENDING, claim_token=None, lease_expires_at=None
+        )
+        CampaignSend.objects.filter(
+            pk__in=list(claimed), status=CampaignSend.Status.PENDING, attempts__gte=3
+        ).update(status=CampaignSend.Status.FAILED)
+        return BatchResult(claimed=len(claimed), withheld=withheld, skipped=skipped, more=True)
+    sent = _sent_record(campaign_id, claimed, token)
+    return _batch_finish(
+        campaign_id,
+        BatchResult(claimed=len(claimed), sent=sent, withheld=withheld, skipped=skipped),
+    )
+
+
+@transaction.atomic
+def _sent_record(campaign_id: int, claimed: dict[int, int], token: uuid.UUID) -> int:
+    now = timezone.now()
+    CampaignSend.objects.filter(pk__in=list(claimed), claim_token=token).update(
+        status=CampaignSend.Status.SENT,
+        sent_at=now,
+        lease_expires_at=None,
+        message_id=Concat(
+            Value("<campaign-"),
+            Cast("campaign_id", CharField()),
+            Value(".customer-"),
+            Cast("customer_id", CharField()),
+            Value("@breachdesk.invalid>"),
+        ),
+    )
+    # Only rows still ours: if the lease ran out and another worker took a row, it records it.
+    mine = list(
+        CampaignSend.objects.filter(
+            pk__in=list(claimed), claim_token=token, status=CampaignSend.Status.SENT
+        ).values_list("customer_id", flat=True)
+    )
+    Touchpoint.objects.bulk_create(
+        [
+            Touchpoint(
+                customer_id=customer_id,
+                channel=Touchpoint.Channel.EMAIL,
+                kind=Touchpoint.Kind.PROMOTIONAL,
+                occurred_at=now,
+                reference=f"campaign:{campaign_id}",
+            )
+            for customer_id in mine
+        ]
+    )
+    CampaignSend.objects.filter(pk__in=list(claimed), claim_token=token).update(claim_token=None)
+    return len(mine)
+
+
+def _batch_finish(campaign_id: int, result: BatchResult) -> BatchResult:
+    """Say whether to go on; complete the campaign when no row is left open."""
+    now = timezone.now()
+    open_rows = CampaignSend.objects.filter(campaign_id=campaign_id).filter(
+        Q(status=CampaignSend.Status.PENDING)
+        | Q(status=CampaignSend.Status.CLAIMED, lease_expires_at__lt=now)
+    )
+    if open_rows.exists():
+        sending = Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SENDING).exists()
+        return BatchResult(**{**result.__dict__, "more": sending})
+    if not CampaignSend.objects.filter(
+        campaign_id=campaign_id, status=CampaignSend.Status.CLAIMED
+    ).exists():
+        Campaign.objects.filter(pk=campaign_id, status=Campaign.Status.SENDING).update(
+            status=Campaign.Status.COMPLETED, completed_at=now, updated_at=now
+        )
+    return result

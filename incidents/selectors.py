@@ -1,0 +1,206 @@
+"""Reads that take more than one query or some thought: counts, regimes, chain checks."""
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Count, Min, Q
+from django.db.models.functions import Upper
+from django.utils import timezone
+
+from .models import AffectedCustomer, DataCategory, Incident, Obligation, Regime, TimelineEvent
+from .rules import regime_applies
+from .services.timeline import GENESIS_HASH, timeline_canonical
+
+PROFILE_SETTINGS = {
+    Regime.ProfileFlag.EU_ESTABLISHMENT: "COMPANY_EU_ESTABLISHMENT",
+    Regime.ProfileFlag.UK_ESTABLISHMENT: "COMPANY_UK_ESTABLISHMENT",
+    Regime.ProfileFlag.NIS2_ENTITY: "COMPANY_NIS2_ENTITY",
+    Regime.ProfileFlag.HIPAA_COVERED: "COMPANY_HIPAA_COVERED",
+    Regime.ProfileFlag.SEC_REGISTRANT: "COMPANY_SEC_REGISTRANT",
+}
+
+
+def company_profile() -> dict[str, bool]:
+    """The company's profile from settings, keyed like `Regime.profile_flag`."""
+    return {flag: bool(getattr(settings, name)) for flag, name in PROFILE_SETTINGS.items()}
+
+
+def scope_jurisdiction_counts(*, incident_id: int) -> dict[tuple[str, str], int]:
+    """Affected people by (country, upper-cased region), one GROUP BY in the database."""
+    rows = (
+        AffectedCustomer.objects.filter(incident_id=incident_id)
+        .values("customer__country", region=Upper("customer__region"))
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return {(r["customer__country"] or "", r["region"] or ""): r["n"] for r in rows}
+
+
+@dataclass(frozen=True)
+class ScopeSummary:
+    total: int
+    by_category: list[tuple[str, int]]
+    by_country: list[tuple[str, int]]
+    by_us_state: list[tuple[str, int]]
+    regimes: list[tuple[Regime, str]] = field(default_factory=list)
+
+
+def scope_summary(*, incident_id: int) -> ScopeSummary:
+    """What the incident page shows: counts by category, country and US state, and the
+    regimes those counts (with the company profile) trigger."""
+    counts = scope_jurisdiction_counts(incident_id=incident_id)
+    by_country: dict[str, int] = {}
+    by_state: dict[str, int] = {}
+    for (country, region), n in counts.items():
+        by_country[country or "unknown"] = by_country.get(country or "unknown", 0) + n
+        if country == "US":
+            by_state[region or "unknown"] = by_state.get(region or "unknown", 0) + n
+    per_category = scope_category_counts(incident_id=incident_id)
+    labels = dict(DataCategory.choices)
+    return ScopeSummary(
+        total=sum(counts.values()),
+        by_category=[(labels[c], n) for c, n in per_category.items() if n],
+        by_country=sorted(by_country.items(), key=lambda item: (-item[1], item[0])),
+        by_us_state=sorted(by_state.items(), key=lambda item: (-item[1], item[0])),
+        regimes=regimes_triggered(counts=counts),
+    )
+
+
+def scope_category_counts(*, incident_id: int) -> dict[str, int]:
+    """Affected people per data category. A scope holds few distinct category lists, so
+    grouping by the list (portable, unlike JSON containment on SQLite) is one cheap query."""
+    totals = dict.fromkeys(DataCategory.values, 0)
+    rows = AffectedCustomer.objects.filter(incident_id=incident_id)
+    for row in rows.values("data_categories").annotate(n=Count("pk")).order_by():
+        for category in row["data_categories"]:
+            totals[category] = totals.get(category, 0) + row["n"]
+    return totals
+
+
+def regimes_triggered(*, counts: dict[tuple[str, str], int]) -> list[tuple[Regime, str]]:
+    """Active regimes that apply to a scope with these counts, each with the reason."""
+    profile = company_profile()
+    triggered = []
+    for regime in Regime.objects.filter(active=True).order_by("code"):
+        why = regime_applies(
+            profile_flag=regime.profile_flag,
+            countries=regime.countries,
+            regions=regime.regions,
+            min_affected=regime.min_affected,
+            profile=profile,
+            counts=counts,
+        )
+        if why:
+            triggered.append((regime, why))
+    return triggered
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    incident_id: int
+    events: int
+    head_hash: str
+    first_broken_seq: int | None = None
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.first_broken_seq is None
+
+
+def timeline_verify(*, incident_id: int) -> ChainCheck:
+    """Recompute the incident's hash chain and name the first sequence number that breaks it.
+
+    Streams the events in order so that an incident with a long timeline does not load
+    it all at once; the evidence export prints `head_hash` when the chain holds.
+    """
+    expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
+    events = (
+        TimelineEvent.objects.filter(incident_id=incident_id)
+        .order_by("seq")
+        .values_list("seq", "occurred_at", "actor_label", "kind", "payload", "prev_hash", "hash")
+    )
+    for seq, occurred_at, actor_label, kind, payload, stored_prev, stored_hash in events.iterator(
+        chunk_size=2000
+    ):
+        count += 1
+        problem = ""
+        if seq != expected_seq:
+            problem = f"sequence jumps from {expected_seq - 1} to {seq}"
+            seq = expected_seq
+        elif stored_prev != prev_hash:
+            problem = "its previous hash is not the hash of the event before it"
+        else:
+            digest = hashlib.sha256(
+                timeline_canonical(
+                    incident_id=incident_id,
+                    seq=seq,
+                    occurred_at=occurred_at,
+                    actor_label=actor_label,
+                    kind=kind,
+                    payload=payload,
+                    prev_hash=stored_prev,
+                )
+            ).hexdigest()
+            if digest != stored_hash:
+                problem = "its content does not match its hash"
+        if problem:
+            return ChainCheck(
+                incident_id=incident_id,
+                events=count,
+                head_hash=prev_hash,
+                first_broken_seq=seq,
+                problem=problem,
+            )
+        expected_seq, prev_hash = seq + 1, stored_hash
+    return ChainCheck(incident_id=incident_id, events=count, head_hash=prev_hash)
+
+
+@dataclass(frozen=True)
+class DashboardRow:
+    incident: Incident
+    next_due_at: datetime | None
+    next_obligation: str
+    open_obligations: int
+
+    @property
+    def remaining(self) -> timedelta | None:
+        return None if self.next_due_at is None else self.next_due_at - timezone.now()
+
+    @property
+    def is_late(self) -> bool:
+        return self.remaining is not None and self.remaining.total_seconds() < 0
+
+
+def dashboard_incidents() -> list[DashboardRow]:
+    """Incidents not closed, the one with the nearest (or most overdue) deadline first."""
+    open_obligations = Q(obligations__status=Obligation.Status.OPEN)
+    incidents = list(
+        Incident.objects.exclude(status=Incident.Status.CLOSED)
+        .annotate(
+            next_due_at=Min("obligations__due_at", filter=open_obligations),
+            open_count=Count("obligations", filter=open_obligations),
+        )
+        .order_by("next_due_at", "-awareness_at")
+    )
+    # Nulls (no clock running) sort last on PostgreSQL but first on SQLite: be explicit.
+    incidents.sort(key=lambda i: (i.next_due_at is None, i.next_due_at or timezone.now()))
+    names = {
+        (o.incident_id, o.due_at): o.name
+        for o in Obligation.objects.filter(
+            incident__in=[i.pk for i in incidents],
+            status=Obligation.Status.OPEN,
+            due_at__isnull=False,
+        ).only("incident_id", "due_at", "name")
+    }
+    return [
+        DashboardRow(
+            incident=incident,
+            next_due_at=incident.next_due_at,
+            next_obligation=names.get((incident.pk, incident.next_due_at), ""),
+            open_obligations=incident.open_count,
+        )
+        for incident in incidents
+    ]

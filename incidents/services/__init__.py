@@ -1,0 +1,53 @@
+"""Every write to an incident and to what hangs on it goes through here.
+
+Other apps import from `incidents.services`; the modules below split it by topic.
+"""
+
+from .incident import (
+    IncidentError,
+    assessment_record,
+    incident_close,
+    incident_decide_art33,
+    incident_decide_art34,
+    incident_mark_contained,
+    incident_open,
+    incident_record_materiality,
+    incident_record_people_notified,
+    incident_start_assessing,
+    incident_start_notifying,
+    incident_update,
+)
+from .obligations import (
+    ObligationError,
+    obligation_mark_not_required,
+    obligation_meet,
+    obligations_sync,
+)
+from .scope import ScopeChange, ScopeError, scope_add_forensic_list, scope_set
+from .timeline import GENESIS_HASH, timeline_append, timeline_canonical
+
+__all__ = [
+    "GENESIS_HASH",
+    "IncidentError",
+    "ObligationError",
+    "ScopeChange",
+    "ScopeError",
+    "assessment_record",
+    "incident_close",
+    "incident_decide_art33",
+    "incident_decide_art34",
+    "incident_mark_contained",
+    "incident_open",
+    "incident_record_materiality",
+    "incident_record_people_notified",
+    "incident_start_assessing",
+    "incident_start_notifying",
+    "incident_update",
+    "obligation_mark_not_required",
+    "obligation_meet",
+    "obligations_sync",
+    "scope_add_forensic_list",
+    "scope_set",
+    "timeline_append",
+    "timeline_canonical",
+]
