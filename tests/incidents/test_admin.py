@@ -1,6 +1,7 @@
 """The incidents admin as each role sees it: pages render, actions and views check roles."""
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,7 @@ def incident(settings):
         content=b"email\nKNOWN@example.com\nghost@example.com\n",
         filename="list.csv",
     )
-    assessment_record(incident_id=incident.pk, actor=None, ei=1)
+    assessment_record(incident_id=incident.pk, actor=None, ei=Decimal("1"))
     return incident
 
 
