@@ -1,4 +1,9 @@
+from datetime import timedelta
+from decimal import Decimal
+
 from django.apps import AppConfig
+from django.core.management.base import OutputWrapper
+from django.utils import timezone
 
 VIEW = {
     f"incidents.view_{model}"
@@ -38,3 +43,31 @@ class IncidentsConfig(AppConfig):
         "Marketing operator": VIEW,
         "Auditor": VIEW,
     }
+
+    def seed_demo(self, *, stdout: OutputWrapper) -> None:
+        """One open incident, 30 hours into its GDPR clock, assessed once (idempotent)."""
+        from incidents.models import Incident
+        from incidents.services import assessment_record, incident_open
+
+        title = "Demo: credential stuffing on the customer portal"
+        if Incident.objects.filter(title=title).exists():
+            return
+        incident = incident_open(
+            actor=None,
+            title=title,
+            nature="Automated logins with leaked passwords reached customer accounts.",
+            awareness_at=timezone.now() - timedelta(hours=30),
+            data_categories=["contact", "credentials"],
+            credentials_open="payment_card",
+            systems=["customer portal"],
+            is_drill=True,
+        )
+        assessment_record(
+            incident_id=incident.pk,
+            actor=None,
+            ei=Decimal("0.75"),
+            cb_confidentiality=Decimal("0.5"),
+            malicious=True,
+            dpc_adjustments=[(-1, "Only the last four card digits are shown in the portal")],
+        )
+        stdout.write(f"Demo incident: {incident}")
