@@ -47,10 +47,13 @@ def incident(settings):
         data_categories=["contact"],
     )
     CustomerFactory.create(email="known@example.com", email_normalized="known@example.com")
+    CustomerFactory.create(
+        email="tex@example.com", email_normalized="tex@example.com", country="US", region="TX"
+    )
     scope_add_forensic_list(
         incident_id=incident.pk,
         actor=None,
-        content=b"email\nKNOWN@example.com\nghost@example.com\n",
+        content=b"email\nKNOWN@example.com\nghost@example.com\ntex@example.com\n",
         filename="list.csv",
     )
     assessment_record(incident_id=incident.pk, actor=None, ei=Decimal("1"))
@@ -97,10 +100,13 @@ def test_incident_page_shows_scope_counts_regimes_unmatched_lines_and_arithmetic
     )
     html = page.content.decode()
 
-    assert "Scope: 1 affected customer" in html
-    assert "Contact details: 1" in html
-    assert "DE: 1" in html
+    assert "Scope: 2 affected customers" in html
+    assert "Contact details: 2" in html
+    assert "DE: 1" in html and "US: 1" in html
+    assert "TX: 1" in html
     assert "GDPR Art. 33: notify the supervisory authority" in html
+    assert "Texas: notify affected residents" in html
+    assert "1 affected resident of TX" in html
     assert "list.csv line 3: ghost@example.com" in html
     assert "SE = DPC x EI + CB = 1 x 1" in html
     assert "hash chain intact" in html
@@ -162,7 +168,7 @@ def test_an_analyst_scopes_by_forensic_list_and_sees_what_did_not_match(as_role,
             follow=True,
         )
 
-    assert "Scope set: 1 added, 0 removed, 2 affected, 5 list line(s) matched nobody" in (
+    assert "Scope set: 1 added, 0 removed, 3 affected, 5 list line(s) matched nobody" in (
         response.content.decode()
     )
 
