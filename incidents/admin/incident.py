@@ -2,6 +2,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Min, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -327,30 +328,32 @@ class IncidentAdmin(admin.ModelAdmin):
         )
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
-            recorded = []
+            recorded: list[str] = []
             try:
-                if "art33_decision" in form.changed_data or "art33_reason" in form.changed_data:
-                    services.incident_decide_art33(
-                        incident_id=incident.pk,
-                        actor=request.user,
-                        decision=data["art33_decision"],
-                        reason=data["art33_reason"],
-                    )
-                    recorded.append("Art. 33")
-                if "art34_decision" in form.changed_data or "art34_reason" in form.changed_data:
-                    services.incident_decide_art34(
-                        incident_id=incident.pk,
-                        actor=request.user,
-                        decision=data["art34_decision"],
-                        reason=data["art34_reason"],
-                    )
-                    recorded.append("Art. 34")
-                determined = utc(data["materiality_determined_at"])
-                if determined and incident.materiality_determined_at is None:
-                    services.incident_record_materiality(
-                        incident_id=incident.pk, actor=request.user, determined_at=determined
-                    )
-                    recorded.append("materiality")
+                # One form, one decision record: either all of it is written or none.
+                with transaction.atomic():
+                    if "art33_decision" in form.changed_data or "art33_reason" in form.changed_data:
+                        services.incident_decide_art33(
+                            incident_id=incident.pk,
+                            actor=request.user,
+                            decision=data["art33_decision"],
+                            reason=data["art33_reason"],
+                        )
+                        recorded.append("Art. 33")
+                    if "art34_decision" in form.changed_data or "art34_reason" in form.changed_data:
+                        services.incident_decide_art34(
+                            incident_id=incident.pk,
+                            actor=request.user,
+                            decision=data["art34_decision"],
+                            reason=data["art34_reason"],
+                        )
+                        recorded.append("Art. 34")
+                    determined = utc(data["materiality_determined_at"])
+                    if determined and incident.materiality_determined_at is None:
+                        services.incident_record_materiality(
+                            incident_id=incident.pk, actor=request.user, determined_at=determined
+                        )
+                        recorded.append("materiality")
             except ERRORS as error:
                 form.add_error(None, str(error))
             else:

@@ -297,3 +297,19 @@ def test_dashboard_is_hidden_from_someone_who_may_not_read_incidents(client, mak
     IncidentFactory.create(title="Secret")
     client.force_login(make_user("nobody"))
     assert "Secret" not in client.get(reverse("admin:index")).content.decode()
+
+
+def test_a_refused_decision_leaves_the_others_of_the_same_form_unwritten(as_role, incident):
+    response = as_role(roles.DPO).post(
+        reverse("admin:incidents_incident_decide", args=[incident.pk]),
+        {
+            "art33_decision": "notify",
+            "art34_decision": "exempt_b",
+            "art34_reason": "",
+        },
+    )
+
+    assert "an exemption needs its reason" in response.content.decode()
+    incident.refresh_from_db()
+    assert (incident.art33_decision, incident.art34_decision) == ("undecided", "undecided")
+    assert not incident.timeline.filter(kind__startswith="incident.art3").exists()
