@@ -313,3 +313,18 @@ def test_a_refused_decision_leaves_the_others_of_the_same_form_unwritten(as_role
     incident.refresh_from_db()
     assert (incident.art33_decision, incident.art34_decision) == ("undecided", "undecided")
     assert not incident.timeline.filter(kind__startswith="incident.art3").exists()
+
+
+def test_dashboard_queries_do_not_grow_with_open_incidents(as_role, settings):
+    settings.COMPANY_EU_ESTABLISHMENT = True
+    client = as_role(roles.CISO)
+    incident_open(actor=None, title="First", nature="n", awareness_at=AWARE)
+    client.get(reverse("admin:index"))
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("admin:index"))
+    for n in range(4):
+        incident_open(actor=None, title=f"More {n}", nature="n", awareness_at=AWARE)
+    with CaptureQueriesContext(connection) as many:
+        html = client.get(reverse("admin:index")).content.decode()
+    assert "More 3" in html
+    assert len(many) == len(few)
