@@ -1,7 +1,73 @@
+from datetime import timedelta
+from decimal import Decimal
+
 from django.apps import AppConfig
+from django.core.management.base import OutputWrapper
+from django.utils import timezone
+
+VIEW = {
+    f"incidents.view_{model}"
+    for model in (
+        "incident",
+        "affectedcustomer",
+        "timelineevent",
+        "assessment",
+        "regime",
+        "obligation",
+        "forensiclist",
+        "forensiclistrow",
+    )
+}
+RESPOND = {
+    "incidents.add_incident",
+    "incidents.change_incident",
+    "incidents.transition_incident",
+    "incidents.scope_incident",
+    "incidents.add_assessment",
+}
+DECIDE = {"incidents.decide_incident", "incidents.meet_obligation"}
 
 
 class IncidentsConfig(AppConfig):
     name = "incidents"
     verbose_name = "Incidents"
-    role_permissions: dict[str, set[str]] = {}
+    # Analysts open and scope incidents; the DPO (or the CISO) decides and files; the
+    # DPO keeps the regimes; everyone else reads.
+    # Role names as in config.roles (importing it here would load auth models too early).
+    role_permissions: dict[str, set[str]] = {
+        "Security analyst": VIEW | RESPOND,
+        "CISO": VIEW | RESPOND | DECIDE,
+        "DPO": VIEW | DECIDE | {"incidents.add_regime", "incidents.change_regime"},
+        "CMO": VIEW,
+        "Legal reviewer": VIEW,
+        "Marketing operator": VIEW,
+        "Auditor": VIEW,
+    }
+
+    def seed_demo(self, *, stdout: OutputWrapper) -> None:
+        """One open incident, 30 hours into its GDPR clock, assessed once (idempotent)."""
+        from incidents.models import Incident
+        from incidents.services import assessment_record, incident_open
+
+        title = "Demo: credential stuffing on the customer portal"
+        if Incident.objects.filter(title=title).exists():
+            return
+        incident = incident_open(
+            actor=None,
+            title=title,
+            nature="Automated logins with leaked passwords reached customer accounts.",
+            awareness_at=timezone.now() - timedelta(hours=30),
+            data_categories=["contact", "credentials"],
+            credentials_open="payment_card",
+            systems=["customer portal"],
+            is_drill=True,
+        )
+        assessment_record(
+            incident_id=incident.pk,
+            actor=None,
+            ei=Decimal("0.75"),
+            cb_confidentiality=Decimal("0.5"),
+            malicious=True,
+            dpc_adjustments=[(-1, "Only the last four card digits are shown in the portal")],
+        )
+        stdout.write(f"Demo incident: {incident}")

@@ -107,8 +107,9 @@ def _scope_write(
     categories_json = json.dumps(categories)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     removed = 0
+    before = AffectedCustomer.objects.filter(incident=incident).count()
     with connection.cursor() as cursor:
-        if replace:
+        if replace and before:
             cursor.execute(
                 f"DELETE FROM {affected} WHERE incident_id = %s AND NOT EXISTS (SELECT 1 FROM "  # noqa: S608
                 f"({selection_sql}) sel WHERE sel.customer_id = {affected}.customer_id)",
@@ -117,19 +118,27 @@ def _scope_write(
             removed = cursor.rowcount
             # Whoever stays is now described by the new selection's categories.
             cursor.execute(
-                f"UPDATE {affected} SET data_categories = {json_value} WHERE incident_id = %s",  # noqa: S608
-                [categories_json, incident.pk],
+                f"UPDATE {affected} SET data_categories = {json_value} "  # noqa: S608
+                f"WHERE incident_id = %s AND data_categories <> {json_value}",
+                [categories_json, incident.pk, categories_json],
             )
+        # Only scope services write this incident's rows, under its row lock, and every
+        # selection is free of duplicates: a first scope is a plain INSERT ... SELECT. Later
+        # ones skip who is already there with ON CONFLICT, not with an anti-join on the
+        # table being filled, which PostgreSQL may plan as a nested loop rescanning the
+        # rows this very statement inserts (quadratic; seen in benchmarks/scope.py).
         # `WHERE true` keeps SQLite from reading ON CONFLICT as a join constraint.
+        skip_existing = (
+            " WHERE true ON CONFLICT (incident_id, customer_id) DO NOTHING" if before else ""
+        )
         cursor.execute(
             f"INSERT INTO {affected} (incident_id, customer_id, data_categories, found_by, "  # noqa: S608
             f"added_at) SELECT %s, sel.customer_id, {json_value}, %s, %s "
-            f"FROM ({selection_sql}) sel "
-            "WHERE true ON CONFLICT (incident_id, customer_id) DO NOTHING",
+            f"FROM ({selection_sql}) sel{skip_existing}",
             [incident.pk, categories_json, found_by, now, *selection_params],
         )
         added = cursor.rowcount
-    total = AffectedCustomer.objects.filter(incident=incident).count()
+    total = before - removed + added
     timeline_append(
         incident_id=incident.pk,
         kind="scope.set",
@@ -189,29 +198,7 @@ def scope_set(
             raise ScopeError(
                 f"No customer comes from: {', '.join(sorted(set(sources) - known_sources))}."
             )
-        customers, memberships, records = (
-            _table(Customer),
-            _table(SegmentMembership),
-            _table(SourceRecord),
-        )
-        clauses: list[str] = []
-        params: list[int | str] = []
-        if segment_ids:
-            marks = ", ".join(["%s"] * len(segment_ids))
-            clauses.append(
-                f"EXISTS (SELECT 1 FROM {memberships} m WHERE m.customer_id = c.id "  # noqa: S608
-                f"AND m.segment_id IN ({marks}))"
-            )
-            params += segment_ids
-        if sources:
-            marks = ", ".join(["%s"] * len(sources))
-            clauses.append(
-                f"EXISTS (SELECT 1 FROM {records} s WHERE s.customer_id = c.id "  # noqa: S608
-                f"AND s.source IN ({marks}))"
-            )
-            params += sources
-        where = " AND ".join(clauses)
-        selection = f"SELECT c.id AS customer_id FROM {customers} c WHERE {where}"  # noqa: S608
+        selection, params = _criteria_selection(segment_ids, sources)
         return _scope_write(
             incident=incident,
             actor=actor,
@@ -224,6 +211,37 @@ def scope_set(
             replace=replace,
             description={"segments": segment_ids, "sources": sources},
         )
+
+
+def _criteria_selection(segment_ids: list[int], sources: list[str]) -> tuple[str, list[int | str]]:
+    """SQL selecting the customers in any of the segments and from any of the sources."""
+    customers, memberships, records = (
+        _table(Customer),
+        _table(SegmentMembership),
+        _table(SourceRecord),
+    )
+    if len(segment_ids) == 1 and not sources:
+        # A segment holds each customer once: read its membership alone, no join, no dedup.
+        sql = f"SELECT m.customer_id FROM {memberships} m WHERE m.segment_id = %s"  # noqa: S608
+        return sql, [segment_ids[0]]
+    clauses: list[str] = []
+    params: list[int | str] = []
+    if segment_ids:
+        marks = ", ".join(["%s"] * len(segment_ids))
+        clauses.append(
+            f"EXISTS (SELECT 1 FROM {memberships} m WHERE m.customer_id = c.id "  # noqa: S608
+            f"AND m.segment_id IN ({marks}))"
+        )
+        params += segment_ids
+    if sources:
+        marks = ", ".join(["%s"] * len(sources))
+        clauses.append(
+            f"EXISTS (SELECT 1 FROM {records} s WHERE s.customer_id = c.id "  # noqa: S608
+            f"AND s.source IN ({marks}))"
+        )
+        params += sources
+    where = " AND ".join(clauses)
+    return f"SELECT c.id AS customer_id FROM {customers} c WHERE {where}", params  # noqa: S608
 
 
 def _pick_column(headers: list[str], column: str | None) -> tuple[int, str]:

@@ -274,3 +274,33 @@ def test_an_incident_without_categories_cannot_be_assessed():
     incident = IncidentFactory.create(data_categories=[])
     with pytest.raises(IncidentError, match="data categories"):
         assessment_record(incident_id=incident.pk, actor=None, ei=D("1"))
+
+
+def test_a_closed_incident_keeps_its_record_and_decisions(make_user):
+    incident = IncidentFactory.create(status=Incident.Status.CLOSED)
+    dpo = make_user("dpo", roles.DPO)
+
+    with pytest.raises(IncidentError, match="closed"):
+        incident_update(incident_id=incident.pk, actor=None, title="Renamed")
+    with pytest.raises(IncidentError, match="closed"):
+        incident_decide_art33(incident_id=incident.pk, actor=dpo, decision="notify", reason="")
+    with pytest.raises(IncidentError, match="closed"):
+        incident_decide_art34(incident_id=incident.pk, actor=dpo, decision="notify", reason="")
+
+    before = incident.title
+    incident.refresh_from_db()
+    assert (incident.title, incident.art33_decision, incident.art34_decision) == (
+        before,
+        "undecided",
+        "undecided",
+    )
+
+
+def test_materiality_is_determined_by_the_dpo_or_the_ciso(make_user):
+    incident = IncidentFactory.create()
+    with pytest.raises(IncidentError, match="DPO or the CISO"):
+        incident_record_materiality(
+            incident_id=incident.pk,
+            actor=make_user("analyst", roles.SECURITY_ANALYST),
+            determined_at=AWARE,
+        )

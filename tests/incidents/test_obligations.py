@@ -86,10 +86,18 @@ def test_where_the_affected_live_decides_the_regimes(profile):
     assert owed(incident) == {}
 
     scope_people(incident, country="FR")
+    scope_people(incident, country="GB")
     scope_people(incident, country="US", region="ca")
     scope_people(incident, country="US", region="TX", n=249)
 
-    assert set(owed(incident)) == {"gdpr-art33", "gdpr-art34", "us-ca", "us-tx-individuals"}
+    assert set(owed(incident)) == {
+        "gdpr-art33",
+        "gdpr-art34",
+        "uk-gdpr-art33",
+        "us-ca",
+        "us-tx-individuals",
+    }
+    assert owed(incident)["uk-gdpr-art33"].due_at == AWARE + timedelta(hours=72)
     assert owed(incident)["us-ca"].due_at == AWARE + timedelta(days=30)
     assert owed(incident)["us-tx-individuals"].due_at == AWARE + timedelta(days=60)
 

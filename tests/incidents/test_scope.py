@@ -1,8 +1,9 @@
+import threading
 from io import BytesIO
 from pathlib import Path
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from openpyxl import Workbook  # type: ignore[import-untyped]
 
 from incidents.models import AffectedCustomer, ForensicList, ForensicListRow, Incident
@@ -303,3 +304,72 @@ def test_forensic_list_in_another_format_is_refused():
         scope_add_forensic_list(
             incident_id=incident.pk, actor=None, content=b"%PDF", filename="list.pdf"
         )
+
+
+@pytest.mark.parametrize(
+    ("content", "kwargs", "message"),
+    [
+        (b"", {}, "is empty"),
+        (b"email\n\n", {}, "lists no accounts"),
+        (b"email,id\na@example.com,1\n", {"column": "login"}, "no column 'login'"),
+    ],
+)
+def test_forensic_lists_that_cannot_be_read_say_why(content, kwargs, message):
+    incident = IncidentFactory.create()
+    with pytest.raises(ScopeError, match=message):
+        scope_add_forensic_list(
+            incident_id=incident.pk, actor=None, content=content, filename="l.csv", **kwargs
+        )
+    assert not ForensicList.objects.exists()
+
+
+def test_a_named_column_is_read_even_when_another_looks_like_email():
+    incident = IncidentFactory.create()
+    record = SourceRecordFactory.create(external_id="A-17")
+    content = b"contact_email;Account ID\nnobody@example.com;A-17\n"
+
+    change = scope_add_forensic_list(
+        incident_id=incident.pk,
+        actor=None,
+        content=content,
+        filename="l.csv",
+        column="account id",
+    )
+
+    assert (change.added, change.unmatched) == (1, 0)
+    assert scoped(incident) == {record.customer_id}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_analysts_scoping_one_incident_at_once_are_serialised():
+    incident = IncidentFactory.create()
+    segments = [SegmentFactory.create(), SegmentFactory.create()]
+    for segment in segments:
+        SegmentMembershipFactory.create_batch(30, segment=segment)
+    start = threading.Barrier(2)
+    changes, errors = [], []
+
+    def analyst(segment):
+        try:
+            start.wait()
+            changes.append(
+                scope_set(
+                    incident_id=incident.pk, actor=None, segment_ids=[segment.pk], replace=False
+                )
+            )
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=analyst, args=(s,)) for s in segments]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert errors == []
+    assert sorted(c.total for c in changes) == [30, 60]
+    assert sum(c.added for c in changes) == 60
+    assert AffectedCustomer.objects.filter(incident=incident).count() == 60
+    assert list(incident.timeline.filter(kind="scope.set").values_list("seq", flat=True))

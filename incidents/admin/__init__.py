@@ -1,0 +1,22 @@
+"""The incidents admin: the incident page and its service-backed views, then the records
+that hang on it (obligations, regimes, timeline, scope, assessments, forensic lists)."""
+
+from .incident import IncidentAdmin
+from .records import (
+    AffectedCustomerAdmin,
+    AssessmentAdmin,
+    ForensicListAdmin,
+    ObligationAdmin,
+    RegimeAdmin,
+    TimelineEventAdmin,
+)
+
+__all__ = [
+    "AffectedCustomerAdmin",
+    "AssessmentAdmin",
+    "ForensicListAdmin",
+    "IncidentAdmin",
+    "ObligationAdmin",
+    "RegimeAdmin",
+    "TimelineEventAdmin",
+]

@@ -1,0 +1,185 @@
+"""Admin forms: they collect input for services and never save models themselves."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, cast
+
+from django import forms
+from django.contrib.admin.widgets import AdminSplitDateTime
+from django.utils import timezone
+
+from customers.models import Segment, SourceRecord
+
+from .models import Assessment, DataCategory, Incident
+
+
+class IncidentForm(forms.ModelForm):
+    data_categories = forms.MultipleChoiceField(
+        choices=DataCategory.choices, widget=forms.CheckboxSelectMultiple, required=False
+    )
+    systems = forms.CharField(
+        required=False, help_text="Comma-separated, e.g. customer portal, CRM, payment gateway."
+    )
+
+    class Meta:
+        model = Incident
+        fields = [
+            "title",
+            "nature",
+            "is_drill",
+            "awareness_at",
+            "occurred_at",
+            "data_categories",
+            "credentials_open",
+            "systems",
+            "approximate_records",
+            "contact_point",
+            "likely_consequences",
+            "measures_taken",
+            "measures_proposed",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["systems"] = ", ".join(self.instance.systems)
+
+    def clean_systems(self) -> list[str]:
+        return [s.strip() for s in self.cleaned_data["systems"].split(",") if s.strip()]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        now = timezone.now()
+        for name in ("awareness_at", "occurred_at"):
+            value = data.get(name)
+            if value and value > now:
+                self.add_error(name, "This is in the future.")
+        aware, occurred = data.get("awareness_at"), data.get("occurred_at")
+        if aware and occurred and occurred > aware:
+            self.add_error("occurred_at", "The breach cannot occur after the company knew of it.")
+        if DataCategory.CREDENTIALS in data.get("data_categories", []) and not data.get(
+            "credentials_open"
+        ):
+            self.add_error("credentials_open", "Say what the leaked credentials give access to.")
+        return data
+
+
+class ScopeForm(forms.Form):
+    segments = forms.ModelMultipleChoiceField(
+        queryset=Segment.objects.order_by("name"), required=False
+    )
+    sources = forms.MultipleChoiceField(choices=(), required=False, label="Source systems")
+    forensic_list = forms.FileField(
+        required=False,
+        help_text="CSV or XLSX of breached accounts: an email or external id column.",
+    )
+    column = forms.CharField(
+        required=False, help_text="The list's column to read, if not the email/id column."
+    )
+    data_categories = forms.MultipleChoiceField(
+        choices=DataCategory.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="The data involved for these people; the incident's categories if none.",
+    )
+    replace = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Replace the current scope",
+        help_text="Unticked, these customers are added to the scope already set.",
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        sources = SourceRecord.objects.order_by("source").values_list("source", flat=True)
+        cast(forms.MultipleChoiceField, self.fields["sources"]).choices = [
+            (s, s) for s in sources.distinct()
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        by_criteria = bool(data.get("segments")) or bool(data.get("sources"))
+        if by_criteria == bool(data.get("forensic_list")):
+            raise forms.ValidationError(
+                "Choose segments and/or source systems, or upload a forensic list (not both)."
+            )
+        return data
+
+
+class AssessmentForm(forms.Form):
+    ei = forms.TypedChoiceField(
+        label="Ease of identification (EI)", choices=Assessment.EI_CHOICES, coerce=Decimal
+    )
+    cb_confidentiality = forms.TypedChoiceField(
+        label="Loss of confidentiality", choices=Assessment.CB_CHOICES, coerce=Decimal
+    )
+    cb_integrity = forms.TypedChoiceField(
+        label="Loss of integrity", choices=Assessment.CB_CHOICES, coerce=Decimal
+    )
+    cb_availability = forms.TypedChoiceField(
+        label="Loss of availability", choices=Assessment.CB_CHOICES, coerce=Decimal
+    )
+    malicious = forms.BooleanField(label="Malicious intent (+0.5)", required=False)
+    adjustments = forms.CharField(
+        label="DPC adjustments",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One per line: a step and its reason, e.g. '+1 card numbers with CVV'.",
+    )
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean_adjustments(self) -> list[tuple[int, str]]:
+        parsed = []
+        for number, line in enumerate(self.cleaned_data["adjustments"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            step, _, reason = line.strip().partition(" ")
+            try:
+                delta = int(step)
+            except ValueError:
+                raise forms.ValidationError(
+                    f"Line {number}: start with a step such as +1 or -1, then the reason."
+                ) from None
+            parsed.append((delta, reason.strip()))
+        return parsed
+
+
+class DecisionForm(forms.Form):
+    art33_decision = forms.ChoiceField(
+        label="Art. 33 decision", choices=Incident.Art33Decision.choices
+    )
+    art33_reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    art34_decision = forms.ChoiceField(
+        label="Art. 34 decision", choices=Incident.Art34Decision.choices
+    )
+    art34_reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    materiality_determined_at = forms.SplitDateTimeField(
+        required=False,
+        widget=AdminSplitDateTime,
+        label="Materiality determined at (UTC)",
+        help_text="Listed companies: starts the SEC Form 8-K clock. Recorded once.",
+    )
+
+
+class ObligationMeetForm(forms.Form):
+    met_at = forms.SplitDateTimeField(
+        label="Met at (UTC)",
+        widget=AdminSplitDateTime,
+        help_text="When it was submitted or sent.",
+    )
+    delay_reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required when it is met after its due time.",
+    )
+
+
+class ObligationNotRequiredForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """Form datetimes are read in the current time zone (UTC here); keep them aware."""
+    if value is None:
+        return None
+    return value if timezone.is_aware(value) else timezone.make_aware(value)
