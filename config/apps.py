@@ -4,16 +4,18 @@ from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
 
 
-def _sync_roles(using: str, **kwargs: Any) -> None:
+def _after_migrate(using: str, **kwargs: Any) -> None:
     from django.contrib.auth.management import create_permissions
 
     from config.roles import roles_sync
+    from config.tasks import housekeeping_schedule
 
     # post_migrate fires app by app; make sure every app's permissions exist before the
     # groups are given them.
     for app_config in apps.get_app_configs():
         create_permissions(app_config, verbosity=0, using=using)
     roles_sync()
+    housekeeping_schedule()
 
 
 class BreachdeskConfig(AppConfig):
@@ -26,4 +28,4 @@ class BreachdeskConfig(AppConfig):
         from config import checks  # noqa: F401 (registers the checks)
 
         # Sent once per migrate, after every app (this app is listed last).
-        post_migrate.connect(_sync_roles, sender=self, dispatch_uid="config.sync_roles")
+        post_migrate.connect(_after_migrate, sender=self, dispatch_uid="config.after_migrate")

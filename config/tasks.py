@@ -1,0 +1,34 @@
+"""Housekeeping tasks of the task queue itself."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django_q.models import Failure, Schedule
+
+FAILED_TASKS_PURGE = "Purge failed tasks"
+
+
+def failed_tasks_purge() -> int:
+    """Delete failed task records older than FAILED_TASK_RETENTION_DAYS; return how many.
+
+    A failed task keeps its arguments and the exception text, which may name a person;
+    they are kept only as long as someone needs them to investigate.
+    """
+    cutoff = timezone.now() - timedelta(days=settings.FAILED_TASK_RETENTION_DAYS)
+    deleted, _ = Failure.objects.filter(stopped__lt=cutoff).delete()
+    return deleted
+
+
+@transaction.atomic
+def housekeeping_schedule() -> None:
+    """Make sure the daily purge is scheduled, once (idempotent, run after migrate)."""
+    Schedule.objects.update_or_create(
+        name=FAILED_TASKS_PURGE,
+        defaults={
+            "func": "config.tasks.failed_tasks_purge",
+            "schedule_type": Schedule.DAILY,
+            "repeats": -1,
+        },
+    )
