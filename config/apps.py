@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.apps import AppConfig, apps
+from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_migrate
 
 
@@ -26,6 +27,8 @@ class BreachdeskConfig(AppConfig):
 
     def ready(self) -> None:
         from config import checks  # noqa: F401 (registers the checks)
+        from config.middleware import session_start
 
         # Sent once per migrate, after every app (this app is listed last).
+        user_logged_in.connect(session_start, dispatch_uid="config.session_start")
         post_migrate.connect(_after_migrate, sender=self, dispatch_uid="config.after_migrate")

@@ -25,11 +25,18 @@ def test_a_session_idle_past_the_limit_is_signed_out(signed_in, settings):
     assert signed_in.get("/").status_code == 302
 
 
-def test_activity_keeps_a_session_alive_within_the_idle_limit(signed_in, settings):
+def test_activity_keeps_a_session_alive_within_the_idle_limit(signed_in, settings, monkeypatch):
+    monkeypatch.setattr("config.middleware._TOUCH_EVERY_SECONDS", 0)
     settings.SESSION_IDLE_SECONDS = 2
     for _ in range(3):
         time.sleep(0.8)
         assert signed_in.get("/").status_code == 200
+
+
+def test_a_request_within_the_minute_writes_no_session(signed_in, django_assert_max_num_queries):
+    with django_assert_max_num_queries(20) as captured:
+        assert signed_in.get("/").status_code == 200
+    assert not [q for q in captured.captured_queries if q["sql"].startswith("UPDATE")]
 
 
 def test_session_expiry_is_fixed_at_sign_in_not_renewed(signed_in, settings):
