@@ -154,6 +154,18 @@ else:
 if Q_CLUSTER["timeout"] >= Q_CLUSTER["retry"]:
     raise ImproperlyConfigured("Q_TIMEOUT must be below Q_RETRY.")
 
+# --- Customers ------------------------------------------------------------------------
+# Admin uploads over the size limit are refused with a message; files over the preview
+# limit skip the interactive preview and run as a background job with a progress bar.
+CUSTOMERS_IMPORT_MAX_UPLOAD_MB = env.int("CUSTOMERS_IMPORT_MAX_UPLOAD_MB", default=500)
+CUSTOMERS_IMPORT_PREVIEW_MAX_KB = env.int("CUSTOMERS_IMPORT_PREVIEW_MAX_KB", default=512)
+CUSTOMERS_IMPORT_BATCH_ROWS = env.int("CUSTOMERS_IMPORT_BATCH_ROWS", default=20000)
+# An XLSX is a zip: refuse one that would expand past this size or this ratio (zip bomb).
+CUSTOMERS_IMPORT_XLSX_MAX_UNCOMPRESSED_MB = env.int(
+    "CUSTOMERS_IMPORT_XLSX_MAX_UNCOMPRESSED_MB", default=1024
+)
+CUSTOMERS_IMPORT_XLSX_MAX_RATIO = env.int("CUSTOMERS_IMPORT_XLSX_MAX_RATIO", default=100)
+
 # --- Production safety ----------------------------------------------------------------
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)

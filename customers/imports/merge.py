@@ -1,0 +1,232 @@
+"""Write a batch of normalised rows into the customer record, set-wise.
+
+Rows go into a temporary staging table (COPY on PostgreSQL, executemany on SQLite) and
+are merged by a handful of statements, whatever the batch size: match by (source,
+external id), then by normalised email, else a new customer; one INSERT for the new
+customers, one UPDATE for the changed ones, one INSERT ... ON CONFLICT for the source
+records. Everything runs inside the caller's transaction, so a job commits all its
+batches or none.
+"""
+
+import datetime
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection
+
+from .normalize import CustomerRow
+
+STAGE_COLUMNS = ("row_no", "line", *CustomerRow.__dataclass_fields__)
+StageRow = tuple[Any, ...]
+
+_NEW_KEY = "CASE WHEN {t}.email_normalized <> '' THEN {t}.email_normalized ELSE 'row:' || {t}.row_no END"
+_CONSENT_RANK = "max(CASE consent WHEN 'withdrawn' THEN 2 WHEN 'granted' THEN 1 ELSE 0 END)"
+# An opt-out recorded on the customer is never undone by an import saying otherwise.
+_NEW_CONSENT = (
+    "CASE WHEN customers_customer.marketing_consent = 'withdrawn' OR s.consent_rank = 2 "
+    "THEN 'withdrawn' WHEN s.consent_rank = 1 THEN 'granted' "
+    "ELSE customers_customer.marketing_consent END"
+)
+_KEEP_UNLESS_GIVEN = (
+    "first_name",
+    "last_name",
+    "phone",
+    "street",
+    "postal_code",
+    "city",
+    "region",
+    "language",
+    "lifecycle_stage",
+)
+
+LOCK_KEY = 0x62645F637573  # "bd_cus": one advisory lock serialises all customer imports
+
+
+class Merger:
+    """One import's staging area on the current connection; use inside transaction.atomic."""
+
+    def __init__(self, *, source: str, segment_id: int | None, now: datetime.datetime) -> None:
+        self.source = source
+        self.segment_id = segment_id
+        self.now = now
+        self.postgres = connection.vendor == "postgresql"
+        self.counts = {"created": 0, "updated": 0, "unchanged": 0, "merged": 0, "duplicate": 0}
+
+    def _execute(self, sql: str, params: dict[str, Any] | None = None) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params or {})
+            return cursor.rowcount
+
+    def start(self) -> None:
+        if self.postgres:
+            # Two imports of overlapping files at once: the second waits here, then sees
+            # every customer the first created (READ COMMITTED takes a fresh snapshot
+            # per statement), so it matches them instead of duplicating them.
+            self._execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": LOCK_KEY})
+        else:
+            self._execute("DROP TABLE IF EXISTS temp.bd_stage")
+            self._execute("DROP TABLE IF EXISTS temp.bd_new")
+        columns = ", ".join(
+            f"{c} bigint" if c in ("row_no", "line") else f"{c} text" for c in STAGE_COLUMNS
+        )
+        on_commit = " ON COMMIT DROP" if self.postgres else ""
+        self._execute(
+            f"CREATE TEMPORARY TABLE bd_stage ({columns}, customer_id bigint, "
+            f"old_hash text, outcome text, is_new boolean DEFAULT FALSE){on_commit}"
+        )
+        self._execute(f"CREATE TEMPORARY TABLE bd_new (new_key text, id bigint){on_commit}")
+
+    def _load(self, rows: Sequence[StageRow]) -> None:
+        columns = ", ".join(STAGE_COLUMNS)
+        with connection.cursor() as cursor:
+            # The raw cursor: Django's debug cursor would keep every batch in its query log.
+            raw = cursor.cursor
+            if self.postgres:
+                with raw.copy(f"COPY bd_stage ({columns}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                raw.execute("ANALYZE bd_stage")
+            else:
+                marks = ", ".join("?" for _ in STAGE_COLUMNS)
+                raw.executemany(f"INSERT INTO bd_stage ({columns}) VALUES ({marks})", rows)
+
+    def merge(self, rows: Sequence[StageRow]) -> None:
+        if not rows:
+            return
+        self._load(rows)
+        p = {"source": self.source, "now": self.now}
+        # The last line for an external id wins; earlier ones are duplicates.
+        self.counts["duplicate"] += self._execute(
+            "DELETE FROM bd_stage WHERE row_no NOT IN "
+            "(SELECT max(row_no) FROM bd_stage GROUP BY external_id)"
+        )
+        self._execute(
+            "UPDATE bd_stage SET customer_id = sr.customer_id, old_hash = sr.row_hash, "
+            "outcome = CASE WHEN sr.row_hash = bd_stage.row_hash "
+            "THEN 'unchanged' ELSE 'updated' END "
+            "FROM customers_sourcerecord sr "
+            "WHERE sr.source = %(source)s AND sr.external_id = bd_stage.external_id",
+            p,
+        )
+        self._execute(
+            "UPDATE bd_stage SET customer_id = c.id, outcome = 'merged' "
+            "FROM customers_customer c WHERE bd_stage.customer_id IS NULL "
+            "AND bd_stage.email_normalized <> '' AND c.email_normalized = bd_stage.email_normalized"
+        )
+        self._new_customers(p)
+        self._update_customers(p)
+        self._execute(
+            "INSERT INTO customers_sourcerecord "
+            "(customer_id, source, external_id, row_hash, first_seen_at, last_seen_at) "
+            "SELECT customer_id, %(source)s, external_id, row_hash, %(now)s, %(now)s "
+            "FROM bd_stage WHERE outcome <> 'unchanged' "
+            "ON CONFLICT (source, external_id) DO UPDATE SET "
+            "row_hash = excluded.row_hash, last_seen_at = excluded.last_seen_at",
+            p,
+        )
+        if self.segment_id is not None:
+            self._execute(
+                "INSERT INTO customers_segmentmembership (segment_id, customer_id, added_at) "
+                "SELECT %(segment)s, customer_id, %(now)s FROM bd_stage "
+                "WHERE customer_id IS NOT NULL GROUP BY customer_id "
+                "ON CONFLICT (segment_id, customer_id) DO NOTHING",
+                {**p, "segment": self.segment_id},
+            )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT outcome, count(*) FROM bd_stage GROUP BY outcome")
+            for outcome, count in cursor.fetchall():
+                self.counts[outcome] += count
+        self._execute("DELETE FROM bd_stage")
+        self._execute("DELETE FROM bd_new")
+
+    def _new_customers(self, p: dict[str, Any]) -> None:
+        keys = (
+            f"SELECT DISTINCT {_NEW_KEY.format(t='bd_stage')} AS k "
+            "FROM bd_stage WHERE customer_id IS NULL"
+        )
+        if self.postgres:
+            self._execute(
+                "INSERT INTO bd_new (new_key, id) SELECT k, "
+                f"nextval(pg_get_serial_sequence('customers_customer', 'id')) FROM ({keys}) AS keys"
+            )
+        else:
+            # SQLite has one writer at a time (the transaction is IMMEDIATE), so the next
+            # free ids are ours until commit.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT max(coalesce((SELECT max(id) FROM customers_customer), 0), "
+                    "coalesce((SELECT seq FROM sqlite_sequence "
+                    "WHERE name = 'customers_customer'), 0))"
+                )
+                base = cursor.fetchone()[0]
+            self._execute(
+                "INSERT INTO bd_new (new_key, id) "
+                f"SELECT k, %(base)s + row_number() OVER (ORDER BY k) FROM ({keys}) AS keys",
+                {"base": base},
+            )
+        self._execute(
+            "UPDATE bd_stage SET customer_id = n.id, outcome = 'created', is_new = TRUE "
+            f"FROM bd_new n WHERE bd_stage.customer_id IS NULL "
+            f"AND n.new_key = {_NEW_KEY.format(t='bd_stage')}"
+        )
+        # Several rows of one new person (same email, different ids): the first creates
+        # the customer, the others are merged into it.
+        self._execute(
+            "UPDATE bd_stage SET outcome = 'merged' FROM "
+            "(SELECT customer_id, min(row_no) AS first_row FROM bd_stage WHERE is_new "
+            "GROUP BY customer_id HAVING count(*) > 1) AS f "
+            "WHERE bd_stage.customer_id = f.customer_id AND bd_stage.row_no > f.first_row"
+        )
+        self._execute(
+            "INSERT INTO customers_customer (id, first_name, last_name, email, "
+            "email_normalized, email_status, phone, street, postal_code, city, region, "
+            "country, country_raw, language, marketing_consent, consent_updated_at, "
+            "consent_source, lifecycle_stage, created_at, updated_at) "
+            "SELECT customer_id, first_name, last_name, email, email_normalized, "
+            "email_status, phone, street, postal_code, city, region, country, country_raw, "
+            "language, CASE consent_rank WHEN 2 THEN 'withdrawn' WHEN 1 THEN 'granted' "
+            "ELSE 'unknown' END, CASE WHEN consent_rank > 0 THEN %(now)s END, "
+            "CASE WHEN consent_rank > 0 THEN %(source)s ELSE '' END, lifecycle_stage, "
+            "%(now)s, %(now)s FROM (SELECT bd_stage.*, row_number() OVER "
+            "(PARTITION BY customer_id ORDER BY row_no DESC) AS rn, "
+            f"{_CONSENT_RANK} OVER (PARTITION BY customer_id) AS consent_rank "
+            "FROM bd_stage WHERE is_new) AS latest WHERE rn = 1",
+            p,
+        )
+
+    def _update_customers(self, p: dict[str, Any]) -> None:
+        keep = ", ".join(
+            f"{f} = CASE WHEN s.{f} <> '' THEN s.{f} ELSE customers_customer.{f} END"
+            for f in _KEEP_UNLESS_GIVEN
+        )
+        country_given = "(s.country <> '' OR s.country_raw <> '')"
+        self._execute(
+            f"UPDATE customers_customer SET {keep}, "
+            f"country = CASE WHEN {country_given} THEN s.country "
+            "ELSE customers_customer.country END, "
+            f"country_raw = CASE WHEN {country_given} THEN s.country_raw "
+            "ELSE customers_customer.country_raw END, "
+            "email = CASE WHEN s.email_free = 1 THEN s.email ELSE customers_customer.email END, "
+            "email_normalized = CASE WHEN s.email_free = 1 THEN s.email_normalized "
+            "ELSE customers_customer.email_normalized END, "
+            # A bounce sticks to the address that bounced; a new address starts afresh.
+            "email_status = CASE WHEN s.email_free = 0 THEN customers_customer.email_status "
+            "WHEN customers_customer.email_status = 'bounced' "
+            "AND customers_customer.email_normalized = s.email_normalized THEN 'bounced' "
+            "ELSE s.email_status END, "
+            f"marketing_consent = {_NEW_CONSENT}, "
+            f"consent_updated_at = CASE WHEN {_NEW_CONSENT} <> customers_customer.marketing_consent "
+            "THEN %(now)s ELSE customers_customer.consent_updated_at END, "
+            f"consent_source = CASE WHEN {_NEW_CONSENT} <> customers_customer.marketing_consent "
+            "THEN %(source)s ELSE customers_customer.consent_source END, "
+            "updated_at = %(now)s "
+            "FROM (SELECT latest.*, CASE WHEN latest.email_normalized <> '' AND NOT EXISTS "
+            "(SELECT 1 FROM customers_customer o WHERE o.email_normalized = "
+            "latest.email_normalized AND o.id <> latest.customer_id) THEN 1 ELSE 0 END "
+            "AS email_free FROM (SELECT bd_stage.*, row_number() OVER "
+            "(PARTITION BY customer_id ORDER BY row_no DESC) AS rn, "
+            f"{_CONSENT_RANK} OVER (PARTITION BY customer_id) AS consent_rank "
+            "FROM bd_stage WHERE outcome IN ('updated', 'merged') AND NOT is_new) AS latest "
+            "WHERE rn = 1) AS s WHERE customers_customer.id = s.customer_id",
+            p,
+        )
