@@ -4,9 +4,11 @@ import hashlib
 import logging
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import IO, Any
+from queue import Empty, Full, Queue
+from typing import IO, Any, TypeVar
 
 from django.conf import settings
 from django.core.files import File
@@ -17,10 +19,11 @@ from .imports import ImportFileError
 from .imports.layouts import placement_for
 from .imports.merge import Merger, StageRow
 from .imports.normalize import RowRejected, row_normalize
-from .imports.readers import table_open
+from .imports.readers import Row, table_open
 from .models import ImportJob, ImportMapping, ImportRejection, Segment
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 # Rejections kept per job in the error report; the count stays exact beyond it.
 MAX_REJECTIONS_KEPT = 100_000
@@ -125,53 +128,105 @@ class _SideChannel:
         self.connection.close()
 
 
+def _batches(
+    job: ImportJob, rows: Iterable[Row], indexes: list[tuple[str, int]], batch_rows: int
+) -> Iterator[tuple[list[StageRow], list[ImportRejection], int]]:
+    """Normalise rows into batches for the staging table, with the rows rejected on the way."""
+    batch: list[StageRow] = []
+    rejections: list[ImportRejection] = []
+    row_no = 0
+    for row_no, line, values in rows:
+        width = len(values)
+        raw = {f: values[i] if i < width else "" for f, i in indexes}
+        try:
+            row = row_normalize(raw)
+        except RowRejected as rejected:
+            rejections.append(
+                ImportRejection(
+                    job=job,
+                    row=row_no,
+                    line=line,
+                    field=rejected.field,
+                    reason=rejected.reason,
+                    value=rejected.value[:255],
+                )
+            )
+            continue
+        batch.append((row_no, line, *row))
+        if len(batch) >= batch_rows:
+            yield batch, rejections, row_no
+            batch, rejections = [], []
+    yield batch, rejections, row_no
+
+
+def _prefetched(batches: Iterator[_T], depth: int = 2) -> Iterator[_T]:
+    """Produce the next batches in a thread while the database merges the current one.
+
+    Normalising is Python work and merging is database work, so on two cores they
+    overlap; psycopg releases the GIL while it waits for the server.
+    """
+    queue: Queue[tuple[bool, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in batches:
+                while not stop.is_set():
+                    try:
+                        queue.put((True, item), timeout=0.5)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put((False, None))
+        except BaseException as exc:
+            queue.put((False, exc))
+
+    thread = threading.Thread(target=produce, name="import-normalise", daemon=True)
+    thread.start()
+    try:
+        while True:
+            ok, item = queue.get()
+            if not ok:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                queue.get(timeout=0.1)
+            except Empty:
+                pass
+        thread.join()
+
+
 def _import_rows(job: ImportJob, stream: IO[bytes]) -> None:
     """Read, normalise and merge every row of `stream` in one transaction."""
-    batch_rows = settings.CUSTOMERS_IMPORT_BATCH_ROWS
     rejections: list[ImportRejection] = []
     with table_open(stream, name=job.file_name) as table:
         # The layout is settled from the header before any row is read or written.
         placement = placement_for(table.headers, layout=job.layout, mapping=job.mapping_columns)
         if not job.layout and not job.mapping_columns:
             job.layout = placement.layout
-        indexes = list(placement.indexes.items())
+        batches = _batches(
+            job, table.rows, list(placement.indexes.items()), settings.CUSTOMERS_IMPORT_BATCH_ROWS
+        )
         side = _SideChannel(job.pk)
         try:
             with transaction.atomic():
                 merger = Merger(source=job.source, segment_id=job.segment_id, now=timezone.now())
                 merger.start()
-                batch: list[StageRow] = []
-                rows_read = 0
-                for row_no, line, values in table.rows:
-                    rows_read = row_no
-                    width = len(values)
-                    raw = {f: values[i] if i < width else "" for f, i in indexes}
-                    try:
-                        row = row_normalize(raw)
-                    except RowRejected as rejected:
-                        job.rejected += 1
-                        if len(rejections) < MAX_REJECTIONS_KEPT:
-                            rejections.append(
-                                ImportRejection(
-                                    job=job,
-                                    row=row_no,
-                                    line=line,
-                                    field=rejected.field,
-                                    reason=rejected.reason,
-                                    value=rejected.value[:255],
-                                )
-                            )
-                        continue
-                    batch.append((row_no, line, *row.values()))
-                    if len(batch) >= batch_rows:
-                        merger.merge(batch)
-                        batch = []
-                        side.report(progress=table.progress(), rows_read=rows_read)
-                merger.merge(batch)
-                if rows_read == 0:
+                for batch, rejected, rows_read in _prefetched(batches):
+                    merger.merge(batch)
+                    job.rejected += len(rejected)
+                    rejections.extend(rejected[: MAX_REJECTIONS_KEPT - len(rejections)])
+                    job.rows_read = rows_read
+                    side.report(progress=table.progress(), rows_read=rows_read)
+                if job.rows_read == 0:
                     raise ImportFileError("The file has a header but no data rows.")
-                side.report(progress=99, rows_read=rows_read)
-                job.rows_read = rows_read
                 for name, count in merger.counts.items():
                     setattr(job, name, count)
                 if job.dry_run:

@@ -16,10 +16,9 @@ from django.db import connection
 
 from .normalize import CustomerRow
 
-STAGE_COLUMNS = ("row_no", "line", *CustomerRow.__dataclass_fields__)
+STAGE_COLUMNS = ("row_no", "line", *CustomerRow._fields)
 StageRow = tuple[Any, ...]
 
-_NEW_KEY = "CASE WHEN {t}.email_normalized <> '' THEN {t}.email_normalized ELSE 'row:' || {t}.row_no END"
 _CONSENT_RANK = "max(CASE consent WHEN 'withdrawn' THEN 2 WHEN 'granted' THEN 1 ELSE 0 END)"
 # An opt-out recorded on the customer is never undone by an import saying otherwise.
 _NEW_CONSENT = (
@@ -63,18 +62,19 @@ class Merger:
             # every customer the first created (READ COMMITTED takes a fresh snapshot
             # per statement), so it matches them instead of duplicating them.
             self._execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": LOCK_KEY})
+            # The staging table is analysed per batch; a small sample is plenty for it.
+            self._execute("SET LOCAL default_statistics_target = 10")
         else:
             self._execute("DROP TABLE IF EXISTS temp.bd_stage")
-            self._execute("DROP TABLE IF EXISTS temp.bd_new")
         columns = ", ".join(
             f"{c} bigint" if c in ("row_no", "line") else f"{c} text" for c in STAGE_COLUMNS
         )
         on_commit = " ON COMMIT DROP" if self.postgres else ""
         self._execute(
             f"CREATE TEMPORARY TABLE bd_stage ({columns}, customer_id bigint, "
-            f"old_hash text, outcome text, is_new boolean DEFAULT FALSE){on_commit}"
+            "old_hash text, outcome text, is_new boolean DEFAULT FALSE, "
+            f"superseded boolean DEFAULT FALSE){on_commit}"
         )
-        self._execute(f"CREATE TEMPORARY TABLE bd_new (new_key text, id bigint){on_commit}")
 
     def _load(self, rows: Sequence[StageRow]) -> None:
         columns = ", ".join(STAGE_COLUMNS)
@@ -113,7 +113,7 @@ class Merger:
             "FROM customers_customer c WHERE bd_stage.customer_id IS NULL "
             "AND bd_stage.email_normalized <> '' AND c.email_normalized = bd_stage.email_normalized"
         )
-        self._new_customers(p)
+        self._new_customers(p, first_row=rows[0][0])
         self._update_customers(p)
         self._execute(
             "INSERT INTO customers_sourcerecord "
@@ -136,22 +136,15 @@ class Merger:
             cursor.execute("SELECT outcome, count(*) FROM bd_stage GROUP BY outcome")
             for outcome, count in cursor.fetchall():
                 self.counts[outcome] += count
-        self._execute("DELETE FROM bd_stage")
-        self._execute("DELETE FROM bd_new")
+        self._execute("TRUNCATE bd_stage" if self.postgres else "DELETE FROM bd_stage")
 
-    def _new_customers(self, p: dict[str, Any]) -> None:
-        keys = (
-            f"SELECT DISTINCT {_NEW_KEY.format(t='bd_stage')} AS k "
-            "FROM bd_stage WHERE customer_id IS NULL"
-        )
+    def _new_customers(self, p: dict[str, Any], first_row: int) -> None:
+        # Every row no customer was found for gets an id of its own ...
         if self.postgres:
-            self._execute(
-                "INSERT INTO bd_new (new_key, id) SELECT k, "
-                f"nextval(pg_get_serial_sequence('customers_customer', 'id')) FROM ({keys}) AS keys"
-            )
+            ids = "nextval(pg_get_serial_sequence('customers_customer', 'id'))"
         else:
-            # SQLite has one writer at a time (the transaction is IMMEDIATE), so the next
-            # free ids are ours until commit.
+            # SQLite has one writer at a time (the transaction is IMMEDIATE), so the ids
+            # after the highest ever used are ours until commit.
             with connection.cursor() as cursor:
                 cursor.execute(
                     "SELECT max(coalesce((SELECT max(id) FROM customers_customer), 0), "
@@ -159,23 +152,29 @@ class Merger:
                     "WHERE name = 'customers_customer'), 0))"
                 )
                 base = cursor.fetchone()[0]
-            self._execute(
-                "INSERT INTO bd_new (new_key, id) "
-                f"SELECT k, %(base)s + row_number() OVER (ORDER BY k) FROM ({keys}) AS keys",
-                {"base": base},
-            )
+            ids = f"{int(base) + 1 - first_row} + row_no"
         self._execute(
-            "UPDATE bd_stage SET customer_id = n.id, outcome = 'created', is_new = TRUE "
-            f"FROM bd_new n WHERE bd_stage.customer_id IS NULL "
-            f"AND n.new_key = {_NEW_KEY.format(t='bd_stage')}"
+            f"UPDATE bd_stage SET customer_id = {ids}, outcome = 'created', is_new = TRUE "
+            "WHERE customer_id IS NULL"
         )
-        # Several rows of one new person (same email, different ids): the first creates
-        # the customer, the others are merged into it.
+        if self.postgres:
+            # The planner must know how many rows are new, or it loops over them in pairs.
+            self._execute("ANALYZE bd_stage")
+        # ... then rows of one new person (same email, different ids) share the first
+        # one's: it creates the customer, the others are merged into it, and the last
+        # row's values win, with an opt-out in any of them.
         self._execute(
-            "UPDATE bd_stage SET outcome = 'merged' FROM "
-            "(SELECT customer_id, min(row_no) AS first_row FROM bd_stage WHERE is_new "
-            "GROUP BY customer_id HAVING count(*) > 1) AS f "
-            "WHERE bd_stage.customer_id = f.customer_id AND bd_stage.row_no > f.first_row"
+            "UPDATE bd_stage SET customer_id = f.first_id, "
+            "outcome = CASE WHEN bd_stage.customer_id = f.first_id "
+            "THEN 'created' ELSE 'merged' END, "
+            "superseded = (bd_stage.row_no < f.last_row), "
+            "consent = CASE f.consent_rank WHEN 2 THEN 'withdrawn' WHEN 1 THEN 'granted' "
+            "ELSE '' END "
+            "FROM (SELECT email_normalized, min(customer_id) AS first_id, "
+            f"max(row_no) AS last_row, {_CONSENT_RANK} AS consent_rank FROM bd_stage "
+            "WHERE is_new AND email_normalized <> '' GROUP BY email_normalized "
+            "HAVING count(*) > 1) AS f "
+            "WHERE bd_stage.is_new AND bd_stage.email_normalized = f.email_normalized"
         )
         self._execute(
             "INSERT INTO customers_customer (id, first_name, last_name, email, "
@@ -184,13 +183,10 @@ class Merger:
             "consent_source, lifecycle_stage, created_at, updated_at) "
             "SELECT customer_id, first_name, last_name, email, email_normalized, "
             "email_status, phone, street, postal_code, city, region, country, country_raw, "
-            "language, CASE consent_rank WHEN 2 THEN 'withdrawn' WHEN 1 THEN 'granted' "
-            "ELSE 'unknown' END, CASE WHEN consent_rank > 0 THEN %(now)s END, "
-            "CASE WHEN consent_rank > 0 THEN %(source)s ELSE '' END, lifecycle_stage, "
-            "%(now)s, %(now)s FROM (SELECT bd_stage.*, row_number() OVER "
-            "(PARTITION BY customer_id ORDER BY row_no DESC) AS rn, "
-            f"{_CONSENT_RANK} OVER (PARTITION BY customer_id) AS consent_rank "
-            "FROM bd_stage WHERE is_new) AS latest WHERE rn = 1",
+            "language, CASE WHEN consent <> '' THEN consent ELSE 'unknown' END, "
+            "CASE WHEN consent <> '' THEN %(now)s END, "
+            "CASE WHEN consent <> '' THEN %(source)s ELSE '' END, lifecycle_stage, "
+            "%(now)s, %(now)s FROM bd_stage WHERE is_new AND NOT superseded",
             p,
         )
 

@@ -35,6 +35,8 @@ class Table:
     encoding: str = ""
     delimiter: str = ""
     _position: Any = field(default=None, repr=False)
+    # The text layer over the caller's stream, detached at the end so it does not close it.
+    _text: io.TextIOWrapper | None = field(default=None, repr=False)
 
     def progress(self) -> int:
         """How far through the file the rows have got, in percent."""
@@ -125,6 +127,7 @@ def _csv_table(stream: IO[bytes], encoding: str) -> Table:
     if "\x00" in "".join(headers):
         raise ImportFileError("This is not a CSV or XLSX file (it holds binary data).")
     size = _size(stream) or 1
+    position = [0.0]
 
     def rows() -> Iterator[Row]:
         row_no = 0
@@ -135,6 +138,8 @@ def _csv_table(stream: IO[bytes], encoding: str) -> Table:
                 if not values or (len(values) == 1 and not values[0].strip()):
                     continue
                 row_no += 1
+                if not row_no % 4096:
+                    position[0] = stream.tell() / size
                 yield row_no, start, values
         except UnicodeDecodeError as exc:
             raise ImportFileError(
@@ -150,7 +155,8 @@ def _csv_table(stream: IO[bytes], encoding: str) -> Table:
         rows(),
         encoding=encoding,
         delimiter=delimiter,
-        _position=lambda: stream.tell() / size,
+        _position=lambda: position[0],
+        _text=text,
     )
 
 
@@ -250,4 +256,9 @@ def table_open(stream: IO[bytes], *, name: str, encoding: str = "") -> Iterator[
         finally:
             workbook.close()
     else:
-        yield _csv_table(stream, encoding)
+        table = _csv_table(stream, encoding)
+        try:
+            yield table
+        finally:
+            if table._text is not None:
+                table._text.detach()
