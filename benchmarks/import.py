@@ -114,10 +114,13 @@ def measure_floor(path: Path) -> int:
             + ", ".join(f"{c} text" for c in FLOOR_COLUMNS)
             + ") ON COMMIT DROP"
         )
-        with path.open("rb") as stream, raw.copy(
-            "COPY floor_stage FROM STDIN (FORMAT csv, HEADER true, "
-            f"FORCE_NOT_NULL ({', '.join(FLOOR_COLUMNS)}))"
-        ) as copy:
+        with (
+            path.open("rb") as stream,
+            raw.copy(
+                "COPY floor_stage FROM STDIN (FORMAT csv, HEADER true, "
+                f"FORCE_NOT_NULL ({', '.join(FLOOR_COLUMNS)}))"
+            ) as copy,
+        ):
             # Strip the BOM the way COPY cannot.
             head = stream.read(3)
             copy.write(head if head != b"\xef\xbb\xbf" else b"")

@@ -5,8 +5,8 @@ import logging
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from queue import Empty, Full, Queue
 from typing import IO, Any, TypeVar
 
@@ -18,9 +18,15 @@ from django.utils import timezone
 from .imports import ImportFileError
 from .imports.layouts import placement_for
 from .imports.merge import Merger, StageRow
-from .imports.normalize import RowRejected, row_normalize
+from .imports.normalize import (
+    RowRejected,
+    country_normalize,
+    email_normalize,
+    phone_normalize,
+    row_normalize,
+)
 from .imports.readers import Row, table_open
-from .models import ImportJob, ImportMapping, ImportRejection, Segment
+from .models import Customer, ImportJob, ImportMapping, ImportRejection, Segment
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -196,10 +202,8 @@ def _prefetched(batches: Iterator[_T], depth: int = 2) -> Iterator[_T]:
     finally:
         stop.set()
         while thread.is_alive():
-            try:
+            with suppress(Empty):
                 queue.get(timeout=0.1)
-            except Empty:
-                pass
         thread.join()
 
 
@@ -318,19 +322,43 @@ def import_job_enqueue(*, job: ImportJob) -> None:
     )
 
 
-EXPORT_FIELDS: Sequence[str] = (
-    "id",
-    "first_name",
-    "last_name",
-    "email",
-    "email_status",
-    "phone",
-    "street",
-    "postal_code",
-    "city",
-    "region",
-    "country",
-    "language",
-    "marketing_consent",
-    "lifecycle_stage",
-)
+def import_job_confirm(*, preview: ImportJob, created_by: Any = None) -> ImportJob:
+    """Import for real the file a dry run previewed; the preview job stays as it was."""
+    if not preview.dry_run or preview.status != ImportJob.Status.SUCCEEDED or not preview.file:
+        raise ImportFileError("Only a finished preview with its file can be confirmed.")
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            created_by=created_by,
+            file=preview.file.name,
+            file_name=preview.file_name,
+            file_sha256=preview.file_sha256,
+            file_size=preview.file_size,
+            source=preview.source,
+            layout=preview.layout,
+            mapping=preview.mapping,
+            mapping_columns=preview.mapping_columns,
+            segment=preview.segment,
+        )
+    return import_job_run(job_id=job.pk)
+
+
+@transaction.atomic
+def customer_save(*, customer: Customer) -> Customer:
+    """Save a customer edited by hand, with the same normalisation an import applies."""
+    customer.email, customer.email_normalized, customer.email_status = _email_for_hand_edit(
+        customer
+    )
+    if customer.country or customer.country_raw:
+        code, raw = country_normalize(customer.country or customer.country_raw)
+        customer.country, customer.country_raw = code, raw
+    customer.phone = phone_normalize(customer.phone, customer.country)
+    customer.save()
+    return customer
+
+
+def _email_for_hand_edit(customer: Customer) -> tuple[str, str, str]:
+    email, normalized, status = email_normalize(customer.email)
+    # Whether an address bounced is known only from sending to it; a person may record it.
+    if status == "valid" and customer.email_status == Customer.EmailStatus.BOUNCED:
+        status = Customer.EmailStatus.BOUNCED
+    return email, normalized, status
