@@ -229,6 +229,7 @@ def _import_rows(job: ImportJob, stream: IO[bytes]) -> None:
                     rejections.extend(rejected[: MAX_REJECTIONS_KEPT - len(rejections)])
                     job.rows_read = rows_read
                     side.report(progress=table.progress(), rows_read=rows_read)
+                merger.finish()
                 if job.rows_read == 0:
                     raise ImportFileError("The file has a header but no data rows.")
                 for name, count in merger.counts.items():

@@ -68,8 +68,9 @@ class Merger:
             self._execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": LOCK_KEY})
             # The staging table is analysed per batch; a small sample is plenty for it.
             self._execute("SET LOCAL default_statistics_target = 10")
-        else:
-            self._execute("DROP TABLE IF EXISTS temp.bd_stage")
+        # Left over when this connection's outer transaction is still open (a caller's
+        # atomic block around several imports).
+        self._execute(f"DROP TABLE IF EXISTS {self._temp_schema}.bd_stage")
         columns = ", ".join(
             f"{c} bigint" if c in ("row_no", "line") else f"{c} text" for c in STAGE_COLUMNS
         )
@@ -79,6 +80,13 @@ class Merger:
             "old_hash text, outcome text, is_new boolean DEFAULT FALSE, "
             f"superseded boolean DEFAULT FALSE){on_commit}"
         )
+
+    @property
+    def _temp_schema(self) -> str:
+        return "pg_temp" if self.postgres else "temp"
+
+    def finish(self) -> None:
+        self._execute(f"DROP TABLE IF EXISTS {self._temp_schema}.bd_stage")
 
     def _load(self, rows: Sequence[StageRow]) -> None:
         columns = ", ".join(STAGE_COLUMNS)
