@@ -213,6 +213,9 @@ def row_normalize(raw: Mapping[str, str]) -> CustomerRow:
     formula is kept as the text it is; exports escape it.
     """
     get = raw.get
+    for field, text in raw.items():
+        if "\x00" in text:
+            raise RowRejected(field, "contains a NUL character (binary data)")
     for field, limit in MAX_LENGTHS.items():
         text = get(field) or ""
         if len(text) > limit:

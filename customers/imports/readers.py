@@ -60,6 +60,13 @@ def encoding_detect(sample: bytes) -> str:
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Text in UTF-16 has zero bytes (every Latin letter has one); without any, the
+        # marker lies and decoding would turn the file into nonsense.
+        if 0 not in sample[2:]:
+            raise ImportFileError(
+                "The file starts with a UTF-16 marker but is not UTF-16 text; "
+                "save it again as UTF-8 or UTF-16."
+            )
         return "utf-16"
     head = sample[:512]
     if len(head) >= 4:
@@ -88,6 +95,20 @@ def encoding_detect(sample: bytes) -> str:
     return "cp1252"
 
 
+def _first_undecodable_line(stream: IO[bytes], encoding: str) -> str:
+    """Where decoding fails, for the error message: the text layer reads ahead in blocks."""
+    if "16" in encoding:
+        return ""
+    stream.seek(0)
+    decoder = codecs.getincrementaldecoder(encoding)()
+    for number, raw in enumerate(stream, start=1):
+        try:
+            decoder.decode(raw)
+        except UnicodeDecodeError:
+            return f"line {number}"
+    return ""
+
+
 def _delimiter(first_line: str) -> str:
     counts = {d: first_line.count(d) for d in DELIMITERS}
     best = max(counts, key=lambda d: counts[d])
@@ -111,9 +132,10 @@ def _csv_table(stream: IO[bytes], encoding: str) -> Table:
         first_line = text.readline()
         text.seek(0)
     except UnicodeDecodeError as exc:
+        bad = _first_undecodable_line(stream, encoding) or "line 1"
         raise ImportFileError(
-            f"The file is not valid {encoding} in its first line; "
-            "check the encoding it was saved with."
+            f"The file is not valid {encoding} ({bad}); nothing was imported. "
+            "Check the encoding it was saved with."
         ) from exc
     delimiter = _delimiter(first_line)
     reader = csv.reader(text, delimiter=delimiter)
@@ -142,9 +164,10 @@ def _csv_table(stream: IO[bytes], encoding: str) -> Table:
                     position[0] = stream.tell() / size
                 yield row_no, start, values
         except UnicodeDecodeError as exc:
+            bad = _first_undecodable_line(stream, encoding) or f"after line {line}"
             raise ImportFileError(
-                f"The file is not valid {encoding} after line {line}; "
-                "nothing was imported. Check the encoding it was saved with."
+                f"The file is not valid {encoding} ({bad}); nothing was imported. "
+                "Check the encoding it was saved with."
             ) from exc
         except csv.Error as exc:
             raise ImportFileError(f"Line {line + 1} cannot be read: {exc}.") from exc
