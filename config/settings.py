@@ -159,7 +159,7 @@ if Q_CLUSTER["timeout"] >= Q_CLUSTER["retry"]:
 # limit skip the interactive preview and run as a background job with a progress bar.
 CUSTOMERS_IMPORT_MAX_UPLOAD_MB = env.int("CUSTOMERS_IMPORT_MAX_UPLOAD_MB", default=500)
 CUSTOMERS_IMPORT_PREVIEW_MAX_KB = env.int("CUSTOMERS_IMPORT_PREVIEW_MAX_KB", default=512)
-CUSTOMERS_IMPORT_BATCH_ROWS = env.int("CUSTOMERS_IMPORT_BATCH_ROWS", default=20000)
+CUSTOMERS_IMPORT_BATCH_ROWS = env.int("CUSTOMERS_IMPORT_BATCH_ROWS", default=25000)
 # An XLSX is a zip: refuse one that would expand past this size or this ratio (zip bomb).
 CUSTOMERS_IMPORT_XLSX_MAX_UNCOMPRESSED_MB = env.int(
     "CUSTOMERS_IMPORT_XLSX_MAX_UNCOMPRESSED_MB", default=1024

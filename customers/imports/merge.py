@@ -81,6 +81,10 @@ class Merger:
             f"superseded boolean DEFAULT FALSE){on_commit}"
         )
 
+    def _set_nestloop(self, on: bool) -> None:
+        if self.postgres:
+            self._execute(f"SET LOCAL enable_nestloop = {'on' if on else 'off'}")
+
     @property
     def _temp_schema(self) -> str:
         return "pg_temp" if self.postgres else "temp"
@@ -170,12 +174,12 @@ class Merger:
             f"UPDATE bd_stage SET customer_id = {ids}, outcome = 'created', is_new = TRUE "  # noqa: S608
             "WHERE customer_id IS NULL"
         )
-        if self.postgres:
-            # The planner must know how many rows are new, or it loops over them in pairs.
-            self._execute("ANALYZE bd_stage")
         # ... then rows of one new person (same email, different ids) share the first
         # one's: it creates the customer, the others are merged into it, and the last
-        # row's values win, with an opt-out in any of them.
+        # row's values win, with an opt-out in any of them. The statistics predate the
+        # ids, so the planner thinks no row is new and would pair them in a nested loop:
+        # a hash join is right for a self-join of the staging table whatever the numbers.
+        self._set_nestloop(False)
         self._execute(
             "UPDATE bd_stage SET customer_id = f.first_id, "  # noqa: S608
             "outcome = CASE WHEN bd_stage.customer_id = f.first_id "
@@ -189,6 +193,7 @@ class Merger:
             "HAVING count(*) > 1) AS f "
             "WHERE bd_stage.is_new AND bd_stage.email_normalized = f.email_normalized"
         )
+        self._set_nestloop(True)
         self._execute(
             "INSERT INTO customers_customer (id, first_name, last_name, email, "
             "email_normalized, email_status, phone, street, postal_code, city, region, "
