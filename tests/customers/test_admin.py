@@ -87,7 +87,7 @@ def test_customer_filters(marketing, params, expected):
 
 
 def test_customer_segment_filter(marketing):
-    membership = SegmentMembershipFactory()
+    membership = SegmentMembershipFactory.create()
     CustomerFactory()
     response = marketing.get(
         reverse("admin:customers_customer_changelist"), {"segment": membership.segment_id}
@@ -96,7 +96,7 @@ def test_customer_segment_filter(marketing):
 
 
 def test_customer_page_shows_sources_segments_timeline_and_incidents(marketing):
-    customer = CustomerFactory()
+    customer = CustomerFactory.create()
     SourceRecordFactory(customer=customer, source="hubspot", external_id="100007")
     SegmentMembershipFactory(customer=customer, segment__name="Newsletter DE")
     TouchpointFactory(

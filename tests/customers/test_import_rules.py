@@ -65,7 +65,9 @@ def test_later_opt_out_withdraws_consent():
 
 
 def test_bounce_is_never_undone_by_an_import_of_the_same_address():
-    bounced = CustomerFactory(email="ann@example.com", email_status=Customer.EmailStatus.BOUNCED)
+    bounced = CustomerFactory.create(
+        email="ann@example.com", email_status=Customer.EmailStatus.BOUNCED
+    )
     run_import(sf("A1,Ann,Lee,ann@example.com,,DE,false"), source="salesforce")
     run_import(sf("A1,Ann,Lee2,ann@example.com,,DE,false"), source="salesforce")
 
@@ -159,7 +161,7 @@ def test_dry_run_reports_counts_and_writes_nothing():
 
 
 def test_import_into_segment_adds_every_customer_once():
-    segment = SegmentFactory()
+    segment = SegmentFactory.create()
     stream_rows = sf("A1,Ann,Lee,ann@example.com,,DE,false", "A2,Bo,Ek,bo@example.com,,SE,false")
     for _ in range(2):
         stream = io.BytesIO(stream_rows)
