@@ -155,9 +155,14 @@ class CustomerAdmin(ExportMixin, admin.ModelAdmin):
         by_email = queryset.filter(email_normalized__startswith=folded)
         if "@" in term:
             return by_email, False
-        by_external_id = queryset.filter(
-            pk__in=SourceRecord.objects.filter(external_id=term).values("customer_id")
+        # Resolved first, so the OR below stays a union of index scans (a subquery in
+        # an OR would make PostgreSQL filter every customer row through it).
+        owners = list(
+            SourceRecord.objects.filter(external_id=term).values_list("customer_id", flat=True)[
+                :1000
+            ]
         )
+        by_external_id = queryset.filter(pk__in=owners)
         by_name = queryset.filter(last_name__startswith=term) | queryset.filter(
             last_name__startswith=term[:1].upper() + term[1:]
         )

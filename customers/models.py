@@ -72,6 +72,11 @@ class Customer(models.Model):
                 name="customer_email_prefix_idx",
                 opclasses=["text_pattern_ops"],
             ),
+            models.Index(
+                fields=["last_name"],
+                name="customer_last_name_prefix_idx",
+                opclasses=["text_pattern_ops"],
+            ),
         ]
 
     def __str__(self) -> str:

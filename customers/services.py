@@ -1,5 +1,6 @@
 """Every write to the customer record: imports, and the export of a whitelisted field set."""
 
+import datetime
 import hashlib
 import logging
 import shutil
@@ -13,6 +14,7 @@ from typing import IO, Any, TypeVar
 from django.conf import settings
 from django.core.files import File
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .imports import ImportFileError
@@ -287,8 +289,17 @@ def import_job_run(*, job_id: int, stream: IO[bytes] | None = None) -> ImportJob
     Safe to call twice: only a job still waiting is claimed. A job that fails or is
     cancelled leaves the customer record exactly as it was and says why.
     """
-    claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PENDING).update(
-        status=ImportJob.Status.RUNNING, started_at=timezone.now()
+    now = timezone.now()
+    # A job still "running" long after the task queue would have killed its worker died
+    # with it (its transaction rolled back, so nothing of it was written): run it again.
+    stale = now - datetime.timedelta(seconds=settings.Q_CLUSTER["retry"])
+    claimed = (
+        ImportJob.objects.filter(pk=job_id)
+        .filter(
+            Q(status=ImportJob.Status.PENDING)
+            | Q(status=ImportJob.Status.RUNNING, started_at__lt=stale)
+        )
+        .update(status=ImportJob.Status.RUNNING, started_at=now, progress=0)
     )
     job = ImportJob.objects.get(pk=job_id)
     if not claimed:

@@ -129,6 +129,15 @@ def _csv_table(stream: IO[bytes], encoding: str) -> Table:
             raise ImportFileError(f"Unknown encoding {encoding!r}.") from exc
     text = io.TextIOWrapper(stream, encoding=encoding, newline="")
     try:
+        return _csv_rows(stream, text, encoding)
+    except BaseException:
+        # Closing the text layer would close the caller's stream with it.
+        text.detach()
+        raise
+
+
+def _csv_rows(stream: IO[bytes], text: io.TextIOWrapper, encoding: str) -> Table:
+    try:
         first_line = text.readline()
         text.seek(0)
     except UnicodeDecodeError as exc:

@@ -1,8 +1,10 @@
 """Row rules: matching, sticky consent and bounces, all-or-none, dry runs."""
 
+import datetime
 import io
 
 import pytest
+from django.utils import timezone
 
 from customers.models import Customer, ImportJob, SourceRecord
 from customers.services import import_job_cancel, import_job_create, import_job_run
@@ -207,3 +209,27 @@ def test_existing_source_record_for_other_source_does_not_match():
     SourceRecordFactory(source="hubspot", external_id="A1")
     job = run_import(sf("A1,Ann,Lee,ann@example.com,,DE,false"), source="salesforce")
     assert job.created == 1
+
+
+def test_job_left_running_by_a_dead_worker_runs_again():
+    stream = io.BytesIO(sf("A1,Ann,Lee,ann@example.com,,DE,false"))
+    job = import_job_create(stream=stream, file_name="x.csv", source="sf", keep_file=False)
+    long_ago = timezone.now() - datetime.timedelta(hours=1)
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, started_at=long_ago)
+
+    job = import_job_run(job_id=job.pk, stream=stream)
+
+    assert job.status == ImportJob.Status.SUCCEEDED and job.created == 1
+
+
+def test_job_running_now_is_not_run_twice():
+    stream = io.BytesIO(sf("A1,Ann,Lee,ann@example.com,,DE,false"))
+    job = import_job_create(stream=stream, file_name="x.csv", source="sf", keep_file=False)
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.RUNNING, started_at=timezone.now()
+    )
+
+    job = import_job_run(job_id=job.pk, stream=stream)
+
+    assert job.status == ImportJob.Status.RUNNING
+    assert not Customer.objects.exists()
