@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -80,12 +81,17 @@ class CountryFilter(admin.SimpleListFilter):
     parameter_name = "country"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        codes = (
-            Customer.objects.exclude(country="")
-            .order_by("country")
-            .values_list("country", flat=True)
-            .distinct()
-        )
+        # DISTINCT would read a million rows; hopping from one country to the next along
+        # the (country, region) index reads one entry per country.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "WITH RECURSIVE c(code) AS ("
+                "SELECT min(country) FROM customers_customer WHERE country > '' "
+                "UNION ALL SELECT (SELECT min(country) FROM customers_customer "
+                "WHERE country > c.code) FROM c WHERE c.code IS NOT NULL) "
+                "SELECT code FROM c WHERE code IS NOT NULL"
+            )
+            codes = [code for (code,) in cursor.fetchall()]
         return [(code, code) for code in codes] + [("?", "unrecognised")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
