@@ -1,4 +1,4 @@
-"""Every write to the customer record: imports, and the export of a whitelisted field set."""
+"""Every write to the customer record: imports (all three doors) and edits by hand."""
 
 import datetime
 import hashlib
