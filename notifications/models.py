@@ -341,9 +341,7 @@ class Notification(models.Model):
         ]
         indexes = [
             # The batch claim: open rows of one communication in id order.
-            models.Index(
-                fields=["communication", "status", "id"], name="notification_claim_idx"
-            ),
+            models.Index(fields=["communication", "status", "id"], name="notification_claim_idx"),
             models.Index(fields=["email"], name="notification_email_idx"),
         ]
 

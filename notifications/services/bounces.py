@@ -40,7 +40,9 @@ def bounces_from_csv(*, csv_text: str) -> list[Bounce]:
     """Hard bounces of a provider export: a column email (or recipient), optional
     message_id, type (hard/soft) and reason. Soft bounces are left to the retries."""
     reader = csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff")))
-    header = [h.strip().lower().replace(" ", "_").replace("-", "_") for h in reader.fieldnames or []]
+    header = [
+        h.strip().lower().replace(" ", "_").replace("-", "_") for h in reader.fieldnames or []
+    ]
     reader.fieldnames = header
     address_column = next((c for c in ("email", "recipient", "address") if c in header), None)
     if address_column is None:
@@ -87,7 +89,7 @@ def bounces_from_dsn(message: Message) -> list[Bounce]:
             status_part = part
         elif content_type in ("message/rfc822", "text/rfc822-headers"):
             payload = part.get_payload()
-            if isinstance(payload, list) and payload:
+            if isinstance(payload, list) and payload and isinstance(payload[0], Message):
                 original_id = str(payload[0].get("Message-ID", "")).strip()
             elif isinstance(payload, str):
                 original_id = str(message_from_bytes(payload.encode()).get("Message-ID", ""))
@@ -99,6 +101,8 @@ def bounces_from_dsn(message: Message) -> list[Bounce]:
     bounces = []
     # The first block describes the message; each further one a recipient.
     for block in blocks[1:]:
+        if not isinstance(block, Message):
+            continue
         action = str(block.get("Action", "")).strip().lower()
         status = str(block.get("Status", "")).strip()
         if action != "failed" or not status.startswith("5"):

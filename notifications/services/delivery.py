@@ -98,7 +98,7 @@ def _audience_sql(communication: Communication) -> tuple[str, list[Any]]:
             params.append(categories)
         else:
             where.append(
-                "EXISTS (SELECT 1 FROM json_each(a.data_categories) j "
+                "EXISTS (SELECT 1 FROM json_each(a.data_categories) j "  # noqa: S608
                 f"WHERE j.value IN ({', '.join(['%s'] * len(categories))}))"
             )
             params += categories
@@ -147,9 +147,9 @@ def _follow_ups_skip(communication: Communication) -> int:
     open_rows = Notification.objects.filter(
         communication_id=communication.pk, status=Notification.Status.PENDING
     )
-    opted_out = open_rows.filter(
-        customer__marketing_consent=Customer.Consent.WITHDRAWN
-    ).update(status=Notification.Status.SKIPPED, skip_reason=Notification.SkipReason.OPTED_OUT)
+    opted_out = open_rows.filter(customer__marketing_consent=Customer.Consent.WITHDRAWN).update(
+        status=Notification.Status.SKIPPED, skip_reason=Notification.SkipReason.OPTED_OUT
+    )
     since = timezone.now() - timedelta(days=settings.DELIVERY_FOLLOW_UP_CAP_DAYS)
     busy = (
         Touchpoint.objects.filter(
@@ -193,9 +193,9 @@ def communication_send(
     if kind not in Delivery.Kind.values:
         raise DeliveryError(f"{kind!r} is not a kind of delivery")
     communication = (
-        Communication.objects.select_for_update().select_related("incident").get(
-            pk=communication_id
-        )
+        Communication.objects.select_for_update()
+        .select_related("incident")
+        .get(pk=communication_id)
     )
     if communication.status != Communication.Status.SIGNED_OFF or not (
         communication_sign_offs_match(communication_id=communication_id)
@@ -635,9 +635,7 @@ def _batch_finish(delivery: Delivery, result: BatchResult) -> BatchResult:
         ),
     )
     if remaining["n"]:
-        sending = Delivery.objects.filter(
-            pk=delivery.pk, status=Delivery.Status.SENDING
-        ).exists()
+        sending = Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.SENDING).exists()
         wait = result.wait
         if not remaining["ready"]:
             # Nothing to claim now: wait for the first lease to lapse or retry to fall due.

@@ -188,7 +188,9 @@ def letters_pdf_render(*, batch: LetterBatch, letters: list[Letter]) -> Any:
 def _address_lines(customer: Customer) -> list[str]:
     name = f"{customer.first_name} {customer.last_name}".strip()
     city = " ".join(p for p in (customer.postal_code, customer.city) if p)
-    return [line for line in (name, customer.street, city, customer.region, customer.country) if line]
+    return [
+        line for line in (name, customer.street, city, customer.region, customer.country) if line
+    ]
 
 
 def letter_batch_build(*, batch_id: int) -> LetterBatch:
@@ -206,8 +208,19 @@ def letter_batch_build(*, batch_id: int) -> LetterBatch:
     manifest = io.StringIO()
     writer = csv.writer(manifest)
     writer.writerow(
-        ["sequence", "first_page", "pages", "notification", "customer", "name", "street",
-         "postal_code", "city", "region", "country"]
+        [
+            "sequence",
+            "first_page",
+            "pages",
+            "notification",
+            "customer",
+            "name",
+            "street",
+            "postal_code",
+            "city",
+            "region",
+            "country",
+        ]
     )
     page = 1
     sequence = 0
@@ -219,18 +232,28 @@ def letter_batch_build(*, batch_id: int) -> LetterBatch:
             document = letters_pdf_render(batch=batch, letters=letters)
             # Each letter starts on a new page; count each one's pages for the manifest.
             starts = [
-                i for i, p in enumerate(document.pages) if p.anchors and any(
-                    a.startswith("letter-") for a in p.anchors
-                )
+                i
+                for i, p in enumerate(document.pages)
+                if p.anchors and any(a.startswith("letter-") for a in p.anchors)
             ] + [len(document.pages)]
             for index, letter in enumerate(letters):
                 sequence += 1
                 pages = starts[index + 1] - starts[index]
                 customer = letter.customer
                 writer.writerow(
-                    [sequence, page, pages, letter.notification.pk, customer.pk,
-                     f"{customer.first_name} {customer.last_name}".strip(), customer.street,
-                     customer.postal_code, customer.city, customer.region, customer.country]
+                    [
+                        sequence,
+                        page,
+                        pages,
+                        letter.notification.pk,
+                        customer.pk,
+                        f"{customer.first_name} {customer.last_name}".strip(),
+                        customer.street,
+                        customer.postal_code,
+                        customer.city,
+                        customer.region,
+                        customer.country,
+                    ]
                 )
                 page += pages
             documents.append(document)
@@ -310,7 +333,11 @@ def letter_batch_mark_posted(*, batch_id: int, actor: Actor) -> LetterBatch:
         incident_id=batch.communication.incident_id,
         kind="delivery.letters_posted",
         actor=user,
-        payload={"communication": batch.communication_id, "batch": batch_id, "letters": batch.letters},
+        payload={
+            "communication": batch.communication_id,
+            "batch": batch_id,
+            "letters": batch.letters,
+        },
     )
     batch.refresh_from_db()
     return batch

@@ -88,9 +88,9 @@ def test_a_provider_export_marks_hard_bounces_and_they_get_a_letter(sent, market
     assert bounced_ids(communication) == {customers[0].pk}
     assert Customer.objects.get(pk=customers[0].pk).email_status == "bounced"
     assert Customer.objects.get(pk=customers[1].pk).email_status == "valid"
-    assert list(letters_due(communication_id=communication.pk).values_list("customer_id", flat=True)) == [
-        customers[0].pk
-    ]
+    assert list(
+        letters_due(communication_id=communication.pk).values_list("customer_id", flat=True)
+    ) == [customers[0].pk]
     event = TimelineEvent.objects.get(kind="delivery.bounces_recorded")
     assert event.payload["bounced"] == 1
 

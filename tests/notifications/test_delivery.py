@@ -94,7 +94,7 @@ def test_content_changed_after_sign_off_cannot_be_sent(people, communication, cm
 
 
 def test_an_unsigned_communication_cannot_be_sent(people, communication, cmo, marketing):
-    incident, version, _ = people
+    _incident, _version, _ = people
     services.communication_sign_offs_void(
         communication_id=communication.pk, actor=marketing, reason="A change is coming."
     )
@@ -125,7 +125,7 @@ def test_a_malformed_address_gets_a_letter_and_the_batch_goes_on(
 def test_refused_recipients_fail_permanently_and_busy_ones_are_retried_later(
     smtp_server, people, communication, cmo, settings
 ):
-    incident, _, customers = people
+    _incident, _, customers = people
     gone, busy = customers[0].email, customers[1].email
 
     async def handle_RCPT(server, session, envelope, address, rcpt_options):
@@ -146,6 +146,7 @@ def test_refused_recipients_fail_permanently_and_busy_ones_are_retried_later(
     assert failed.last_error.startswith("550")
     retry = Notification.objects.get(customer=customers[1])
     assert retry.status == Notification.Status.PENDING
+    assert retry.next_attempt_at is not None
     assert retry.next_attempt_at > timezone.now()
     # Not due yet: the chain waits rather than hammering the server.
     assert result.more and result.wait > 30
@@ -169,7 +170,7 @@ def test_the_rate_limit_is_shared_through_the_database(
 def test_the_circuit_breaker_pauses_the_wave_and_only_ciso_or_cmo_resume(
     smtp_server, people, communication, cmo, ciso, marketing, settings
 ):
-    incident, _, customers = people
+    incident, _, _customers = people
 
     async def handle_RCPT(server, session, envelope, address, rcpt_options):
         return "550 mailbox unavailable"
@@ -197,9 +198,7 @@ def test_breach_notices_ignore_opt_outs_and_caps_but_follow_ups_respect_them(
 ):
     incident, version, customers = people
     opted_out, busy = customers[0], customers[1]
-    Customer.objects.filter(pk=opted_out.pk).update(
-        marketing_consent=Customer.Consent.WITHDRAWN
-    )
+    Customer.objects.filter(pk=opted_out.pk).update(marketing_consent=Customer.Consent.WITHDRAWN)
     Touchpoint.objects.bulk_create(
         Touchpoint(
             customer=busy,

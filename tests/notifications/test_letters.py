@@ -38,7 +38,11 @@ def mixed(marketing, cmo, ciso):
     )
     Customer.objects.filter(pk=bad.pk).update(email_status=Customer.EmailStatus.UNDELIVERABLE)
     Customer.objects.filter(pk=bounced.pk).update(email_status=Customer.EmailStatus.BOUNCED)
-    for person, street in ((no_email, "1 Letter Lane"), (bad, "2 Post Road"), (bounced, "3 Mail St")):
+    for person, street in (
+        (no_email, "1 Letter Lane"),
+        (bad, "2 Post Road"),
+        (bounced, "3 Mail St"),
+    ):
         Customer.objects.filter(pk=person.pk).update(
             street=street, postal_code="10115", city="Berlin"
         )
@@ -56,7 +60,7 @@ def test_people_without_a_usable_email_are_in_the_letter_batch_and_nowhere_else(
     smtp_server, mixed, cmo, marketing, paper_size, settings, tmp_path
 ):
     settings.MEDIA_ROOT = tmp_path
-    incident, communication, reachable, unreachable = mixed
+    _incident, communication, reachable, unreachable = mixed
     delivery = communication_send(communication_id=communication.pk, actor=cmo)
     while delivery_send_batch(delivery_id=delivery.pk).more:
         pass
@@ -69,9 +73,7 @@ def test_people_without_a_usable_email_are_in_the_letter_batch_and_nowhere_else(
     assert batch.built == batch.letters == 3
     with batch.manifest.open("rb") as handle:
         manifest = list(csv.DictReader(io.StringIO(handle.read().decode())))
-    assert sorted(int(row["customer"]) for row in manifest) == sorted(
-        c.pk for c in unreachable
-    )
+    assert sorted(int(row["customer"]) for row in manifest) == sorted(c.pk for c in unreachable)
     assert [int(row["first_page"]) for row in manifest] == [1, 2, 3]
     text = pdf_text(batch)
     for person in unreachable:
@@ -89,10 +91,10 @@ def test_a_letter_is_due_only_once_and_posting_records_touchpoints(
     mixed, cmo, marketing, settings, tmp_path
 ):
     settings.MEDIA_ROOT = tmp_path
-    incident, communication, _, unreachable = mixed
+    _incident, communication, _, unreachable = mixed
     communication_send(communication_id=communication.pk, actor=cmo)
     batch = letter_batch_create(communication_id=communication.pk, paper_size="A4", actor=marketing)
-    with pytest.raises(LetterError, match="Nobody .* is waiting for a letter"):
+    with pytest.raises(LetterError, match=r"Nobody .* is waiting for a letter"):
         letter_batch_create(communication_id=communication.pk, paper_size="A4", actor=marketing)
     with pytest.raises(LetterError, match="not ready to post"):
         letter_batch_mark_posted(batch_id=batch.pk, actor=marketing)
