@@ -4,6 +4,7 @@ built in the background; posting it is recorded by hand."""
 
 import csv
 import io
+import logging
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,6 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher, URLFetcherResponse, URLFetchingError
 
 from customers.models import Customer, Touchpoint
 from incidents.models import AffectedCustomer
@@ -37,6 +36,12 @@ from ..rendering import RenderError, message_render
 from ..selectors import language_primary, message_context, version_choose
 from .common import Actor, acting_user
 from .delivery import reset_link
+
+# WeasyPrint logs each stylesheet it parses (three at import) at INFO: noise in every
+# command and worker log.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+from weasyprint import HTML  # noqa: E402
+from weasyprint.urls import URLFetcher, URLFetcherResponse, URLFetchingError  # noqa: E402
 
 # Typesetting many pages at once costs memory out of proportion; pages are laid out in
 # chunks and joined, and progress is saved after each chunk.
