@@ -195,8 +195,8 @@ BREACH_MESSAGE_MIN_READING_EASE = env.int("BREACH_MESSAGE_MIN_READING_EASE", def
 # --- Delivery -------------------------------------------------------------------------
 # Breach messages are claimed in batches (one task and one SMTP connection each); a claim
 # not finished within the lease is taken over by another worker. It must be below Q_RETRY.
-DELIVERY_BATCH_SIZE = env.int("DELIVERY_BATCH_SIZE", default=200)
-DELIVERY_PARALLEL_BATCHES = env.int("DELIVERY_PARALLEL_BATCHES", default=2)
+DELIVERY_BATCH_SIZE = env.int("DELIVERY_BATCH_SIZE", default=500)
+DELIVERY_PARALLEL_BATCHES = env.int("DELIVERY_PARALLEL_BATCHES", default=4)
 DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=300)
 # Shared by every worker through the database, to keep the sending domain's reputation.
 DELIVERY_RATE_PER_MINUTE = env.int("DELIVERY_RATE_PER_MINUTE", default=6000)

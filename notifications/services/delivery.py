@@ -3,11 +3,14 @@ rate limit, the circuit breaker and completion. Every person is told once; a mes
 may have gone out twice (a worker killed between the SMTP reply and the commit) carries
 the same Message-ID both times."""
 
+import binascii
 import logging
 import smtplib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.header import Header
+from email.utils import formataddr, formatdate, parseaddr
 from typing import Any
 
 from django.conf import settings
@@ -467,6 +470,48 @@ def _messages_build(
     return messages, malformed, broken
 
 
+def _qp(text: str) -> bytes:
+    body = text.replace("\r\n", "\n").encode()
+    return binascii.b2a_qp(body, istext=True).replace(b"\n", b"\r\n")
+
+
+def _header(value: str) -> str:
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+def message_bytes(message: EmailMultiAlternatives) -> bytes:
+    """The message as sent: multipart/alternative, text and HTML in quoted-printable UTF-8.
+
+    Python's email generator costs more per message than the SMTP exchange itself; a
+    breach message has a fixed, simple shape, so it is assembled directly.
+    """
+    html = next(
+        (content for content, mimetype in message.alternatives if mimetype == "text/html"), ""
+    )
+    boundary = f"=_breachdesk_{uuid.uuid4().hex}"
+    name, address = parseaddr(message.from_email)
+    headers = [
+        f"From: {formataddr((_header(name), address)) if name else address}",
+        f"To: {', '.join(message.to)}",
+        f"Subject: {_header(message.subject)}",
+        f"Date: {formatdate()}",
+        f"Message-ID: {message.extra_headers['Message-ID']}",
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/alternative; boundary="{boundary}"',
+    ]
+    part = 'Content-Type: text/{}; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable'
+    return b"".join(
+        [
+            "\r\n".join(headers).encode(),
+            f"\r\n\r\n--{boundary}\r\n{part.format('plain')}\r\n\r\n".encode(),
+            _qp(str(message.body)),
+            f"\r\n--{boundary}\r\n{part.format('html')}\r\n\r\n".encode(),
+            _qp(str(html)),
+            f"\r\n--{boundary}--\r\n".encode(),
+        ]
+    )
+
+
 def _smtp_code(error: Exception) -> int:
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _msg in error.recipients.values()]
@@ -493,10 +538,19 @@ def _messages_send(
         backend.open()
     except (OSError, smtplib.SMTPException) as error:
         return sent, {pk: f"cannot connect: {error}" for pk, _ in messages}, permanent
+    # With the SMTP backend, send over its connection directly (see message_bytes); any
+    # other backend (files in development, memory in tests) gets Django's messages.
+    smtp = getattr(backend, "connection", None)
+    if not isinstance(smtp, smtplib.SMTP):
+        smtp = None
+    envelope_from = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
     try:
         for index, (pk, message) in enumerate(messages):
             try:
-                backend.send_messages([message])
+                if smtp is not None:
+                    smtp.sendmail(envelope_from, message.to, message_bytes(message))
+                else:
+                    backend.send_messages([message])
             except smtplib.SMTPServerDisconnected as error:
                 lost = error
             except smtplib.SMTPException as error:
