@@ -493,7 +493,7 @@ def message_bytes(message: EmailMultiAlternatives) -> bytes:
     headers = [
         f"From: {formataddr((_header(name), address)) if name else address}",
         f"To: {', '.join(message.to)}",
-        f"Subject: {_header(message.subject)}",
+        f"Subject: {_header(str(message.subject))}",
         f"Date: {formatdate()}",
         f"Message-ID: {message.extra_headers['Message-ID']}",
         "MIME-Version: 1.0",
