@@ -645,6 +645,19 @@ def _outcomes_record(
 def delivery_send_batch(*, delivery_id: int) -> BatchResult:
     """Claim one batch, mail it over one connection, record each outcome."""
     delivery = Delivery.objects.select_related("communication__incident").get(pk=delivery_id)
+    if delivery.status == Delivery.Status.SENDING and not communication_sign_offs_match(
+        communication_id=delivery.communication_id
+    ):
+        # Changed mid-wave (the change voided the sign-offs): what is left must not go out
+        # in words nobody signed.
+        with transaction.atomic():
+            _pause(
+                delivery,
+                reason="The content changed after sign-off; the rest is not sent until the "
+                "CMO and the CISO sign the new content.",
+                actor=None,
+            )
+        return BatchResult()
     token = uuid.uuid4()
     ids, wait = _claim(delivery, token)
     if not ids:

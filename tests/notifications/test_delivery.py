@@ -255,3 +255,34 @@ def test_cmo_group_member_is_needed_not_superuser(communication, make_user):
     other = make_user("plain", roles.DPO)
     with pytest.raises(DeliveryError):
         communication_send(communication_id=communication.pk, actor=other)
+
+
+def test_non_ascii_names_arrive_intact(smtp_server, people, communication, cmo):
+    from email.header import decode_header, make_header
+
+    _incident, _version, customers = people
+    Customer.objects.filter(pk=customers[0].pk).update(first_name="Jürgen Ærø")
+    delivery = communication_send(communication_id=communication.pk, actor=cmo)
+    send_all(delivery)
+    message = next(m for m in smtp_server.messages if m["X-Envelope-To"] == customers[0].email)
+    assert "Jürgen Ærø" in str(make_header(decode_header(message["Subject"])))
+    text, html = (part.get_payload(decode=True).decode() for part in message.get_payload())
+    assert "Dear Jürgen Ærø Person," in text
+    assert "<p>Dear Jürgen Ærø Person,</p>" in html
+
+
+def test_a_change_mid_wave_pauses_it_before_another_message_leaves(
+    smtp_server, people, communication, cmo, marketing, settings
+):
+    settings.DELIVERY_BATCH_SIZE = 2
+    delivery = communication_send(communication_id=communication.pk, actor=cmo)
+    delivery_send_batch(delivery_id=delivery.pk)
+    services.communication_sign_offs_void(
+        communication_id=communication.pk, actor=marketing, reason="Wording changes."
+    )
+    result = delivery_send_batch(delivery_id=delivery.pk)
+    assert (result.claimed, result.more) == (0, False)
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.PAUSED
+    assert "content changed after sign-off" in delivery.pause_reason
+    assert len(smtp_server.messages) == 2
