@@ -18,15 +18,8 @@ from .factories import IncidentFactory, approved
 PEOPLE = 2000
 
 
-@pytest.mark.slow
-def test_every_person_is_told_through_three_sigkills_and_a_resend_keeps_its_message_id(
-    smtp_server, task_cluster, make_user
-):
-    from config import roles
-
-    incident = IncidentFactory.create()
-    version = approved(incident, "en", ["credentials"])
-    customers = Customer.objects.bulk_create(
+def affected_people(incident, count):
+    Customer.objects.bulk_create(
         Customer(
             first_name=f"P{i}",
             email=f"p{i}@example.com",
@@ -35,7 +28,7 @@ def test_every_person_is_told_through_three_sigkills_and_a_resend_keeps_its_mess
             language="en",
             country="DE",
         )
-        for i in range(PEOPLE)
+        for i in range(count)
     )
     customers = list(Customer.objects.filter(email__startswith="p").order_by("pk"))
     AffectedCustomer.objects.bulk_create(
@@ -47,6 +40,49 @@ def test_every_person_is_told_through_three_sigkills_and_a_resend_keeps_its_mess
         )
         for c in customers
     )
+    return customers
+
+
+@pytest.mark.slow
+def test_two_clusters_on_one_database_send_each_message_exactly_once(
+    smtp_server, task_cluster, make_user
+):
+    from config import roles
+
+    incident = IncidentFactory.create()
+    version = approved(incident, "en", ["credentials"])
+    customers = affected_people(incident, 600)
+    communication = signed_off(
+        incident,
+        [version],
+        author=make_user("mo", roles.MARKETING_OPERATOR),
+        cmo=make_user("carla", roles.CMO),
+        ciso=make_user("sven", roles.CISO),
+    )
+    task_cluster.env.update(DELIVERY_BATCH_SIZE="25", DELIVERY_PARALLEL_BATCHES="6")
+    task_cluster.start(workers=2)
+    # A second cluster on the same queue, as on a second machine.
+    task_cluster.start(workers=2)
+    delivery = communication_send(
+        communication_id=communication.pk, actor=make_user("boss", roles.CISO)
+    )
+    wait_until(
+        lambda: Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.COMPLETED,
+        timeout=90,
+        message="the wave never completed",
+    )
+    assert sorted(smtp_server.recipients()) == sorted(c.email for c in customers)
+
+
+@pytest.mark.slow
+def test_every_person_is_told_through_three_sigkills_and_a_resend_keeps_its_message_id(
+    smtp_server, task_cluster, make_user
+):
+    from config import roles
+
+    incident = IncidentFactory.create()
+    version = approved(incident, "en", ["credentials"])
+    customers = affected_people(incident, PEOPLE)
     communication = signed_off(
         incident,
         [version],
