@@ -132,7 +132,7 @@ def _child_build(incident_id: int, html_out: Path) -> dict[str, Any]:
         html_out.write_text(html)
         return render(html=html, **kwargs)
 
-    services.pdf_render = keeping_html  # type: ignore[assignment]
+    services.pdf_render = keeping_html
     pack = EvidencePack.objects.create(incident_id=incident_id)
     start = time.perf_counter()
     pack = services.evidence_pack_build(pack_id=pack.pk)

@@ -172,7 +172,7 @@ def delivery_section(incident_id: int) -> SectionContent:
 
 
 # The best outcome first: a person counts as told if any of their messages reached them.
-_RANK = {
+_RANK: dict[str, int] = {
     status: rank
     for rank, status in enumerate(
         [

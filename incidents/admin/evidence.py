@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.contrib.admin.widgets import AdminSplitDateTime
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
@@ -66,7 +67,6 @@ class RegulatorNoticeAdmin(ReadOnlyAdmin):
         "created_at",
         "links",
     ]
-    fields = readonly_fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("incidents.file_regulatornotice")
@@ -127,7 +127,7 @@ class RegulatorNoticeAdmin(ReadOnlyAdmin):
             intro="The notice is drafted from the incident record as it stands now.",
         )
 
-    def pdf_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def pdf_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         if not self.has_view_permission(request):
             raise PermissionDenied
         notice = get_object_or_404(RegulatorNotice.objects.select_related("incident"), pk=pk)
@@ -179,7 +179,6 @@ class FilingAdmin(ReadOnlyAdmin):
         "recorded_by",
         "recorded_at",
     ]
-    fields = readonly_fields
 
 
 @admin.register(EvidencePack)
@@ -216,7 +215,6 @@ class EvidencePackAdmin(ReadOnlyAdmin):
         "timings",
         "download",
     ]
-    fields = readonly_fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("incidents.build_evidencepack")
@@ -266,7 +264,7 @@ class EvidencePackAdmin(ReadOnlyAdmin):
             intro="The pack is built in the background; this page shows its progress.",
         )
 
-    def download_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+    def download_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         if not request.user.has_perm("incidents.download_evidencepack"):
             raise PermissionDenied
         get_object_or_404(EvidencePack, pk=pk)

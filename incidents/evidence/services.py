@@ -82,7 +82,8 @@ def _timeline_rows(incident_id: int) -> Iterator[dict[str, Any]]:
         .order_by("seq")
         .values("seq", "occurred_at", "actor_label", "kind", "payload", "prev_hash", "hash")
     )
-    yield from events.iterator(chunk_size=2000)
+    for event in events.iterator(chunk_size=2000):
+        yield dict(event)
 
 
 def annex_timeline_write(*, path: Path, incident_id: int, check: ChainCheck) -> Annex:

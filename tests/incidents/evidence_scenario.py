@@ -3,7 +3,7 @@ opened, assessed, decided, scoped (which holds and pauses a campaign), a breach 
 approved and signed off, delivered with every outcome, and the regulator told."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from django.utils import timezone
@@ -140,7 +140,3 @@ def full_incident(
     )
     incident.refresh_from_db()
     return Scenario(incident=incident, customers=customers, filing=filing, campaign=campaign)
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -82,7 +83,8 @@ def test_pack_holds_every_section_head_hash_and_annexes(make_user):
     raw = files["affected-customers.csv"].decode()
     assert "Secretname" not in raw and "@example.com" not in raw
 
-    metadata = reader.trailer["/Root"]["/Metadata"].get_object().get_data()
+    root: Any = reader.trailer["/Root"]
+    metadata = root["/Metadata"].get_object().get_data()
     assert b"pdfaid:part" in metadata and b"3" in metadata.split(b"pdfaid:part")[1][:10]
 
 

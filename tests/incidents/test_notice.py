@@ -4,6 +4,7 @@ obligation on time or late with the reason for the delay."""
 import hashlib
 import io
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -182,7 +183,12 @@ def test_closed_incident_gets_no_new_notice(incident, dpo):
 )
 def test_filing_with_bad_input_is_refused_and_nothing_is_written(incident, dpo, changes, message):
     notice = notice_draft(incident_id=incident.pk, actor=dpo)
-    given = {"authority": "BfDI", "filed_at": timezone.now(), "reference": "R", **changes}
+    given: dict[str, Any] = {
+        "authority": "BfDI",
+        "filed_at": timezone.now(),
+        "reference": "R",
+        **changes,
+    }
     with pytest.raises(NoticeError, match=message):
         filing_record(notice_id=notice.pk, actor=dpo, **given)
     assert not Filing.objects.exists()
@@ -191,7 +197,7 @@ def test_filing_with_bad_input_is_refused_and_nothing_is_written(incident, dpo, 
 
 def test_filing_is_refused_twice_and_to_others(incident, dpo, make_user):
     notice = notice_draft(incident_id=incident.pk, actor=dpo)
-    given = {"authority": "BfDI", "filed_at": timezone.now(), "reference": "R"}
+    given: dict[str, Any] = {"authority": "BfDI", "filed_at": timezone.now(), "reference": "R"}
     with pytest.raises(NoticeError, match="may not record"):
         filing_record(notice_id=notice.pk, actor=make_user("aud", roles.AUDITOR), **given)
     filing_record(notice_id=notice.pk, actor=dpo, **given)
