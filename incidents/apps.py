@@ -18,7 +18,6 @@ VIEW = {
         "forensiclistrow",
         "regulatornotice",
         "filing",
-        "evidencepack",
     )
 }
 RESPOND = {
@@ -33,8 +32,9 @@ DECIDE = {
     "incidents.meet_obligation",
     "incidents.file_regulatornotice",
 }
-# The pack is read by whoever answers for the breach; downloading it is reading it.
-EVIDENCE = {"incidents.build_evidencepack", "incidents.download_evidencepack"}
+# The pack is read by whoever answers for the breach; viewing it is downloading it.
+READ_EVIDENCE = {"incidents.view_evidencepack"}
+EVIDENCE = READ_EVIDENCE | {"incidents.build_evidencepack"}
 
 
 class IncidentsConfig(AppConfig):
@@ -50,7 +50,7 @@ class IncidentsConfig(AppConfig):
         "CMO": VIEW | EVIDENCE,
         "Legal reviewer": VIEW,
         "Marketing operator": VIEW,
-        "Auditor": VIEW | {"incidents.download_evidencepack"},
+        "Auditor": VIEW | READ_EVIDENCE,
     }
 
     def ready(self) -> None:

@@ -530,10 +530,9 @@ class EvidencePack(models.Model):
 
     class Meta:
         ordering = ["-requested_at"]
-        permissions = [
-            ("build_evidencepack", "Can build evidence packs"),
-            ("download_evidencepack", "Can download evidence packs"),
-        ]
+        # Viewing a pack is downloading it: view_evidencepack is held only by those who
+        # answer for the breach and by auditors (who hold nothing but view permissions).
+        permissions = [("build_evidencepack", "Can build evidence packs")]
 
     def __str__(self) -> str:
         return f"Evidence pack {self.pk} of {self.incident}"

@@ -265,7 +265,7 @@ class EvidencePackAdmin(ReadOnlyAdmin):
         )
 
     def download_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
-        if not request.user.has_perm("incidents.download_evidencepack"):
+        if not request.user.has_perm("incidents.view_evidencepack"):
             raise PermissionDenied
         get_object_or_404(EvidencePack, pk=pk)
         try:

@@ -365,7 +365,7 @@ def evidence_pack_build(*, pack_id: int) -> EvidencePack:
 @transaction.atomic
 def evidence_pack_download(*, pack_id: int, actor: Actor) -> EvidencePack:
     """Hand out a ready pack; each download is written to the incident's timeline."""
-    user = _require(actor, "incidents.download_evidencepack", "download evidence packs")
+    user = _require(actor, "incidents.view_evidencepack", "download evidence packs")
     pack = EvidencePack.objects.select_related("incident").get(pk=pack_id)
     if pack.status != EvidencePack.Status.READY:
         raise EvidenceError(f"{pack} is {pack.get_status_display().lower()}, not ready.")

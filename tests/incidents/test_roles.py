@@ -18,7 +18,6 @@ VIEW = {
     "incidents.view_forensiclistrow",
     "incidents.view_regulatornotice",
     "incidents.view_filing",
-    "incidents.view_evidencepack",
 }
 OPEN_AND_SCOPE = {
     "incidents.add_incident",
@@ -32,7 +31,8 @@ DECIDE_AND_FILE = {
     "incidents.meet_obligation",
     "incidents.file_regulatornotice",
 }
-EVIDENCE = {"incidents.build_evidencepack", "incidents.download_evidencepack"}
+READ_EVIDENCE = {"incidents.view_evidencepack"}
+EVIDENCE = READ_EVIDENCE | {"incidents.build_evidencepack"}
 
 EXPECTED = {
     roles.SECURITY_ANALYST: VIEW | OPEN_AND_SCOPE,
@@ -44,7 +44,7 @@ EXPECTED = {
     roles.CMO: VIEW | EVIDENCE,
     roles.LEGAL_REVIEWER: VIEW,
     roles.MARKETING_OPERATOR: VIEW,
-    roles.AUDITOR: VIEW | {"incidents.download_evidencepack"},
+    roles.AUDITOR: VIEW | READ_EVIDENCE,
 }
 
 
