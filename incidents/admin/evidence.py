@@ -11,7 +11,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRed
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from incidents.evidence.services import EvidenceError, evidence_pack_download, evidence_pack_request
 from incidents.forms import utc
@@ -66,6 +66,7 @@ class RegulatorNoticeAdmin(ReadOnlyAdmin):
         "created_by",
         "created_at",
         "links",
+        "answers",
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -86,6 +87,18 @@ class RegulatorNoticeAdmin(ReadOnlyAdmin):
             '<a href="{}">Read the draft (PDF)</a> · <a href="{}">Record the filing</a>',
             preview,
             file_url,
+        )
+
+    @admin.display(description="the form's answers")
+    def answers(self, notice: RegulatorNotice) -> str:
+        rows = [
+            (section["title"], label, value)
+            for section in notice.content.get("sections", [])
+            for label, value in section["fields"]
+        ]
+        return format_html(
+            "<table>{}</table>",
+            format_html_join("", "<tr><td>{}</td><th>{}</th><td>{}</td></tr>", rows),
         )
 
     def get_urls(self) -> list[URLPattern]:

@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -289,9 +291,14 @@ def _progress_saver(pack_id: int) -> Progress:
 
 
 def evidence_pack_build(*, pack_id: int) -> EvidencePack:
-    """Build a queued pack. Safe to run twice: only the run that moves it from queued to
-    building does the work."""
-    claimed = EvidencePack.objects.filter(pk=pack_id, status=EvidencePack.Status.QUEUED).update(
+    """Build a queued pack. Safe to run twice: only the run that moves it to building does
+    the work. A build older than the task timeout was killed with its worker, so the
+    broker's redelivery takes it over."""
+    stale = timezone.now() - timedelta(seconds=settings.Q_CLUSTER["timeout"])
+    claimable = Q(status=EvidencePack.Status.QUEUED) | Q(
+        status=EvidencePack.Status.BUILDING, started_at__lt=stale
+    )
+    claimed = EvidencePack.objects.filter(claimable, pk=pack_id).update(
         status=EvidencePack.Status.BUILDING,
         started_at=timezone.now(),
         progress=1,

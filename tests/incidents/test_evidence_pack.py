@@ -1,10 +1,12 @@
 """Requesting, building (in the background, with progress) and downloading evidence packs."""
 
 import hashlib
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
 from config import roles
 from incidents.evidence.services import (
@@ -87,6 +89,20 @@ def test_pack_is_refused_to_roles_without_the_permission(make_user):
         with pytest.raises(EvidenceError, match="may not download"):
             evidence_pack_download(pack_id=pack.pk, actor=outsider)
     assert not TimelineEvent.objects.filter(kind="evidence.downloaded").exists()
+
+
+@pytest.mark.django_db
+def test_build_killed_with_its_worker_is_taken_over_but_a_live_one_is_not(make_user, settings):
+    incident = full_incident(make_user).incident
+    pack = evidence_pack_request(incident_id=incident.pk, actor=make_user("d5", roles.DPO))
+    timeout = timedelta(seconds=settings.Q_CLUSTER["timeout"])
+    EvidencePack.objects.filter(pk=pack.pk).update(
+        status="building", started_at=timezone.now() - timeout / 2
+    )
+    assert evidence_pack_build(pack_id=pack.pk).status == "building"
+
+    EvidencePack.objects.filter(pk=pack.pk).update(started_at=timezone.now() - timeout * 2)
+    assert evidence_pack_build(pack_id=pack.pk).status == "ready"
 
 
 @pytest.mark.django_db

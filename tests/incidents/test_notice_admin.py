@@ -33,6 +33,7 @@ def test_dpo_drafts_and_files_a_notice_in_the_admin(client, make_user, incident)
 
     change = client.get(reverse("admin:incidents_regulatornotice_change", args=[notice.pk]))
     assert change.status_code == 200 and b"Record the filing" in change.content
+    assert b"Passwords were read." in change.content
     draft = client.get(reverse("admin:incidents_regulatornotice_pdf", args=[notice.pk]))
     assert draft.status_code == 200 and draft.content.startswith(b"%PDF")
 
