@@ -50,9 +50,10 @@ class NotificationsConfig(AppConfig):
     def ready(self) -> None:
         from incidents.signals import scope_changed
 
-        from . import receivers
+        from . import evidence, receivers
 
         scope_changed.connect(
             receivers.scope_changed_void_sign_offs,
             dispatch_uid="notifications.scope_changed_void_sign_offs",
         )
+        evidence.register()
