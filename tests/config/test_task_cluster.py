@@ -1,6 +1,7 @@
 import time
 
 import pytest
+from django.conf import settings as django_settings
 from django_q.tasks import async_task
 
 from tests.conftest import wait_until
@@ -25,9 +26,9 @@ def test_a_task_that_always_fails_runs_exactly_max_attempts_times(task_cluster, 
     from django_q.models import Task
 
     log = tmp_path / "attempts.log"
-    task_cluster.start(
-        workers=1, Q_TIMEOUT="1", Q_RETRY="2", Q_MAX_ATTEMPTS="3", CAMPAIGNS_LEASE_SECONDS="1"
-    )
+    # Every work lease must stay below Q_RETRY, or settings refuse to load.
+    leases = {name: "1" for name in dir(django_settings) if name.endswith("_LEASE_SECONDS")}
+    task_cluster.start(workers=1, Q_TIMEOUT="1", Q_RETRY="2", Q_MAX_ATTEMPTS="3", **leases)
     task_id = async_task("tests.config.probes.always_fail", str(log))
 
     def attempts() -> int:
