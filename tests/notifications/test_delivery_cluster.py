@@ -5,6 +5,7 @@ import os
 import signal
 
 import pytest
+from django_q.models import OrmQ
 
 from customers.models import Customer
 from incidents.models import AffectedCustomer
@@ -72,6 +73,56 @@ def test_two_clusters_on_one_database_send_each_message_exactly_once(
         message="the wave never completed",
     )
     assert sorted(smtp_server.recipients()) == sorted(c.email for c in customers)
+
+
+@pytest.mark.slow
+def test_two_clusters_on_the_redis_broker_send_each_message_exactly_once(
+    smtp_server, task_cluster, make_user, monkeypatch
+):
+    import redis
+    from django_q.conf import Conf
+
+    from config import roles
+
+    url = "redis://127.0.0.1:6379/14"
+    queue = redis.Redis.from_url(url)
+    try:
+        queue.ping()
+    except redis.ConnectionError:
+        pytest.skip("no Redis server on 127.0.0.1:6379")
+    queue.flushdb()
+    # This process enqueues through Redis too, as a web server with REDIS_URL set would.
+    monkeypatch.setattr(Conf, "ORM", None)
+    monkeypatch.setattr(Conf, "REDIS", url)
+    incident = IncidentFactory.create()
+    version = approved(incident, "en", ["credentials"])
+    customers = affected_people(incident, 400)
+    communication = signed_off(
+        incident,
+        [version],
+        author=make_user("mo", roles.MARKETING_OPERATOR),
+        cmo=make_user("carla", roles.CMO),
+        ciso=make_user("sven", roles.CISO),
+    )
+    task_cluster.env.update(REDIS_URL=url, DELIVERY_BATCH_SIZE="25", DELIVERY_PARALLEL_BATCHES="6")
+    try:
+        delivery = communication_send(
+            communication_id=communication.pk, actor=make_user("boss", roles.CISO)
+        )
+        # The batches wait in Redis, not in the database, until the clusters start.
+        assert queue.llen(f"django_q:{Conf.CLUSTER_NAME}:q") > 0
+        assert not OrmQ.objects.exists()
+        task_cluster.start(workers=2)
+        task_cluster.start(workers=2)
+        wait_until(
+            lambda: Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.COMPLETED,
+            timeout=90,
+            message="the wave never completed over Redis",
+        )
+        assert sorted(smtp_server.recipients()) == sorted(c.email for c in customers)
+    finally:
+        task_cluster.stop()
+        queue.flushdb()
 
 
 @pytest.mark.slow
