@@ -150,7 +150,10 @@ def test_start_action_starts_and_resume_is_not_offered_to_operators(client, oper
     actions = [name for name, _ in client.get(url).context["action_form"].fields["action"].choices]
     assert "start" in actions and "pause" in actions
     assert "resume" not in actions and "delete_selected" not in actions
-    client.post(url, {"action": "start", "_selected_action": [campaign.pk]})
+    confirm = client.post(url, {"action": "start", "_selected_action": [campaign.pk]})
+    assert "Start sending these campaigns now?" in confirm.content.decode()
+    assert Campaign.objects.get(pk=campaign.pk).status == "draft"
+    client.post(url, {"action": "start", "_selected_action": [campaign.pk], "confirmed": "yes"})
 
     assert Campaign.objects.get(pk=campaign.pk).status == "sending"
     assert campaign.sends.count() == 2
@@ -163,7 +166,7 @@ def test_resume_action_reports_the_refusal_to_the_cmo(client, make_user):
 
     response = client.post(
         reverse("admin:campaigns_campaign_changelist"),
-        {"action": "resume", "_selected_action": [campaign.pk]},
+        {"action": "resume", "_selected_action": [campaign.pk], "confirmed": "yes"},
         follow=True,
     )
 
