@@ -210,6 +210,11 @@ if Q_CLUSTER["retry"] <= CAMPAIGNS_LEASE_SECONDS:
 BREACH_MESSAGE_FALLBACK_LANGUAGE = env.str("BREACH_MESSAGE_FALLBACK_LANGUAGE", default="en")
 BREACH_MESSAGE_MIN_READING_EASE = env.int("BREACH_MESSAGE_MIN_READING_EASE", default=50)
 
+# --- Drills ---------------------------------------------------------------------------
+# A drill incident runs the whole journey, but its breach messages go only to these
+# internal addresses (comma-separated); with none set, a drill sends nothing at all.
+DRILL_RECIPIENTS = env.list("DRILL_RECIPIENTS", default=[])
+
 # --- Production safety ----------------------------------------------------------------
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
