@@ -175,6 +175,18 @@ FAILED_TASK_RETENTION_DAYS = env.int("FAILED_TASK_RETENTION_DAYS", default=14)
 if Q_CLUSTER["timeout"] >= Q_CLUSTER["retry"]:
     raise ImproperlyConfigured("Q_TIMEOUT must be below Q_RETRY.")
 
+# --- Customers ------------------------------------------------------------------------
+# Admin uploads over the size limit are refused with a message; files over the preview
+# limit skip the interactive preview and run as a background job with a progress bar.
+CUSTOMERS_IMPORT_MAX_UPLOAD_MB = env.int("CUSTOMERS_IMPORT_MAX_UPLOAD_MB", default=500)
+CUSTOMERS_IMPORT_PREVIEW_MAX_KB = env.int("CUSTOMERS_IMPORT_PREVIEW_MAX_KB", default=512)
+CUSTOMERS_IMPORT_BATCH_ROWS = env.int("CUSTOMERS_IMPORT_BATCH_ROWS", default=25000)
+# An XLSX is a zip: refuse one that would expand past this size or this ratio (zip bomb).
+CUSTOMERS_IMPORT_XLSX_MAX_UNCOMPRESSED_MB = env.int(
+    "CUSTOMERS_IMPORT_XLSX_MAX_UNCOMPRESSED_MB", default=1024
+)
+CUSTOMERS_IMPORT_XLSX_MAX_RATIO = env.int("CUSTOMERS_IMPORT_XLSX_MAX_RATIO", default=100)
+
 # --- Incidents -----------------------------------------------------------------------
 # The company profile: with where the affected customers live, it decides which breach
 # notification regimes (incidents.Regime, edited in the admin) an incident owes.

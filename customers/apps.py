@@ -1,7 +1,54 @@
 from django.apps import AppConfig
 
+_RECORD_VIEW = {
+    "customers.view_customer",
+    "customers.view_sourcerecord",
+    "customers.view_segment",
+    "customers.view_segmentmembership",
+    "customers.view_touchpoint",
+    "customers.view_importjob",
+}
+_IMPORT = {
+    "customers.import_customer",
+    "customers.view_importrejection",
+    "customers.view_importmapping",
+    "customers.add_importmapping",
+    "customers.change_importmapping",
+}
+
 
 class CustomersConfig(AppConfig):
     name = "customers"
     verbose_name = "Customers"
-    role_permissions: dict[str, set[str]] = {}
+    # Role names as in config.roles (importing it here would load models too early).
+    role_permissions: dict[str, set[str]] = {
+        "Marketing operator": _RECORD_VIEW
+        | _IMPORT
+        | {
+            "customers.add_segment",
+            "customers.change_segment",
+            "customers.delete_segment",
+            "customers.add_segmentmembership",
+            "customers.change_segmentmembership",
+            "customers.delete_segmentmembership",
+            "customers.export_customer",
+        },
+        # Scoping an incident needs the record; a forensic list of accounts is an import.
+        "Security analyst": _RECORD_VIEW | _IMPORT,
+        "CMO": _RECORD_VIEW | {"customers.export_customer"},
+        "CISO": set(_RECORD_VIEW),
+        "DPO": set(_RECORD_VIEW),
+        "Auditor": {
+            f"customers.view_{model}"
+            for model in (
+                "customer",
+                "sourcerecord",
+                "segment",
+                "segmentmembership",
+                "touchpoint",
+                "importjob",
+                "importrejection",
+                "importmapping",
+            )
+        },
+    }

@@ -273,7 +273,7 @@ def _read_rows(content: bytes, filename: str) -> list[tuple[int, list[str]]]:
     """(line number, cells) for every row of a CSV or XLSX file, header first."""
     suffix = PurePath(filename).suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook  # type: ignore[import-untyped]
+        from openpyxl import load_workbook
 
         try:
             workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)

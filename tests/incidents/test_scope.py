@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection, connections
-from openpyxl import Workbook  # type: ignore[import-untyped]
+from openpyxl import Workbook
 
 from incidents.models import AffectedCustomer, ForensicList, ForensicListRow, Incident
 from incidents.services import ScopeError, scope_add_forensic_list, scope_set

@@ -1,0 +1,493 @@
+import csv
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html, format_html_join
+from import_export.admin import ExportMixin
+from import_export.formats.base_formats import CSV, XLSX
+
+from .forms import CustomerForm, ImportMappingForm, ImportUploadForm
+from .imports import ImportFileError
+from .models import (
+    Customer,
+    ImportJob,
+    ImportMapping,
+    ImportRejection,
+    Segment,
+    SegmentMembership,
+    SourceRecord,
+    Touchpoint,
+)
+from .resources import CustomerExportResource, cell_escape
+from .services import (
+    customer_save,
+    import_job_cancel,
+    import_job_confirm,
+    import_job_create,
+    import_job_enqueue,
+    import_job_run,
+)
+
+IMPORT_PERMISSION = "customers.import_customer"
+EXPORT_PERMISSION = "customers.export_customer"
+TIMELINE_LIMIT = 100
+
+
+class SourceRecordInline(admin.TabularInline):
+    model = SourceRecord
+    extra = 0
+    can_delete = False
+    fields = ("source", "external_id", "first_seen_at", "last_seen_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class SegmentMembershipInline(admin.TabularInline):
+    model = SegmentMembership
+    extra = 0
+    autocomplete_fields = ["segment"]
+    readonly_fields = ["added_at"]
+
+
+class SegmentFilter(admin.SimpleListFilter):
+    title = "segment"
+    parameter_name = "segment"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(str(pk), name) for pk, name in Segment.objects.values_list("pk", "name")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        segment = self.value()
+        if segment:
+            # A subquery, not a join: no duplicate rows and no DISTINCT over a million.
+            members = SegmentMembership.objects.filter(segment_id=segment)
+            return queryset.filter(pk__in=members.values("customer_id"))
+        return queryset
+
+
+class CountryFilter(admin.SimpleListFilter):
+    title = "country"
+    parameter_name = "country"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        # DISTINCT would read a million rows; hopping from one country to the next along
+        # the (country, region) index reads one entry per country.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "WITH RECURSIVE c(code) AS ("
+                "SELECT min(country) FROM customers_customer WHERE country > '' "
+                "UNION ALL SELECT (SELECT min(country) FROM customers_customer "
+                "WHERE country > c.code) FROM c WHERE c.code IS NOT NULL) "
+                "SELECT code FROM c WHERE code IS NOT NULL"
+            )
+            codes = [code for (code,) in cursor.fetchall()]
+        return [(code, code) for code in codes] + [("?", "unrecognised")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "?":
+            return queryset.filter(country="").exclude(country_raw="")
+        if self.value():
+            return queryset.filter(country=self.value())
+        return queryset
+
+
+@admin.register(Customer)
+class CustomerAdmin(ExportMixin, admin.ModelAdmin):
+    form = CustomerForm
+    resource_classes = [CustomerExportResource]
+    formats = [CSV, XLSX]
+    list_display = [
+        "__str__",
+        "email",
+        "email_status",
+        "country",
+        "marketing_consent",
+        "updated_at",
+    ]
+    list_filter = [CountryFilter, SegmentFilter, "email_status", "marketing_consent"]
+    search_fields = ["email_normalized"]
+    search_help_text = (
+        "Email (whole or its beginning), external id (exact), or last name (its beginning)."
+    )
+    show_full_result_count = False
+    list_per_page = 50
+    ordering = ["-id"]
+    inlines = [SourceRecordInline, SegmentMembershipInline]
+    readonly_fields = [
+        "email_normalized",
+        "consent_updated_at",
+        "consent_source",
+        "created_at",
+        "updated_at",
+        "touchpoint_timeline",
+        "incidents_touching",
+    ]
+    fieldsets = [
+        (None, {"fields": ["first_name", "last_name", "language", "lifecycle_stage"]}),
+        ("Email and phone", {"fields": ["email", "email_normalized", "email_status", "phone"]}),
+        (
+            "Postal address",
+            {"fields": ["street", "postal_code", "city", "region", "country", "country_raw"]},
+        ),
+        (
+            "Marketing consent",
+            {"fields": ["marketing_consent", "consent_updated_at", "consent_source"]},
+        ),
+        ("Journey", {"fields": ["touchpoint_timeline", "incidents_touching"]}),
+        ("Record", {"fields": ["created_at", "updated_at"]}),
+    ]
+    change_list_template = "admin/customers/customer/change_list.html"
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        # Each branch is an index lookup: the email prefix index (text_pattern_ops), the
+        # source record's external id index, the name index. No LIKE '%x%' on a million.
+        folded = term.casefold()
+        by_email = queryset.filter(email_normalized__startswith=folded)
+        if "@" in term:
+            return by_email, False
+        # Resolved first, so the OR below stays a union of index scans (a subquery in
+        # an OR would make PostgreSQL filter every customer row through it).
+        owners = list(
+            SourceRecord.objects.filter(external_id=term).values_list("customer_id", flat=True)[
+                :1000
+            ]
+        )
+        by_external_id = queryset.filter(pk__in=owners)
+        by_name = queryset.filter(last_name__startswith=term) | queryset.filter(
+            last_name__startswith=term[:1].upper() + term[1:]
+        )
+        return by_email | by_external_id | by_name, False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        customer_save(customer=obj)
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(EXPORT_PERMISSION)
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(IMPORT_PERMISSION)
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        extra_context = {**(extra_context or {}), "can_import": self.has_import_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="Touchpoints (newest first)")
+    def touchpoint_timeline(self, obj: Customer) -> str:
+        if not obj.pk:
+            return "-"
+        touchpoints = obj.touchpoints.order_by("-occurred_at")[:TIMELINE_LIMIT]
+        items = format_html_join(
+            "",
+            "<li><time>{}</time> — {} by {}{}</li>",
+            (
+                (
+                    t.occurred_at.strftime("%Y-%m-%d %H:%M UTC"),
+                    t.get_kind_display(),
+                    t.get_channel_display(),
+                    f" ({t.reference})" if t.reference else "",
+                )
+                for t in touchpoints
+            ),
+        )
+        return format_html('<ol class="timeline">{}</ol>', items) if items else "None yet"
+
+    @admin.display(description="Incidents touching this person")
+    def incidents_touching(self, obj: Customer) -> str:
+        # The incidents app builds on customers, not the other way round: read the reverse
+        # relation it declares (AffectedCustomer.customer, related_name="incidents").
+        affected = getattr(obj, "incidents", None) if obj.pk else None
+        if affected is None:
+            return "-"
+        rows = affected.select_related("incident").order_by("-incident__awareness_at")
+        items = format_html_join(
+            "",
+            "<li>{} — data: {}</li>",
+            (
+                (str(a.incident), ", ".join(a.data_categories) or "not recorded")
+                for a in rows[:TIMELINE_LIMIT]
+            ),
+        )
+        return format_html("<ul>{}</ul>", items) if items else "None"
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path("import/", view(self.import_view), name="customers_customer_import"),
+            path(
+                "import/<int:job_id>/preview/",
+                view(self.import_preview_view),
+                name="customers_customer_import_preview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        form = ImportUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            small = upload.size <= settings.CUSTOMERS_IMPORT_PREVIEW_MAX_KB * 1024
+            try:
+                job = import_job_create(
+                    stream=upload,
+                    file_name=upload.name,
+                    source=form.cleaned_data["source"],
+                    layout=form.cleaned_data["layout"],
+                    mapping=form.cleaned_data["mapping"],
+                    segment=form.cleaned_data["segment"],
+                    dry_run=small,
+                    created_by=request.user,
+                )
+            except ImportFileError as exc:
+                form.add_error(None, str(exc))
+            else:
+                if small:
+                    import_job_run(job_id=job.pk)
+                    return HttpResponseRedirect(
+                        reverse("admin:customers_customer_import_preview", args=[job.pk])
+                    )
+                import_job_enqueue(job=job)
+                self.message_user(request, f"{job.file_name} is being imported in the background.")
+                return HttpResponseRedirect(
+                    reverse("admin:customers_importjob_change", args=[job.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Import customers",
+            "form": form,
+            "max_upload_mb": settings.CUSTOMERS_IMPORT_MAX_UPLOAD_MB,
+            "preview_max_kb": settings.CUSTOMERS_IMPORT_PREVIEW_MAX_KB,
+        }
+        return TemplateResponse(request, "admin/customers/import_form.html", context)
+
+    def import_preview_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        preview = get_object_or_404(ImportJob, pk=job_id, dry_run=True)
+        if request.method == "POST":
+            try:
+                job = import_job_confirm(preview=preview, created_by=request.user)
+            except ImportFileError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                level = messages.SUCCESS if job.status == job.Status.SUCCEEDED else messages.ERROR
+                self.message_user(request, _job_summary(job), level)
+                return HttpResponseRedirect(
+                    reverse("admin:customers_importjob_change", args=[job.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Preview of {preview.file_name}",
+            "job": preview,
+            "rejections": preview.rejections.all()[:50],
+        }
+        return TemplateResponse(request, "admin/customers/import_preview.html", context)
+
+
+def _job_summary(job: ImportJob) -> str:
+    if job.status != ImportJob.Status.SUCCEEDED:
+        return f"{job.file_name}: {job.get_status_display()}. {job.error}"
+    if job.changed_nothing:
+        return f"{job.file_name}: nothing changed, every row was already imported as it is."
+    return (
+        f"{job.file_name}: {job.created} created, {job.updated} updated, {job.merged} merged, "
+        f"{job.unchanged} unchanged, {job.rejected} rejected."
+    )
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "file_name",
+        "source",
+        "status",
+        "progress_bar",
+        "created",
+        "updated",
+        "merged",
+        "unchanged",
+        "rejected",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["status", "source", "dry_run"]
+    list_select_related = ["created_by"]
+    search_fields = ["file_name", "=file_sha256"]
+    actions = ["cancel"]
+    fields = (
+        "status",
+        "progress_bar",
+        "error",
+        "summary",
+        "file_name",
+        "file_sha256",
+        "file_size",
+        "source",
+        "layout",
+        "mapping",
+        "mapping_columns",
+        "segment",
+        "dry_run",
+        "rows_read",
+        "created",
+        "updated",
+        "merged",
+        "unchanged",
+        "duplicate",
+        "rejected",
+        "error_report",
+        "created_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+    )
+    readonly_fields = fields
+    change_form_template = "admin/customers/importjob/change_form.html"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(IMPORT_PERMISSION)
+
+    @admin.action(description="Cancel the selected imports", permissions=["import"])
+    def cancel(self, request: HttpRequest, queryset: QuerySet[ImportJob]) -> None:
+        cancelled = sum(import_job_cancel(job=job) for job in queryset)
+        self.message_user(request, f"{cancelled} import(s) cancelled; they import nothing.")
+
+    @admin.display(description="progress")
+    def progress_bar(self, obj: ImportJob) -> str:
+        return format_html(
+            '<progress max="100" value="{}">{} %</progress> {} %',
+            obj.progress,
+            obj.progress,
+            obj.progress,
+        )
+
+    @admin.display(description="summary")
+    def summary(self, obj: ImportJob) -> str:
+        return _job_summary(obj) if obj.is_finished else "Running…"
+
+    @admin.display(description="error report")
+    def error_report(self, obj: ImportJob) -> str:
+        if not obj.rejected:
+            return "No rejected rows"
+        url = reverse("admin:customers_importjob_errors", args=[obj.pk])
+        return format_html(
+            '<a href="{}">Download the {} rejected rows (CSV)</a>', url, obj.rejected
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<int:job_id>/errors.csv",
+                self.admin_site.admin_view(self.errors_view),
+                name="customers_importjob_errors",
+            ),
+            *super().get_urls(),
+        ]
+
+    def errors_view(self, request: HttpRequest, job_id: int) -> StreamingHttpResponse:
+        job = get_object_or_404(ImportJob, pk=job_id)
+        if not self.has_view_permission(request, job):
+            raise PermissionDenied
+
+        class Echo:
+            def write(self, value: str) -> str:
+                return value
+
+        writer = csv.writer(Echo())
+
+        def lines() -> Iterator[str]:
+            yield writer.writerow(["row", "line", "field", "reason", "value"])
+            for r in job.rejections.order_by("row").iterator(chunk_size=2000):
+                yield writer.writerow([r.row, r.line, r.field, r.reason, cell_escape(r.value)])
+
+        response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
+        return response
+
+
+@admin.register(ImportMapping)
+class ImportMappingAdmin(admin.ModelAdmin):
+    form = ImportMappingForm
+    list_display = ["name", "source", "updated_at"]
+    search_fields = ["name", "source"]
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    list_display = ["name", "member_count", "created_at"]
+    search_fields = ["name"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Segment]:
+        return super().get_queryset(request).annotate(member_total=Count("memberships"))
+
+    @admin.display(description="members", ordering="member_total")
+    def member_count(self, obj: Any) -> int:
+        return int(obj.member_total)
+
+
+@admin.register(SourceRecord)
+class SourceRecordAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "customer", "source", "first_seen_at", "last_seen_at"]
+    list_filter = ["source"]
+    list_select_related = ["customer"]
+    search_fields = ["=external_id"]
+    raw_id_fields = ["customer"]
+    readonly_fields = ["row_hash", "first_seen_at", "last_seen_at"]
+    show_full_result_count = False
+
+
+@admin.register(Touchpoint)
+class TouchpointAdmin(admin.ModelAdmin):
+    list_display = ["occurred_at", "customer", "channel", "kind", "reference"]
+    list_filter = ["channel", "kind"]
+    list_select_related = ["customer"]
+    search_fields = ["=reference"]
+    raw_id_fields = ["customer", "created_by"]
+    show_full_result_count = False
+
+
+@admin.register(ImportRejection)
+class ImportRejectionAdmin(admin.ModelAdmin):
+    list_display = ["job", "row", "line", "field", "reason", "value"]
+    list_select_related = ["job"]
+    list_filter = ["field"]
+    readonly_fields = ["job", "row", "line", "field", "reason", "value"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

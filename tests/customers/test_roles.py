@@ -1,0 +1,62 @@
+"""What each role may do with customers, pinned by hand."""
+
+import pytest
+
+from config import roles
+from tests.roles import granted
+
+pytestmark = pytest.mark.django_db
+
+RECORD_VIEW = {
+    "customers.view_customer",
+    "customers.view_sourcerecord",
+    "customers.view_segment",
+    "customers.view_segmentmembership",
+    "customers.view_touchpoint",
+    "customers.view_importjob",
+}
+IMPORT = {
+    "customers.import_customer",
+    "customers.view_importrejection",
+    "customers.view_importmapping",
+    "customers.add_importmapping",
+    "customers.change_importmapping",
+}
+
+EXPECTED = {
+    roles.MARKETING_OPERATOR: RECORD_VIEW
+    | IMPORT
+    | {
+        "customers.add_segment",
+        "customers.change_segment",
+        "customers.delete_segment",
+        "customers.add_segmentmembership",
+        "customers.change_segmentmembership",
+        "customers.delete_segmentmembership",
+        "customers.export_customer",
+    },
+    roles.SECURITY_ANALYST: RECORD_VIEW | IMPORT,
+    roles.CMO: RECORD_VIEW | {"customers.export_customer"},
+    roles.CISO: RECORD_VIEW,
+    roles.DPO: RECORD_VIEW,
+    roles.LEGAL_REVIEWER: set(),
+    roles.AUDITOR: {
+        "customers.view_customer",
+        "customers.view_sourcerecord",
+        "customers.view_segment",
+        "customers.view_segmentmembership",
+        "customers.view_touchpoint",
+        "customers.view_importjob",
+        "customers.view_importrejection",
+        "customers.view_importmapping",
+    },
+}
+
+
+@pytest.mark.parametrize("role", roles.ROLES)
+def test_role_holds_exactly_its_customer_permissions(role):
+    assert granted(role, "customers") == EXPECTED[role]
+
+
+def test_auditor_only_views():
+    assert all(".view_" in name for name in granted(roles.AUDITOR, "customers"))
