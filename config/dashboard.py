@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from campaigns.models import Campaign, CampaignSend
 from config import roles
+from customers.models import ImportJob
 from incidents.models import AffectedCustomer, Incident, Obligation
 from notifications.models import Communication, CommunicationSignOff, TemplateVersion
 
@@ -146,7 +147,7 @@ def _filings_to_record() -> list[Waiting]:
     )
     return [
         Waiting(
-            what="Filing to record",
+            what="Obligation to meet",
             label=f"{o.name} — {o.incident}, due {o.due_at:%Y-%m-%d %H:%M} UTC",
             url=reverse("admin:incidents_obligation_meet", args=[o.pk]),
             is_drill=o.incident.is_drill,
@@ -193,11 +194,28 @@ def dashboard_waiting(*, user: User) -> list[Waiting]:
 
 
 def dashboard_progress(*, user: User) -> list[Progress]:
-    """Progress of the campaign sends under way, for those who may see campaigns."""
+    """Imports and campaign sends under way, each for those who may see them."""
     progress: list[Progress] = []
+    if user.has_perm("customers.view_importjob"):
+        progress += _imports()
     if user.has_perm("campaigns.view_campaign"):
         progress += _campaign_sends()
     return progress
+
+
+def _imports() -> list[Progress]:
+    running = [ImportJob.Status.PENDING, ImportJob.Status.RUNNING, ImportJob.Status.CANCEL_REQUESTED]
+    jobs = ImportJob.objects.filter(status__in=running, dry_run=False).order_by("created_at")
+    return [
+        Progress(
+            what="Customer import",
+            label=f"{job.file_name} from {job.source} ({job.get_status_display().lower()})",
+            url=reverse("admin:customers_importjob_change", args=[job.pk]),
+            done=job.progress,
+            total=100,
+        )
+        for job in jobs[:LIMIT]
+    ]
 
 
 def _campaign_sends() -> list[Progress]:
