@@ -1,8 +1,8 @@
 from typing import Any
 
 from django.apps import AppConfig, apps
-from django.core.management.base import OutputWrapper
 from django.contrib.auth.signals import user_logged_in
+from django.core.management.base import OutputWrapper
 from django.db.models.signals import post_migrate
 
 

@@ -7,7 +7,7 @@ import it, so `incidents` still knows nothing of campaigns or messages.
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.db.models import Count, Exists, OuterRef, Q
 from django.urls import reverse
 
@@ -17,7 +17,7 @@ from customers.models import ImportJob
 from incidents.models import AffectedCustomer, Incident, Obligation
 from notifications.models import Communication, CommunicationSignOff, TemplateVersion
 
-User = AbstractBaseUser | AnonymousUser
+User = AbstractUser | AnonymousUser
 
 # A long list on the dashboard helps nobody: the link leads to the whole of it.
 LIMIT = 8
@@ -52,7 +52,7 @@ class Progress:
 def _role_names(user: User) -> set[str]:
     if not user.is_authenticated:
         return set()
-    return set(user.groups.values_list("name", flat=True))  # type: ignore[union-attr]
+    return set(user.groups.values_list("name", flat=True))
 
 
 def _templates_to_review(user: User) -> list[Waiting]:
@@ -79,7 +79,7 @@ def _communications_to_sign(user: User, signing_roles: list[str]) -> list[Waitin
         communication=OuterRef("pk"), voided_at__isnull=True, role__in=signing_roles
     )
     signed_by_user = CommunicationSignOff.objects.filter(
-        communication=OuterRef("pk"), voided_at__isnull=True, user_id=user.pk
+        communication=OuterRef("pk"), voided_at__isnull=True, user_id=user.pk or 0
     )
     communications = (
         Communication.objects.filter(status=Communication.Status.DRAFT)
@@ -204,7 +204,11 @@ def dashboard_progress(*, user: User) -> list[Progress]:
 
 
 def _imports() -> list[Progress]:
-    running = [ImportJob.Status.PENDING, ImportJob.Status.RUNNING, ImportJob.Status.CANCEL_REQUESTED]
+    running = [
+        ImportJob.Status.PENDING,
+        ImportJob.Status.RUNNING,
+        ImportJob.Status.CANCEL_REQUESTED,
+    ]
     jobs = ImportJob.objects.filter(status__in=running, dry_run=False).order_by("created_at")
     return [
         Progress(
@@ -239,8 +243,8 @@ def _campaign_sends() -> list[Progress]:
             what="Campaign",
             label=f"{c}{' (paused)' if c.status == Campaign.Status.PAUSED else ''}",
             url=reverse("admin:campaigns_campaign_change", args=[c.pk]),
-            done=c.done,  # type: ignore[attr-defined]
-            total=c.total,  # type: ignore[attr-defined]
+            done=c.done,
+            total=c.total,
         )
         for c in campaigns
     ]

@@ -36,5 +36,9 @@ def drill_message_redirect(message: EmailMessage) -> EmailMessage:
     message.reply_to = []
     if not message.subject.startswith("[DRILL] "):
         message.subject = f"[DRILL] {message.subject}"
-    message.extra_headers = {**message.extra_headers, DRILL_HEADER: "yes", INTENDED_HEADER: intended}
+    message.extra_headers = {
+        **message.extra_headers,
+        DRILL_HEADER: "yes",
+        INTENDED_HEADER: intended,
+    }
     return message

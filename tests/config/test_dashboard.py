@@ -9,13 +9,13 @@ from django.utils import timezone
 
 from campaigns.models import Campaign
 from config import roles
-from config.demo_story import demo_template_submit
 from config.dashboard import dashboard_progress, dashboard_waiting
+from config.demo_story import demo_template_submit
 from customers.models import ImportJob
 from customers.services import import_job_create
 from incidents.services import incident_open
-from notifications.services import communication_sign_off
 from notifications.selectors import communication_content_hash
+from notifications.services import communication_sign_off
 from tests.campaigns.factories import CampaignFactory, CustomerFactory, segment_with
 from tests.notifications.factories import IncidentFactory, affected, approved, window
 
@@ -127,7 +127,7 @@ def test_countdowns_carry_their_deadline_for_the_ticking_script(dashboard, setti
     incident = incident_open(
         actor=None, title="Clocked", nature="n", awareness_at=timezone.now() - timedelta(hours=80)
     )
-    due = incident.obligations.exclude(due_at=None).order_by("due_at").first().due_at
+    due = min(o.due_at for o in incident.obligations.all() if o.due_at is not None)
 
     html = dashboard(roles.CMO)
 
@@ -157,7 +157,9 @@ def test_sends_and_imports_under_way_show_their_progress(make_user, settings):
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, progress=40)
 
     marketing = make_user("mo", roles.MARKETING_OPERATOR)
-    bars = {bar.label: (bar.done, bar.total, bar.percent) for bar in dashboard_progress(user=marketing)}
+    bars = {
+        bar.label: (bar.done, bar.total, bar.percent) for bar in dashboard_progress(user=marketing)
+    }
 
     assert bars["Autumn"] == (2, 4, 50)
     assert bars["a.csv from crm (running)"] == (40, 100, 40)
