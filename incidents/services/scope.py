@@ -6,7 +6,6 @@ with one INSERT ... SELECT, appends a timeline event and tells the other apps th
 `scope_changed`, all in one transaction.
 """
 
-import csv
 import hashlib
 import io
 import json
@@ -19,6 +18,9 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection, transaction
 from django.utils import timezone
 
+from customers.imports import ImportFileError
+from customers.imports.normalize import email_normalize
+from customers.imports.readers import table_open
 from customers.models import Customer, Segment, SegmentMembership, SourceRecord
 from incidents.models import (
     AffectedCustomer,
@@ -270,34 +272,18 @@ def _pick_column(headers: list[str], column: str | None) -> tuple[int, str]:
 
 
 def _read_rows(content: bytes, filename: str) -> list[tuple[int, list[str]]]:
-    """(line number, cells) for every row of a CSV or XLSX file, header first."""
-    suffix = PurePath(filename).suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
+    """(line number, cells) for every row of a CSV or XLSX file, header first.
 
-        try:
-            workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        except Exception as error:
-            raise ScopeError(f"{filename} is not a readable XLSX file ({error}).") from error
-        sheet = workbook.worksheets[0]
-        rows = [
-            (number, ["" if cell is None else str(cell) for cell in row])
-            for number, row in enumerate(sheet.iter_rows(values_only=True), start=1)
-        ]
-        workbook.close()
-        return rows
-    if suffix not in (".csv", ".txt"):
+    Read by the customer import's reader, so a forensic list gets the same encodings,
+    delimiters and zip-bomb and XML-entity protections as a CRM export.
+    """
+    if PurePath(filename).suffix.lower() not in (".xlsx", ".xlsm", ".csv", ".txt"):
         raise ScopeError(f"{filename}: upload a CSV or XLSX file.")
     try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = content.decode("cp1252", errors="replace")
-    try:
-        dialect: Any = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
-    return [(reader.line_num, row) for row in reader]
+        with table_open(io.BytesIO(content), name=filename) as table:
+            return [(1, table.headers), *((line, cells) for _, line, cells in table.rows)]
+    except ImportFileError as error:
+        raise ScopeError(f"{filename}: {error}") from error
 
 
 def scope_add_forensic_list(
@@ -329,7 +315,7 @@ def scope_add_forensic_list(
             raise ScopeError(
                 f"{filename} line {number}: the value is longer than {MAX_VALUE_LENGTH} characters."
             )
-        normalized = value.lower() if kind == ForensicListRow.Kind.EMAIL else value
+        normalized = email_normalize(value)[1] if kind == ForensicListRow.Kind.EMAIL else value
         lines.append(
             ForensicListRow(line=number, value=value, value_normalized=normalized, kind=kind)
         )

@@ -373,3 +373,30 @@ def test_two_analysts_scoping_one_incident_at_once_are_serialised():
     assert sum(c.added for c in changes) == 60
     assert AffectedCustomer.objects.filter(incident=incident).count() == 60
     assert list(incident.timeline.filter(kind="scope.set").values_list("seq", flat=True))
+
+
+def test_a_forensic_xlsx_bomb_is_refused_before_it_is_expanded():
+    from tests.customers.test_import_bad_files import _xlsx_with_sheet
+
+    incident = IncidentFactory.create()
+    bomb = _xlsx_with_sheet(b"<worksheet>" + b" " * (60 * 1024 * 1024) + b"</worksheet>")
+    with pytest.raises(ScopeError, match="zip bomb"):
+        scope_add_forensic_list(
+            incident_id=incident.pk, actor=None, content=bomb, filename="accounts.xlsx"
+        )
+    assert not ForensicList.objects.exists()
+
+
+def test_a_forensic_list_written_by_excel_in_windows_1252_matches_its_emails():
+    customer = CustomerFactory.create(
+        email="jurgen.muller@example.org", email_normalized="jurgen.muller@example.org"
+    )
+    incident = IncidentFactory.create()
+    content = "E-Mail;Bemerkung\r\n  JURGEN.MULLER@example.org ;Zugriff über VPN\r\n".encode(
+        "cp1252"
+    )
+    change = scope_add_forensic_list(
+        incident_id=incident.pk, actor=None, content=content, filename="konten.csv"
+    )
+    assert change.added == 1
+    assert list(incident.affected.values_list("customer_id", flat=True)) == [customer.pk]
