@@ -85,7 +85,7 @@ class CampaignAdmin(admin.ModelAdmin):
         "owner",
         "scheduled_at",
     ]
-    list_filter = ["status"]
+    list_filter = ["status", ("paused_by_incident", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "subject"]
     list_select_related = ["owner", "paused_by_incident"]
     filter_horizontal = ["segments"]
