@@ -165,3 +165,35 @@ def test_sends_and_imports_under_way_show_their_progress(make_user, settings):
     assert bars["a.csv from crm (running)"] == (40, 100, 40)
     assert dashboard_progress(user=make_user("legal", roles.LEGAL_REVIEWER)) == []
     assert dashboard_waiting(user=make_user("nobody")) == []
+
+
+@pytest.mark.parametrize(
+    "role", [roles.CMO, roles.DPO, roles.LEGAL_REVIEWER, roles.SECURITY_ANALYST]
+)
+def test_what_waits_is_read_in_queries_that_do_not_grow_with_the_incidents(
+    client, make_user, role, settings
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.COMPANY_EU_ESTABLISHMENT = True
+    author = make_user("mo", roles.MARKETING_OPERATOR)
+    client.force_login(make_user("someone", role))
+
+    def incident_with_work(n: int) -> None:
+        incident = incident_open(
+            actor=None, title=f"Breach {n}", nature="n", awareness_at=timezone.now()
+        )
+        demo_template_submit(incident=incident, author=author, language="en")
+
+    incident_with_work(0)
+    client.get(reverse("admin:index"))
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("admin:index"))
+    for n in range(1, 4):
+        incident_with_work(n)
+    with CaptureQueriesContext(connection) as many:
+        html = client.get(reverse("admin:index")).content.decode()
+
+    assert "Breach 3" in html
+    assert len(many) == len(few)
