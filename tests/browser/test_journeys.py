@@ -7,6 +7,7 @@ page; the database is read only to check that the page told the truth.
 
 import re
 from datetime import timedelta
+from importlib import import_module
 
 import pytest
 from django.core.management import call_command
@@ -24,22 +25,27 @@ from config.demo_story import (
     demo_customers_seed,
     demo_template_submit,
 )
-from incidents.models import Incident, Obligation
+from incidents.models import Incident, Obligation, Regime
 from notifications.models import Communication, CommunicationSignOff, TemplateVersion
 from tests.browser.conftest import log_in, screenshot
 
 DRILL_TITLE = "Demo: credential stuffing on the customer portal"
 
-# The live server needs committed data, so each test's writes are flushed afterwards; the
-# rows migrations wrote (the regulatory regimes, the role groups) come back from the
-# serialized copy instead of vanishing for the tests that follow.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+def regimes_ensure() -> None:
+    """The live server needs committed data, so the database is flushed after each test,
+    and with it the regimes a data migration wrote; write them again, as it did."""
+    from django.apps import apps
+
+    if not Regime.objects.exists():
+        import_module("incidents.migrations.0004_seed_regimes").seed(apps, None)
 
 
 @pytest.fixture
-def demo(settings):
+def demo(settings, transactional_db):
     settings.DEBUG = True
     settings.COMPANY_EU_ESTABLISHMENT = True
+    regimes_ensure()
     call_command("seed_demo")
 
 
@@ -208,10 +214,11 @@ def test_auditor_reads_everything_and_nothing_waits_for_them(page: Page, demo):
 
 
 @pytest.fixture
-def company(settings):
+def company(settings, transactional_db):
     """The demo company before the breach: customers, users, campaigns sending."""
     settings.DEBUG = True
     settings.COMPANY_EU_ESTABLISHMENT = True
+    regimes_ensure()
     demo_users_seed()
     demo_customers_seed()
     from django.contrib.auth import get_user_model
