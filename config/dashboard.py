@@ -14,8 +14,14 @@ from django.urls import reverse
 from campaigns.models import Campaign, CampaignSend
 from config import roles
 from customers.models import ImportJob
-from incidents.models import AffectedCustomer, Incident, Obligation
-from notifications.models import Communication, CommunicationSignOff, TemplateVersion
+from incidents.models import AffectedCustomer, EvidencePack, Incident, Obligation
+from notifications.models import (
+    Communication,
+    CommunicationSignOff,
+    Delivery,
+    Notification,
+    TemplateVersion,
+)
 
 User = AbstractUser | AnonymousUser
 
@@ -194,13 +200,67 @@ def dashboard_waiting(*, user: User) -> list[Waiting]:
 
 
 def dashboard_progress(*, user: User) -> list[Progress]:
-    """Imports and campaign sends under way, each for those who may see them."""
+    """Imports, breach messages, campaign sends and evidence packs under way, each for
+    those who may see them."""
     progress: list[Progress] = []
     if user.has_perm("customers.view_importjob"):
         progress += _imports()
+    if user.has_perm("notifications.view_communication"):
+        progress += _breach_message_sends()
     if user.has_perm("campaigns.view_campaign"):
         progress += _campaign_sends()
+    if user.has_perm("incidents.view_evidencepack"):
+        progress += _evidence_builds()
     return progress
+
+
+def _breach_message_sends() -> list[Progress]:
+    """Waves of breach messages not completed: messages out of all messages, in one query."""
+    open_statuses = [Notification.Status.PENDING, Notification.Status.CLAIMED]
+    deliveries = (
+        Delivery.objects.exclude(status=Delivery.Status.COMPLETED)
+        .select_related("communication__incident")
+        .annotate(
+            total=Count("communication__notifications"),
+            open=Count(
+                "communication__notifications",
+                filter=Q(communication__notifications__status__in=open_statuses),
+            ),
+        )
+        .order_by("started_at")[:LIMIT]
+    )
+    return [
+        Progress(
+            what="Breach messages",
+            label=f"{d.communication} — {d.communication.incident.title}"
+            + (" (paused)" if d.status == Delivery.Status.PAUSED else ""),
+            url=reverse("admin:notifications_communication_change", args=[d.communication_id]),
+            done=d.total - d.open,
+            total=d.total,
+            is_drill=d.communication.incident.is_drill,
+        )
+        for d in deliveries
+    ]
+
+
+def _evidence_builds() -> list[Progress]:
+    building = [EvidencePack.Status.QUEUED, EvidencePack.Status.BUILDING]
+    packs = (
+        EvidencePack.objects.filter(status__in=building)
+        .select_related("incident")
+        .order_by("requested_at")[:LIMIT]
+    )
+    return [
+        Progress(
+            what="Evidence pack",
+            label=f"{pack.incident.title}: {pack.stage or pack.get_status_display().lower()}",
+            url=reverse("admin:incidents_evidencepack_change", args=[pack.pk]),
+            done=pack.progress,
+            total=100,
+            is_drill=pack.incident.is_drill,
+        )
+        for pack in packs
+    ]
 
 
 def _imports() -> list[Progress]:

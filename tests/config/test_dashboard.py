@@ -197,3 +197,38 @@ def test_what_waits_is_read_in_queries_that_do_not_grow_with_the_incidents(
 
     assert "Breach 3" in html
     assert len(many) == len(few)
+
+
+def test_breach_messages_and_evidence_packs_under_way_show_their_progress(
+    make_user, settings, smtp_server
+):
+    from incidents.evidence.services import evidence_pack_request
+    from incidents.models import EvidencePack
+    from notifications.services.delivery import communication_send, delivery_send_batch
+    from tests.notifications.delivery_helpers import signed_off
+
+    settings.DELIVERY_BATCH_SIZE = 2
+    incident = IncidentFactory.create(title="Leak", is_drill=True)
+    settings.DRILL_RECIPIENTS = ["drill@corp.example"]
+    version = approved(incident, "en", ["contact"])
+    for _ in range(5):
+        affected(incident, "en", ["contact"])
+    cmo, ciso = make_user("carla", roles.CMO), make_user("sven", roles.CISO)
+    communication = signed_off(
+        incident, [version], author=make_user("mo", roles.MARKETING_OPERATOR), cmo=cmo, ciso=ciso
+    )
+    delivery = communication_send(communication_id=communication.pk, actor=cmo)
+    delivery_send_batch(delivery_id=delivery.pk)
+    pack = evidence_pack_request(incident_id=incident.pk, actor=ciso)
+    EvidencePack.objects.filter(pk=pack.pk).update(
+        status=EvidencePack.Status.BUILDING, progress=60, stage="rendering"
+    )
+
+    bars = {bar.what: bar for bar in dashboard_progress(user=ciso)}
+
+    assert (bars["Breach messages"].done, bars["Breach messages"].total) == (2, 5)
+    assert bars["Breach messages"].is_drill
+    assert (bars["Evidence pack"].label, bars["Evidence pack"].percent) == ("Leak: rendering", 60)
+    assert "Evidence pack" not in {
+        b.what for b in dashboard_progress(user=make_user("lena", roles.LEGAL_REVIEWER))
+    }
