@@ -5,9 +5,11 @@ campaigns sending, and one breach half-way. What a person would notice is assert
 page; the database is read only to check that the page told the truth.
 """
 
+import hashlib
 import re
 from datetime import timedelta
 from importlib import import_module
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -25,8 +27,16 @@ from config.demo_story import (
     demo_customers_seed,
     demo_template_submit,
 )
-from incidents.models import Incident, Obligation, Regime
-from notifications.models import Communication, CommunicationSignOff, TemplateVersion
+from incidents.evidence.services import evidence_pack_build
+from incidents.models import EvidencePack, Incident, Obligation, Regime
+from notifications.models import (
+    Communication,
+    CommunicationSignOff,
+    Delivery,
+    Notification,
+    TemplateVersion,
+)
+from notifications.services.delivery import delivery_send_batch
 from tests.browser.conftest import log_in, screenshot
 
 DRILL_TITLE = "Demo: credential stuffing on the customer portal"
@@ -226,10 +236,13 @@ def company(settings, transactional_db):
     demo_campaigns_seed(owner=get_user_model().objects.get(username="cmo"))
 
 
-def test_the_whole_story_from_the_forensic_list_to_the_regulator(page: Page, company):
+def test_the_whole_story_from_the_forensic_list_to_the_evidence_pack(
+    page: Page, company, settings, smtp_server, media
+):
     from django.contrib.auth import get_user_model
 
     users = {u.username: u for u in get_user_model().objects.all()}
+    settings.DELIVERY_BATCH_SIZE = 2
 
     # The security analyst opens the incident and uploads the forensic list.
     as_user(page, "analyst")
@@ -280,18 +293,65 @@ def test_the_whole_story_from_the_forensic_list_to_the_regulator(page: Page, com
     communication.refresh_from_db()
     assert communication.status == Communication.Status.SIGNED_OFF
 
-    # The DPO records the decision and the regulator filing, on time.
+    # The CISO sends it; the batches run here, one by one, and the progress moves.
+    page.click("text=Send…")
+    page.click("input[value=Send]")
+    expect(page.locator(".messagelist")).to_contain_text("is being sent")
+    delivery = Delivery.objects.get(communication=communication)
+    total = Notification.objects.filter(communication=communication).count()
+    assert total == 5
+    delivery_send_batch(delivery_id=delivery.pk)
+    page.goto("/")
+    bar = page.locator("#work-in-progress li", has_text="Breach notice to everyone affected")
+    expect(bar).to_contain_text(f"{total - open_notifications(communication)} of {total}")
+    while delivery_send_batch(delivery_id=delivery.pk).more:
+        pass
+    page.reload()
+    expect(bar).to_have_count(0)
+    sent = Notification.objects.filter(communication=communication, status="sent").count()
+    assert len(smtp_server.messages) == sent > 0
+    page.goto(f"/notifications/communication/{communication.pk}/change/")
+    expect(page.locator(".bd-progress")).to_contain_text("Completed")
+
+    # The DPO records the decision and the regulator filing, then takes the evidence pack.
     as_user(page, "dpo")
     page.click(f"#waiting-for-you a[href$='/incident/{incident.pk}/decide/']")
     page.select_option("#id_art33_decision", "notify")
     page.click("input[value=Save]")
-    gdpr = incident.obligations.get(name__startswith="GDPR Art. 33")
-    page.goto("/")
-    page.click(f"#waiting-for-you a[href$='/obligation/{gdpr.pk}/meet/']")
-    now = timezone.now()
-    page.fill("#id_met_at_0", f"{now:%Y-%m-%d}")
-    page.fill("#id_met_at_1", f"{now:%H:%M:%S}")
+    page.goto("/incidents/regulatornotice/add/")
+    page.select_option("#id_incident", str(incident.pk))
     page.click("input[value=Save]")
-    filing = page.locator("#incident-obligations tr", has_text="notify the supervisory authority")
-    expect(filing).to_contain_text("Met")
-    assert Obligation.objects.get(pk=gdpr.pk).status == Obligation.Status.MET
+    page.click("text=Record the filing")
+    now = timezone.now()
+    page.fill("#id_authority", "Berliner Beauftragte für Datenschutz")
+    page.fill("#id_filed_at_0", f"{now:%Y-%m-%d}")
+    page.fill("#id_filed_at_1", f"{now:%H:%M:%S}")
+    page.fill("#id_reference", "BlnBDI-2026-117")
+    page.click("input[value=Save]")
+    expect(page.locator(".messagelist")).to_contain_text("filed as BlnBDI-2026-117")
+    gdpr = incident.obligations.get(name__startswith="GDPR Art. 33")
+    assert gdpr.status == Obligation.Status.MET
+
+    page.goto("/incidents/evidencepack/add/")
+    page.select_option("#id_incident", str(incident.pk))
+    page.click("input[value=Save]")
+    expect(page.locator(".messagelist")).to_contain_text("being built in the background")
+    evidence_pack_build(pack_id=EvidencePack.objects.get(incident=incident).pk)
+    page.reload()
+    with page.expect_download() as download:
+        page.click("a:has-text('Download')")
+    pdf = Path(download.value.path()).read_bytes()
+    assert pdf.startswith(b"%PDF")
+    pack = EvidencePack.objects.get(incident=incident)
+    assert hashlib.sha256(pdf).hexdigest() == pack.sha256
+
+
+def open_notifications(communication: Communication) -> int:
+    return Notification.objects.filter(
+        communication=communication, status__in=["pending", "claimed"]
+    ).count()
+
+
+@pytest.fixture
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
