@@ -23,4 +23,5 @@ def test_a_drills_evidence_pack_is_titled_a_drill_and_a_real_ones_is_not(make_us
 
     assert ("DRILL — Evidence pack" in first_page) is is_drill
     assert ("This incident is a drill" in first_page) is is_drill
-    assert (str(pdf.metadata.title or "").startswith("DRILL")) is is_drill
+    assert pdf.metadata is not None
+    assert str(pdf.metadata.title or "").startswith("DRILL") is is_drill
