@@ -26,7 +26,12 @@ def test_a_task_that_always_fails_runs_exactly_max_attempts_times(task_cluster, 
 
     log = tmp_path / "attempts.log"
     task_cluster.start(
-        workers=1, Q_TIMEOUT="1", Q_RETRY="2", Q_MAX_ATTEMPTS="3", CAMPAIGNS_LEASE_SECONDS="1"
+        workers=1,
+        Q_TIMEOUT="1",
+        Q_RETRY="2",
+        Q_MAX_ATTEMPTS="3",
+        CAMPAIGNS_LEASE_SECONDS="1",
+        DELIVERY_LEASE_SECONDS="1",
     )
     task_id = async_task("tests.config.probes.always_fail", str(log))
 
