@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from config.admin_confirm import confirm_first
 from incidents.models import Incident
 
 from .models import Campaign, CampaignHold, CampaignSend, Withholding
@@ -84,7 +85,7 @@ class CampaignAdmin(admin.ModelAdmin):
         "owner",
         "scheduled_at",
     ]
-    list_filter = ["status"]
+    list_filter = ["status", ("paused_by_incident", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "subject"]
     list_select_related = ["owner", "paused_by_incident"]
     filter_horizontal = ["segments"]
@@ -173,23 +174,50 @@ class CampaignAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">{}</a>', url, obj.paused_by_incident)
 
     @admin.action(permissions=["send"], description="Schedule selected campaigns")
+    @confirm_first(
+        question="Schedule these campaigns?",
+        consequence="They will be mailed to their audience at their scheduled time.",
+        button="Yes, schedule them",
+    )
     def schedule(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
         _run(self, request, queryset, "Scheduled", campaign_schedule)
 
     @admin.action(permissions=["send"], description="Start sending selected campaigns now")
+    @confirm_first(
+        question="Start sending these campaigns now?",
+        consequence="Their audience starts receiving them now; a sent message cannot be recalled.",
+        button="Yes, send now",
+    )
     def start(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
         _run(self, request, queryset, "Started", campaign_start)
 
     @admin.action(permissions=["pause"], description="Pause selected campaigns")
+    @confirm_first(
+        question="Pause these campaigns?",
+        consequence="No further message of theirs leaves until the CMO resumes them.",
+        button="Yes, pause them",
+    )
     def pause(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
         _run(self, request, queryset, "Paused", campaign_pause)
 
     @admin.action(permissions=["resume"], description="Resume selected campaigns (CMO)")
+    @confirm_first(
+        question="Resume these campaigns?",
+        consequence="Sending starts again; a campaign paused by an incident also releases that "
+        "incident's hold on promotions.",
+        button="Yes, resume them",
+    )
     def resume(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
         _run(self, request, queryset, "Resumed", campaign_resume)
 
     @admin.action(
         permissions=["resume"], description="Resume selected campaigns excluding affected (CMO)"
+    )
+    @confirm_first(
+        question="Resume these campaigns without the affected customers?",
+        consequence="Sending starts again; the incident's affected customers never get these "
+        "campaigns.",
+        button="Yes, resume excluding affected",
     )
     def resume_excluding_affected(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
         _run(
@@ -202,6 +230,11 @@ class CampaignAdmin(admin.ModelAdmin):
         )
 
     @admin.action(permissions=["send"], description="Cancel selected campaigns")
+    @confirm_first(
+        question="Cancel these campaigns?",
+        consequence="Their unsent messages are never sent.",
+        button="Yes, cancel them",
+    )
     def cancel(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
         _run(self, request, queryset, "Cancelled", campaign_cancel)
 
@@ -298,6 +331,11 @@ class CampaignHoldAdmin(ReadOnlyAdmin):
         return format_html('<a href="{}">Overlap and pause</a>', url)
 
     @admin.action(permissions=["resume"], description="Release selected holds (CMO)")
+    @confirm_first(
+        question="Release these holds?",
+        consequence="Promotions reach the incidents' affected customers again.",
+        button="Yes, release them",
+    )
     def release(self, request: HttpRequest, queryset: QuerySet[CampaignHold]) -> None:
         done = 0
         for hold in queryset:

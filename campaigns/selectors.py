@@ -104,7 +104,10 @@ def held_customer_incidents(
     A customer is held by every incident with an active hold whose scope holds them, and by
     every incident this campaign was resumed "excluding affected" for.
     """
-    holding_incidents = CampaignHold.objects.filter(released_at__isnull=True).values("incident_id")
+    # A drill's hold only shows what it would hold: its customers still get their mail.
+    holding_incidents = CampaignHold.objects.filter(
+        released_at__isnull=True, incident__is_drill=False
+    ).values("incident_id")
     excluded_incidents = CampaignExclusion.objects.filter(campaign_id=campaign_id).values(
         "incident_id"
     )

@@ -254,6 +254,11 @@ def campaigns_pause_for_incident(
     ids = sorted(set(campaign_ids))
     if not ids:
         raise CampaignError("Choose at least one campaign to pause.")
+    incident = Incident.objects.get(pk=incident_id)
+    if incident.is_drill:
+        raise CampaignError(
+            f"'{incident}' is a drill: its hold shows what it would pause and pauses nothing."
+        )
     for campaign_id in ids:
         campaign_pause(campaign_id=campaign_id, actor=actor, incident_id=incident_id)
     return ids
@@ -386,7 +391,8 @@ def hold_place(*, incident_id: int, actor: Actor, added: int = 0) -> list[int]:
     if placed:
         timeline_append(incident_id=incident_id, kind="campaign.hold_placed", actor=actor)
     paused: list[int] = []
-    if settings.CAMPAIGNS_AUTO_PAUSE_ON_SCOPE:
+    is_drill = Incident.objects.filter(pk=incident_id, is_drill=True).exists()
+    if settings.CAMPAIGNS_AUTO_PAUSE_ON_SCOPE and not is_drill:
         overlapping = campaign_overlap_counts(incident_id=incident_id, statuses=RUNNING_STATUSES)
         for campaign_id in sorted(overlapping):
             # The system pauses, not the person who set the scope: they may lack the right.

@@ -2,6 +2,7 @@ from typing import Any
 
 from django.apps import AppConfig, apps
 from django.contrib.auth.signals import user_logged_in
+from django.core.management.base import OutputWrapper
 from django.db.models.signals import post_migrate
 
 
@@ -32,3 +33,9 @@ class BreachdeskConfig(AppConfig):
         # Sent once per migrate, after every app (this app is listed last).
         user_logged_in.connect(session_start, dispatch_uid="config.session_start")
         post_migrate.connect(_after_migrate, sender=self, dispatch_uid="config.after_migrate")
+
+    def seed_demo(self, *, stdout: OutputWrapper) -> None:
+        """The story across every app; this app is listed last, so it runs after theirs."""
+        from config.demo_story import demo_story_seed
+
+        demo_story_seed(stdout=stdout)

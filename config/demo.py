@@ -63,7 +63,11 @@ def demo_users_seed() -> list[DemoUser]:
 
 
 def demo_seed(*, stdout: OutputWrapper) -> list[DemoUser]:
+    from config.demo_story import demo_customers_seed
+
     users = demo_users_seed()
+    # The customers come first: every app's demo data hangs on them.
+    demo_customers_seed(stdout=stdout)
     for app_config in apps.get_app_configs():
         seed = getattr(app_config, "seed_demo", None)
         if seed is not None:

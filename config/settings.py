@@ -34,7 +34,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.admin_apps.BreachdeskAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -245,6 +245,11 @@ DELIVERY_FOLLOW_UP_CAP_DAYS = env.int("DELIVERY_FOLLOW_UP_CAP_DAYS", default=7)
 DELIVERY_RESET_URL = env.str("DELIVERY_RESET_URL", default="https://example.com/reset")
 if Q_CLUSTER["retry"] <= DELIVERY_LEASE_SECONDS:
     raise ImproperlyConfigured("DELIVERY_LEASE_SECONDS must be below Q_RETRY.")
+
+# --- Drills ---------------------------------------------------------------------------
+# A drill incident runs the whole journey, but its breach messages go only to these
+# internal addresses (comma-separated); with none set, a drill sends nothing at all.
+DRILL_RECIPIENTS = env.list("DRILL_RECIPIENTS", default=[])
 
 # --- Production safety ----------------------------------------------------------------
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)

@@ -30,7 +30,7 @@ from .common import ERRORS, ReadOnlyAdmin, form_page
 @admin.register(Obligation)
 class ObligationAdmin(ReadOnlyAdmin):
     list_display = ["name", "incident", "recipient", "due_at", "status", "met_at", "lateness"]
-    list_filter = ["status", "regime"]
+    list_filter = ["status", ("incident", admin.RelatedOnlyFieldListFilter), "regime"]
     search_fields = ["name", "incident__title", "recipient"]
     list_select_related = ["incident"]
     readonly_fields = [

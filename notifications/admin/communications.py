@@ -60,7 +60,7 @@ class CommunicationAdmin(admin.ModelAdmin):
     list_display = ["name", "incident", "status", "channel_list", "send_window_start"]
     list_display += ["active_sign_offs", "created_by"]
     list_select_related = ["incident", "created_by"]
-    list_filter = ["status"]
+    list_filter = ["status", ("incident", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "incident__title"]
     readonly_fields = ["status", "created_by", "created_at", "updated_at", "sending"]
     fieldsets = [

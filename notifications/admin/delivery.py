@@ -16,6 +16,8 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from config.admin_confirm import confirm_first
+
 from ..models import Communication, Delivery, LetterBatch, Notification, RemediationCode
 from ..selectors import delivery_progress
 from ..services.bounces import bounces_from_csv, bounces_from_dsn, bounces_record, dsn_messages
@@ -113,6 +115,11 @@ class DeliveryAdmin(admin.ModelAdmin):
         return progress_html(delivery.communication)
 
     @admin.action(description="Pause the selected waves", permissions=["resume"])
+    @confirm_first(
+        question="Pause these waves of breach messages?",
+        consequence="No further message of theirs leaves until a CMO or CISO resumes them.",
+        button="Yes, pause them",
+    )
     def pause(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         self._each(
             request,
@@ -124,6 +131,11 @@ class DeliveryAdmin(admin.ModelAdmin):
         )
 
     @admin.action(description="Resume the selected waves", permissions=["resume"])
+    @confirm_first(
+        question="Resume sending these waves of breach messages?",
+        consequence="Their remaining messages go out now.",
+        button="Yes, resume sending",
+    )
     def resume(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         self._each(
             request,

@@ -114,7 +114,12 @@ class TemplateVersionAdmin(admin.ModelAdmin):
     list_display = ["template", "number", "channel", "language", "categories", "status"]
     list_display += ["created_by", "reviewed_by"]
     list_select_related = ["template", "created_by", "reviewed_by"]
-    list_filter = ["status", "channel", "language"]
+    list_filter = [
+        "status",
+        "channel",
+        "language",
+        ("template__incident", admin.RelatedOnlyFieldListFilter),
+    ]
     search_fields = ["template__name", "subject", "template__incident__title"]
     autocomplete_fields = ["template"]
     readonly_fields = ["number", "status", "content_hash", "created_by", "created_at"]

@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
+from config.drills import DrillWithoutRecipientsError, drill_message_redirect, drill_recipients
 from customers.contact_quality import customers_mark_email_status
 from customers.models import Customer, Touchpoint
 from incidents.models import AffectedCustomer
@@ -207,6 +208,11 @@ def communication_send(
             f"'{communication}' is not sent: its content is not what the CMO and the CISO "
             "signed off (or it is not signed off by both). Review and sign it again."
         )
+    if communication.incident.is_drill:
+        try:
+            drill_recipients()
+        except DrillWithoutRecipientsError as error:
+            raise DeliveryError(f"'{communication}' is not sent: {error}") from error
     content_hash = communication_content_hash(communication=communication)
     if communication_needs_codes(communication=communication):
         shortfall = codes_shortfall(
@@ -466,6 +472,9 @@ def _messages_build(
             headers={"Message-ID": row.message_id},
         )
         message.attach_alternative(rendered.html, "text/html")
+        if communication.incident.is_drill:
+            # A drill's message never reaches the person: only the drill addresses.
+            drill_message_redirect(message)
         messages.append((row.pk, message))
     return messages, malformed, broken
 
@@ -496,6 +505,7 @@ def message_bytes(message: EmailMultiAlternatives) -> bytes:
         f"Subject: {_header(str(message.subject))}",
         f"Date: {formatdate()}",
         f"Message-ID: {message.extra_headers['Message-ID']}",
+        *(f"{k}: {_header(str(v))}" for k, v in message.extra_headers.items() if k != "Message-ID"),
         "MIME-Version: 1.0",
         f'Content-Type: multipart/alternative; boundary="{boundary}"',
     ]

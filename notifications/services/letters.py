@@ -66,7 +66,15 @@ def letter_batch_create(*, communication_id: int, paper_size: str, actor: Actor)
         raise LetterError(f"{actor} may not build letter batches.")
     if paper_size not in LetterBatch.PaperSize.values:
         raise ValidationError({"paper_size": f"{paper_size!r} is not A4 or Letter"})
-    communication = Communication.objects.select_for_update().get(pk=communication_id)
+    communication = (
+        Communication.objects.select_for_update()
+        .select_related("incident")
+        .get(pk=communication_id)
+    )
+    if communication.incident.is_drill:
+        raise LetterError(
+            f"'{communication}' belongs to a drill: its letters are never printed or posted."
+        )
     if not Delivery.objects.filter(communication=communication).exists():
         raise LetterError(f"'{communication}' has not been sent; there are no letters yet.")
     batch = LetterBatch.objects.create(

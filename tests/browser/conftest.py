@@ -13,6 +13,7 @@ import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+README_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 if not Path(CHROMIUM).exists():
     pytest.skip(
@@ -64,8 +65,14 @@ def log_in(page: Page, username: str, password: str) -> None:
     page.wait_for_load_state()
 
 
-def screenshot(page: Page, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+def screenshot(page: Page, name: str, *, for_readme: bool = False) -> Path:
+    """Save what the page shows under var/screenshots/. The README's pictures are the
+    viewport only, and land in docs/screenshots/ when UPDATE_SCREENSHOTS is set, so that an
+    ordinary test run leaves the committed ones alone."""
+    folder = SCREENSHOTS
+    if for_readme and os.environ.get("UPDATE_SCREENSHOTS"):
+        folder = README_SCREENSHOTS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=not for_readme)
     return path

@@ -1,14 +1,13 @@
 import pytest
-from django.core.management import call_command
 
-from config.demo import DEMO_USERS
+from config.demo import DEMO_USERS, demo_users_seed
 from tests.browser.conftest import log_in
 
 
 @pytest.fixture
-def demo(settings, transactional_db):
-    settings.DEBUG = True
-    call_command("seed_demo")
+def demo(transactional_db):
+    # Signing in needs the users only; the journeys load the whole demo.
+    demo_users_seed()
 
 
 def test_login_page_tells_which_instance(page, settings):

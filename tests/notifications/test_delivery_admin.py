@@ -85,12 +85,19 @@ def test_the_send_page_says_why_a_changed_communication_is_not_sent(client, comm
 def test_a_paused_wave_shows_why_and_the_ciso_resumes_it(client, communication, cmo, ciso):
     delivery = communication_send(communication_id=communication.pk, actor=cmo)
     client.force_login(cmo)
-    client.post(url("delivery_changelist"), {"action": "pause", "_selected_action": [delivery.pk]})
+    pause = {"action": "pause", "_selected_action": [delivery.pk]}
+    confirm = client.post(url("delivery_changelist"), pause).content.decode()
+    assert "Pause these waves of breach messages?" in confirm
+    assert Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.SENDING
+    client.post(url("delivery_changelist"), {**pause, "confirmed": "yes"})
     assert Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.PAUSED
     page = client.get(url("communication_change", communication.pk)).content.decode()
     assert f"Paused: Paused by {cmo}." in page
     client.force_login(ciso)
-    client.post(url("delivery_changelist"), {"action": "resume", "_selected_action": [delivery.pk]})
+    client.post(
+        url("delivery_changelist"),
+        {"action": "resume", "_selected_action": [delivery.pk], "confirmed": "yes"},
+    )
     assert Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.SENDING
 
 

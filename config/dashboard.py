@@ -1,0 +1,310 @@
+"""What the dashboard (the admin index) shows beside the incident clocks: what waits for the
+signed-in person's role, and how far the running work has gone.
+
+This module may know every app (the project app depends on all of them); the apps never
+import it, so `incidents` still knows nothing of campaigns or messages.
+"""
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractUser, AnonymousUser
+from django.db.models import Count, Exists, OuterRef, Q
+from django.urls import reverse
+
+from campaigns.models import Campaign, CampaignSend
+from config import roles
+from customers.models import ImportJob
+from incidents.models import AffectedCustomer, EvidencePack, Incident, Obligation
+from notifications.models import (
+    Communication,
+    CommunicationSignOff,
+    Delivery,
+    Notification,
+    TemplateVersion,
+)
+
+User = AbstractUser | AnonymousUser
+
+# A long list on the dashboard helps nobody: the link leads to the whole of it.
+LIMIT = 8
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """One thing waiting for the signed-in person, with where to do it."""
+
+    what: str
+    label: str
+    url: str
+    is_drill: bool = False
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A running piece of work, `done` of `total`."""
+
+    what: str
+    label: str
+    url: str
+    done: int
+    total: int
+    is_drill: bool = False
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else min(100, round(100 * self.done / self.total))
+
+
+def _role_names(user: User) -> set[str]:
+    if not user.is_authenticated:
+        return set()
+    return set(user.groups.values_list("name", flat=True))
+
+
+def _templates_to_review(user: User) -> list[Waiting]:
+    # A reviewer never approves their own words, so those are not waiting for them.
+    versions = (
+        TemplateVersion.objects.filter(status=TemplateVersion.Status.SUBMITTED)
+        .exclude(created_by_id=user.pk)
+        .select_related("template__incident")
+        .order_by("submitted_at")[:LIMIT]
+    )
+    return [
+        Waiting(
+            what="Template to review",
+            label=f"{v} — {v.template.incident}",
+            url=reverse("admin:notifications_templateversion_review", args=[v.pk]),
+            is_drill=v.template.incident.is_drill,
+        )
+        for v in versions
+    ]
+
+
+def _communications_to_sign(user: User, signing_roles: list[str]) -> list[Waiting]:
+    signed_by_role = CommunicationSignOff.objects.filter(
+        communication=OuterRef("pk"), voided_at__isnull=True, role__in=signing_roles
+    )
+    signed_by_user = CommunicationSignOff.objects.filter(
+        communication=OuterRef("pk"), voided_at__isnull=True, user_id=user.pk or 0
+    )
+    communications = (
+        Communication.objects.filter(status=Communication.Status.DRAFT)
+        .exclude(incident__status=Incident.Status.CLOSED)
+        .exclude(created_by_id=user.pk)
+        .annotate(approved=Count("versions"))
+        .filter(~Exists(signed_by_role), ~Exists(signed_by_user), approved__gt=0)
+        .select_related("incident")
+        .order_by("send_window_start")[:LIMIT]
+    )
+    return [
+        Waiting(
+            what="Communication to sign",
+            label=f"{c} — {c.incident}",
+            url=reverse("admin:notifications_communication_sign", args=[c.pk]),
+            is_drill=c.incident.is_drill,
+        )
+        for c in communications
+    ]
+
+
+def _campaigns_held() -> list[Waiting]:
+    campaigns = (
+        Campaign.objects.filter(status=Campaign.Status.PAUSED, paused_by_incident__isnull=False)
+        .select_related("paused_by_incident")
+        .order_by("paused_at")[:LIMIT]
+    )
+    return [
+        Waiting(
+            what="Campaign held",
+            label=f"{c} — paused for {c.paused_by_incident}",
+            url=reverse("admin:campaigns_campaign_overlap", args=[c.paused_by_incident_id]),
+            is_drill=bool(c.paused_by_incident and c.paused_by_incident.is_drill),
+        )
+        for c in campaigns
+    ]
+
+
+def _open_incidents() -> Q:
+    return ~Q(status=Incident.Status.CLOSED)
+
+
+def _decisions_to_record() -> list[Waiting]:
+    incidents = Incident.objects.filter(_open_incidents()).filter(
+        Q(art33_decision=Incident.Art33Decision.UNDECIDED)
+        | Q(art34_decision=Incident.Art34Decision.UNDECIDED)
+    )
+    return [
+        Waiting(
+            what="Art. 33/34 decision to record",
+            label=str(incident),
+            url=reverse("admin:incidents_incident_decide", args=[incident.pk]),
+            is_drill=incident.is_drill,
+        )
+        for incident in incidents.order_by("awareness_at")[:LIMIT]
+    ]
+
+
+def _filings_to_record() -> list[Waiting]:
+    obligations = (
+        Obligation.objects.filter(status=Obligation.Status.OPEN, due_at__isnull=False)
+        .filter(incident__in=Incident.objects.filter(_open_incidents()))
+        .select_related("incident")
+        .order_by("due_at")[:LIMIT]
+    )
+    return [
+        Waiting(
+            what="Obligation to meet",
+            label=f"{o.name} — {o.incident}, due {o.due_at:%Y-%m-%d %H:%M} UTC",
+            url=reverse("admin:incidents_obligation_meet", args=[o.pk]),
+            is_drill=o.incident.is_drill,
+        )
+        for o in obligations
+    ]
+
+
+def _scopes_to_set() -> list[Waiting]:
+    incidents = (
+        Incident.objects.filter(_open_incidents())
+        .filter(~Exists(AffectedCustomer.objects.filter(incident=OuterRef("pk"))))
+        .order_by("awareness_at")[:LIMIT]
+    )
+    return [
+        Waiting(
+            what="Scope to set",
+            label=str(incident),
+            url=reverse("admin:incidents_incident_scope", args=[incident.pk]),
+            is_drill=incident.is_drill,
+        )
+        for incident in incidents
+    ]
+
+
+def dashboard_waiting(*, user: User) -> list[Waiting]:
+    """What waits for this person, by the roles they hold and the rights those give."""
+    names = _role_names(user)
+    waiting: list[Waiting] = []
+    if roles.SECURITY_ANALYST in names and user.has_perm("incidents.scope_incident"):
+        waiting += _scopes_to_set()
+    if roles.LEGAL_REVIEWER in names and user.has_perm("notifications.review_templateversion"):
+        waiting += _templates_to_review(user)
+    signing = [role for role in (roles.CMO, roles.CISO) if role in names]
+    if signing and user.has_perm("notifications.sign_communication"):
+        waiting += _communications_to_sign(user, signing)
+    if names & {roles.CMO, roles.MARKETING_OPERATOR} and user.has_perm("campaigns.view_campaign"):
+        waiting += _campaigns_held()
+    if roles.DPO in names and user.has_perm("incidents.decide_incident"):
+        waiting += _decisions_to_record()
+    if roles.DPO in names and user.has_perm("incidents.meet_obligation"):
+        waiting += _filings_to_record()
+    return waiting
+
+
+def dashboard_progress(*, user: User) -> list[Progress]:
+    """Imports, breach messages, campaign sends and evidence packs under way, each for
+    those who may see them."""
+    progress: list[Progress] = []
+    if user.has_perm("customers.view_importjob"):
+        progress += _imports()
+    if user.has_perm("notifications.view_communication"):
+        progress += _breach_message_sends()
+    if user.has_perm("campaigns.view_campaign"):
+        progress += _campaign_sends()
+    if user.has_perm("incidents.view_evidencepack"):
+        progress += _evidence_builds()
+    return progress
+
+
+def _breach_message_sends() -> list[Progress]:
+    """Waves of breach messages not completed: messages out of all messages, in one query."""
+    open_statuses = [Notification.Status.PENDING, Notification.Status.CLAIMED]
+    deliveries = (
+        Delivery.objects.exclude(status=Delivery.Status.COMPLETED)
+        .select_related("communication__incident")
+        .annotate(
+            total=Count("communication__notifications"),
+            open=Count(
+                "communication__notifications",
+                filter=Q(communication__notifications__status__in=open_statuses),
+            ),
+        )
+        .order_by("started_at")[:LIMIT]
+    )
+    return [
+        Progress(
+            what="Breach messages",
+            label=f"{d.communication} — {d.communication.incident.title}"
+            + (" (paused)" if d.status == Delivery.Status.PAUSED else ""),
+            url=reverse("admin:notifications_communication_change", args=[d.communication_id]),
+            done=d.total - d.open,
+            total=d.total,
+            is_drill=d.communication.incident.is_drill,
+        )
+        for d in deliveries
+    ]
+
+
+def _evidence_builds() -> list[Progress]:
+    building = [EvidencePack.Status.QUEUED, EvidencePack.Status.BUILDING]
+    packs = (
+        EvidencePack.objects.filter(status__in=building)
+        .select_related("incident")
+        .order_by("requested_at")[:LIMIT]
+    )
+    return [
+        Progress(
+            what="Evidence pack",
+            label=f"{pack.incident.title}: {pack.stage or pack.get_status_display().lower()}",
+            url=reverse("admin:incidents_evidencepack_change", args=[pack.pk]),
+            done=pack.progress,
+            total=100,
+            is_drill=pack.incident.is_drill,
+        )
+        for pack in packs
+    ]
+
+
+def _imports() -> list[Progress]:
+    running = [
+        ImportJob.Status.PENDING,
+        ImportJob.Status.RUNNING,
+        ImportJob.Status.CANCEL_REQUESTED,
+    ]
+    jobs = ImportJob.objects.filter(status__in=running, dry_run=False).order_by("created_at")
+    return [
+        Progress(
+            what="Customer import",
+            label=f"{job.file_name} from {job.source} ({job.get_status_display().lower()})",
+            url=reverse("admin:customers_importjob_change", args=[job.pk]),
+            done=job.progress,
+            total=100,
+        )
+        for job in jobs[:LIMIT]
+    ]
+
+
+def _campaign_sends() -> list[Progress]:
+    finished = [
+        CampaignSend.Status.SENT,
+        CampaignSend.Status.WITHHELD,
+        CampaignSend.Status.SKIPPED,
+        CampaignSend.Status.FAILED,
+    ]
+    campaigns = (
+        Campaign.objects.filter(status__in=[Campaign.Status.SENDING, Campaign.Status.PAUSED])
+        .annotate(
+            total=Count("sends"),
+            done=Count("sends", filter=Q(sends__status__in=finished)),
+        )
+        .filter(total__gt=0)
+        .order_by("started_at")[:LIMIT]
+    )
+    return [
+        Progress(
+            what="Campaign",
+            label=f"{c}{' (paused)' if c.status == Campaign.Status.PAUSED else ''}",
+            url=reverse("admin:campaigns_campaign_change", args=[c.pk]),
+            done=c.done,
+            total=c.total,
+        )
+        for c in campaigns
+    ]
