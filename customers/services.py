@@ -28,7 +28,7 @@ from .imports.normalize import (
     row_normalize,
 )
 from .imports.readers import Row, table_open
-from .models import Customer, ImportJob, ImportMapping, ImportRejection, Segment
+from .models import Customer, ImportJob, ImportMapping, ImportRejection, PiiAccess, Segment
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -374,3 +374,12 @@ def _email_for_hand_edit(customer: Customer) -> tuple[str, str, str]:
     if status == "valid" and customer.email_status == Customer.EmailStatus.BOUNCED:
         status = Customer.EmailStatus.BOUNCED
     return email, normalized, status
+
+
+def pii_access_record(
+    *, user: Any, kind: str, customer_id: int | None = None, detail: str = ""
+) -> PiiAccess:
+    """Log that `user` saw contact data in full: one customer's record, or an export."""
+    return PiiAccess.objects.create(
+        user=user, customer_id=customer_id, kind=kind, detail=detail[:255]
+    )
