@@ -216,13 +216,11 @@ class CustomerAdmin(ExportMixin, admin.ModelAdmin):
         fields = list(self.readonly_fields)
         return fields if can_view_pii(request.user) else [*fields, *MASKED_FIELDS.values()]
 
-    def get_form(
-        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
-    ) -> Any:
-        if not can_view_pii(request.user):
-            # The form must not carry the values either, even for someone who may edit.
-            kwargs["exclude"] = [*(kwargs.get("exclude") or []), *MASKED_FIELDS]
-        return super().get_form(request, obj, change, **kwargs)
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
+        if can_view_pii(request.user):
+            return super().get_exclude(request, obj)
+        # The form must not carry the values either, even for someone who may edit.
+        return [*(super().get_exclude(request, obj) or []), *MASKED_FIELDS]
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None

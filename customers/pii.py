@@ -12,9 +12,11 @@ VIEW_PII = "customers.view_pii"
 # Fields of Customer that hold contact data, and what masks each.
 CONTACT_FIELDS = ("email", "email_normalized", "phone", "street", "postal_code", "city")
 
-_EMAIL_IN_TEXT = re.compile(r"[^\s<>\"'(),;:]+@[^\s<>\"'(),;:]+\.[A-Za-z]{2,}")
-# A run of digits with the usual separators, long enough to be a phone number.
-_PHONE_IN_TEXT = re.compile(r"\+?\d[\d ()./-]{6,}\d")
+# "%40" too: an email in a URL's query string is percent-encoded.
+_EMAIL_IN_TEXT = re.compile(r"[^\s<>\"'(),;:=&?/]+(?:@|%40)[^\s<>\"'(),;:=&?/]+\.[A-Za-z]{2,}")
+# An international number with its usual separators, or a bare run of 9 to 15 digits
+# (dates and times stay readable).
+_PHONE_IN_TEXT = re.compile(r"\+\d[\d ()./-]{6,}\d|\b\d{9,15}\b")
 
 
 def can_view_pii(user: Any) -> bool:
@@ -41,7 +43,7 @@ def mask_phone(value: str) -> str:
 
 def mask_text(value: str) -> str:
     """Any email or phone number inside free text (error messages, reports) masked."""
-    masked = _EMAIL_IN_TEXT.sub(lambda m: mask_email(m.group(0)), value or "")
+    masked = _EMAIL_IN_TEXT.sub(lambda m: mask_email(m.group(0).replace("%40", "@")), value or "")
     return _PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), masked)
 
 
