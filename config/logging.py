@@ -19,6 +19,6 @@ class PiiMaskingAdminEmailHandler(AdminEmailHandler):
         kwargs["include_html"] = False
         super().__init__(*args, **kwargs)
 
-    def send_mail(self, subject: str, message: str, *args: Any, **kwargs: Any) -> None:
+    def send_mail(self, subject: Any, message: Any, *args: Any, **kwargs: Any) -> None:
         kwargs["html_message"] = None
-        super().send_mail(mask_text(subject), mask_text(message), *args, **kwargs)
+        super().send_mail(mask_text(str(subject)), mask_text(str(message)), *args, **kwargs)

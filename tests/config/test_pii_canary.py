@@ -185,6 +185,6 @@ def test_error_email_masks_the_canary_and_carries_no_html_report(canary, setting
         )
 
     (report,) = [m for m in mail.outbox if m.to == ["ops@breachdesk.example"]]
-    assert canary.leaks(report.subject + report.body) == []
+    assert canary.leaks(f"{report.subject}\n{report.body}") == []
     assert "ValueError" in report.body and "c***@c***.org" in report.body
     assert not getattr(report, "alternatives", [])
