@@ -276,6 +276,10 @@ class CustomerAdmin(ExportMixin, admin.ModelAdmin):
     def has_export_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(EXPORT_PERMISSION)
 
+    @admin_view_permissions("export")
+    def export_action(self, request: HttpRequest) -> HttpResponse:
+        return super().export_action(request)
+
     def has_import_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(IMPORT_PERMISSION)
 
