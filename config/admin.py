@@ -7,8 +7,8 @@ open their lists; every action in Breachdesk names the permission it needs
 
 from typing import Any
 
-from axes.admin import AccessAttemptAdmin
-from axes.models import AccessAttempt
+from axes.admin import AccessAttemptAdmin  # type: ignore[import-untyped]
+from axes.models import AccessAttempt  # type: ignore[import-untyped]
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest

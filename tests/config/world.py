@@ -45,7 +45,7 @@ def world_build() -> World:
         pass
     TouchpointFactory.create(customer=customer)
     ImportMappingFactory.create()
-    job = ImportJob.objects.first()
+    job = ImportJob.objects.get(dry_run=False)
     ImportRejection.objects.create(
         job=job, row=2, line=3, field="email", reason="not an email", value=canary.ghost_email
     )
