@@ -29,6 +29,7 @@ from .imports.normalize import (
 )
 from .imports.readers import Row, table_open
 from .models import Customer, ImportJob, ImportMapping, ImportRejection, PiiAccess, Segment
+from .pii import mask_text
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -313,7 +314,13 @@ def import_job_run(*, job_id: int, stream: IO[bytes] | None = None) -> ImportJob
         _job_fail(job, ImportJob.Status.CANCELLED, "Cancelled; nothing was imported.")
     except Exception as exc:
         logger.exception("import job %s failed", job.pk)
-        _job_fail(job, ImportJob.Status.FAILED, f"Unexpected error, nothing was imported: {exc}")
+        # The database's message may quote a row (an email in a duplicate key): masked,
+        # since auditors without view_pii read the job.
+        _job_fail(
+            job,
+            ImportJob.Status.FAILED,
+            mask_text(f"Unexpected error, nothing was imported: {exc}"),
+        )
     return job
 
 
