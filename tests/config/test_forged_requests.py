@@ -34,7 +34,7 @@ def change_form_data(client, url: str) -> dict[str, Any]:
         value, widget = bound.value(), bound.field.widget
         if isinstance(widget, MultiWidget):
             for i, (part, sub) in enumerate(
-                zip(widget.decompress(value), widget.widgets, strict=True)
+                zip(widget.decompress(value) or [], widget.widgets, strict=False)
             ):
                 data[f"{name}_{i}"] = sub.format_value(part) or ""
         elif isinstance(value, list | tuple):
