@@ -119,6 +119,12 @@ CUSTOM_VIEWS: dict[str, tuple[Callable[[World], list[Any]], frozenset[str]]] = {
     "notifications_templateversion_new_version": (lambda w: [w.draft.pk], frozenset({MO, SA})),
 }
 
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
 STANDARD_SUFFIXES = ("_changelist", "_add", "_change", "_delete", "_history")
 
 
@@ -209,8 +215,10 @@ def test_custom_admin_views_open_exactly_for_the_roles_in_the_matrix(login, worl
     arguments, allowed = CUSTOM_VIEWS[name]
     url = reverse(f"admin:{name}", args=arguments(world))
     for role in EVERYONE:
-        status = login(role).get(url).status_code
-        assert status == (200 if role in allowed else 403), role
+        response = login(role).get(url)
+        assert response.status_code == (200 if role in allowed else 403), role
+        # Allowed or refused, a custom view's response carries the security headers.
+        assert {h: response.get(h) for h in SECURITY_HEADERS} == SECURITY_HEADERS, role
 
 
 # --- Meta-tests: what a new action or custom view must declare -------------------------
