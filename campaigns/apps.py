@@ -38,9 +38,11 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         from incidents.signals import scope_changed
 
+        from . import evidence
         from .receivers import on_scope_changed
 
         scope_changed.connect(on_scope_changed, dispatch_uid="campaigns.hold_on_scope_changed")
+        evidence.register()
 
     def seed_demo(self, *, stdout: Any) -> None:
         """A draft campaign over the demo segments, owned by the demo CMO (idempotent)."""

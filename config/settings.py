@@ -223,6 +223,30 @@ if Q_CLUSTER["retry"] <= CAMPAIGNS_LEASE_SECONDS:
 BREACH_MESSAGE_FALLBACK_LANGUAGE = env.str("BREACH_MESSAGE_FALLBACK_LANGUAGE", default="en")
 BREACH_MESSAGE_MIN_READING_EASE = env.int("BREACH_MESSAGE_MIN_READING_EASE", default=50)
 
+# --- Delivery -------------------------------------------------------------------------
+# Breach messages are claimed in batches (one task and one SMTP connection each); a claim
+# not finished within the lease is taken over by another worker. It must be below Q_RETRY.
+DELIVERY_BATCH_SIZE = env.int("DELIVERY_BATCH_SIZE", default=500)
+DELIVERY_PARALLEL_BATCHES = env.int("DELIVERY_PARALLEL_BATCHES", default=4)
+DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=300)
+# Shared by every worker through the database, to keep the sending domain's reputation.
+DELIVERY_RATE_PER_MINUTE = env.int("DELIVERY_RATE_PER_MINUTE", default=6000)
+# Temporary failures are retried after BACKOFF * 2**attempt seconds, MAX_ATTEMPTS times.
+DELIVERY_MAX_ATTEMPTS = env.int("DELIVERY_MAX_ATTEMPTS", default=5)
+DELIVERY_BACKOFF_SECONDS = env.int("DELIVERY_BACKOFF_SECONDS", default=30)
+# Circuit breaker: pause the wave when failures and bounces over the last WINDOW minutes
+# exceed RATE (0-1) of at least MIN_SAMPLE messages.
+DELIVERY_BREAKER_WINDOW_MINUTES = env.int("DELIVERY_BREAKER_WINDOW_MINUTES", default=15)
+DELIVERY_BREAKER_RATE = env.float("DELIVERY_BREAKER_RATE", default=0.1)
+DELIVERY_BREAKER_MIN_SAMPLE = env.int("DELIVERY_BREAKER_MIN_SAMPLE", default=100)
+# Follow-up reminders (never breach notices) skip people with this many messages in DAYS.
+DELIVERY_FOLLOW_UP_CAP_MESSAGES = env.int("DELIVERY_FOLLOW_UP_CAP_MESSAGES", default=3)
+DELIVERY_FOLLOW_UP_CAP_DAYS = env.int("DELIVERY_FOLLOW_UP_CAP_DAYS", default=7)
+# Where a breach message's personal password reset link points (a signed token is added).
+DELIVERY_RESET_URL = env.str("DELIVERY_RESET_URL", default="https://example.com/reset")
+if Q_CLUSTER["retry"] <= DELIVERY_LEASE_SECONDS:
+    raise ImproperlyConfigured("DELIVERY_LEASE_SECONDS must be below Q_RETRY.")
+
 # --- Production safety ----------------------------------------------------------------
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)

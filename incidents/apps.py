@@ -16,6 +16,8 @@ VIEW = {
         "obligation",
         "forensiclist",
         "forensiclistrow",
+        "regulatornotice",
+        "filing",
     )
 }
 RESPOND = {
@@ -25,7 +27,14 @@ RESPOND = {
     "incidents.scope_incident",
     "incidents.add_assessment",
 }
-DECIDE = {"incidents.decide_incident", "incidents.meet_obligation"}
+DECIDE = {
+    "incidents.decide_incident",
+    "incidents.meet_obligation",
+    "incidents.file_regulatornotice",
+}
+# The pack is read by whoever answers for the breach; viewing it is downloading it.
+READ_EVIDENCE = {"incidents.view_evidencepack"}
+EVIDENCE = READ_EVIDENCE | {"incidents.build_evidencepack"}
 
 
 class IncidentsConfig(AppConfig):
@@ -36,13 +45,18 @@ class IncidentsConfig(AppConfig):
     # Role names as in config.roles (importing it here would load auth models too early).
     role_permissions: dict[str, set[str]] = {
         "Security analyst": VIEW | RESPOND,
-        "CISO": VIEW | RESPOND | DECIDE,
-        "DPO": VIEW | DECIDE | {"incidents.add_regime", "incidents.change_regime"},
-        "CMO": VIEW,
+        "CISO": VIEW | RESPOND | DECIDE | EVIDENCE,
+        "DPO": VIEW | DECIDE | EVIDENCE | {"incidents.add_regime", "incidents.change_regime"},
+        "CMO": VIEW | EVIDENCE,
         "Legal reviewer": VIEW,
         "Marketing operator": VIEW,
-        "Auditor": VIEW,
+        "Auditor": VIEW | READ_EVIDENCE,
     }
+
+    def ready(self) -> None:
+        from incidents.evidence import sections
+
+        sections.register()
 
     def seed_demo(self, *, stdout: OutputWrapper) -> None:
         """One open incident, 30 hours into its GDPR clock, assessed once (idempotent)."""

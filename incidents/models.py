@@ -431,3 +431,110 @@ class Obligation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.incident})"
+
+
+# --- Regulator notice and evidence -----------------------------------------------------
+
+
+class RegulatorNotice(models.Model):
+    """An Art. 33 notice to the supervisory authority: the initial one, then follow-ups
+    (Art. 33(4) lets the information come in phases). Its content is frozen when drafted."""
+
+    class Phase(models.TextChoices):
+        INITIAL = "initial", "Initial notice"
+        FOLLOW_UP = "follow_up", "Follow-up"
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="notices")
+    number = models.PositiveIntegerField(help_text="1 for the initial notice, then 2, 3, ...")
+    phase = models.CharField(max_length=16, choices=Phase.choices)
+    obligation = models.ForeignKey(
+        Obligation,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="notices",
+        help_text="The filing obligation this notice meets when it is filed.",
+    )
+    # The form's answers as drafted from the incident record: {"sections": [...]}.
+    content = models.JSONField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["incident", "number"]
+        permissions = [("file_regulatornotice", "Can draft regulator notices and record filings")]
+        constraints = [
+            models.UniqueConstraint(fields=["incident", "number"], name="notice_number_unique"),
+            models.UniqueConstraint(
+                fields=["incident"],
+                condition=Q(phase="initial"),
+                name="notice_one_initial_per_incident",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Notice {self.number} ({self.get_phase_display().lower()}) for {self.incident}"
+
+
+class Filing(models.Model):
+    """A notice as it was sent to an authority: when, under which reference, which file."""
+
+    notice = models.OneToOneField(RegulatorNotice, on_delete=models.PROTECT, related_name="filing")
+    authority = models.CharField(max_length=200)
+    filed_at = models.DateTimeField("submitted at")
+    reference = models.CharField("authority's reference", max_length=200)
+    file = models.FileField("file sent", upload_to="filings/")
+    file_sha256 = models.CharField(max_length=64)
+    delay_reason = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-filed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.reference} at {self.authority}"
+
+
+class EvidencePack(models.Model):
+    """One PDF/A evidence pack of an incident, built in the background."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        BUILDING = "building", "Building"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="evidence_packs")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done.")
+    stage = models.CharField(max_length=200, blank=True)
+    file = models.FileField(upload_to="evidence/", blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.PositiveBigIntegerField(null=True, blank=True)
+    head_hash = models.CharField("timeline head hash", max_length=64, blank=True)
+    chain_ok = models.BooleanField(null=True)
+    first_broken_seq = models.PositiveIntegerField(null=True, blank=True)
+    affected = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    built_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # {"gather": seconds, "annexes": ..., "render": ..., "write": ...}
+    timings = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        # Viewing a pack is downloading it: view_evidencepack is held only by those who
+        # answer for the breach and by auditors (who hold nothing but view permissions).
+        permissions = [("build_evidencepack", "Can build evidence packs")]
+
+    def __str__(self) -> str:
+        return f"Evidence pack {self.pk} of {self.incident}"

@@ -6,6 +6,12 @@ _VIEW = {
     "notifications.view_communication",
     "notifications.view_communicationsignoff",
 }
+_VIEW |= {
+    "notifications.view_delivery",
+    "notifications.view_notification",
+    "notifications.view_letterbatch",
+    "notifications.view_remediationcode",
+}
 _DRAFT = _VIEW | {
     "notifications.add_messagetemplate",
     "notifications.add_templateversion",
@@ -13,6 +19,16 @@ _DRAFT = _VIEW | {
     "notifications.add_communication",
     "notifications.change_communication",
 }
+
+# Sending, pausing and resuming a wave is the signers' decision; the letters, bounce files
+# and code pools are operators' work.
+_LETTERS = {
+    "notifications.add_letterbatch",
+    "notifications.post_letterbatch",
+    "notifications.change_notification",
+    "notifications.add_remediationcode",
+}
+_SEND = _LETTERS | {"notifications.send_communication", "notifications.resume_delivery"}
 
 
 class NotificationsConfig(AppConfig):
@@ -23,9 +39,9 @@ class NotificationsConfig(AppConfig):
     # the CISO sign what goes out; nobody deletes (history is evidence).
     role_permissions: dict[str, set[str]] = {
         "Legal reviewer": _VIEW | {"notifications.review_templateversion"},
-        "CMO": _VIEW | {"notifications.sign_communication"},
-        "CISO": _VIEW | {"notifications.sign_communication"},
-        "Marketing operator": set(_DRAFT),
+        "CMO": _VIEW | _SEND | {"notifications.sign_communication"},
+        "CISO": _VIEW | _SEND | {"notifications.sign_communication"},
+        "Marketing operator": _DRAFT | _LETTERS,
         "Security analyst": set(_DRAFT),
         "DPO": set(_VIEW),
         "Auditor": set(_VIEW),
@@ -34,9 +50,10 @@ class NotificationsConfig(AppConfig):
     def ready(self) -> None:
         from incidents.signals import scope_changed
 
-        from . import receivers
+        from . import evidence, receivers
 
         scope_changed.connect(
             receivers.scope_changed_void_sign_offs,
             dispatch_uid="notifications.scope_changed_void_sign_offs",
         )
+        evidence.register()

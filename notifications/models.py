@@ -234,3 +234,218 @@ def canonical_sha256(document: dict[str, Any]) -> str:
     """SHA-256 of canonical JSON: sorted keys, no whitespace, UTF-8."""
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# --- Delivery ----------------------------------------------------------------------------
+
+
+class Delivery(models.Model):
+    """The sending of one signed-off communication: its wave, pause and completion."""
+
+    class Kind(models.TextChoices):
+        # Values match customers.Touchpoint.Kind.
+        BREACH_NOTICE = "breach_notice", "Breach notice (mandatory)"
+        FOLLOW_UP = "follow_up", "Follow-up reminder"
+
+    class Status(models.TextChoices):
+        SENDING = "sending", "Sending"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Completed"
+
+    communication = models.OneToOneField(
+        Communication, on_delete=models.PROTECT, related_name="delivery"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SENDING)
+    # The content hash the send was checked against, kept as evidence.
+    content_hash = models.CharField(max_length=64, editable=False)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField()
+    paused_at = models.DateTimeField(null=True, blank=True)
+    pause_reason = models.TextField(blank=True)
+    resumed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name_plural = "deliveries"
+        permissions = [
+            ("send_communication", "Can send signed-off communications"),
+            ("resume_delivery", "Can resume a paused delivery"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Delivery of {self.communication}"
+
+
+class Notification(models.Model):
+    """One person's copy of one communication: the ledger row that makes "exactly once"."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        CLAIMED = "claimed", "Being sent"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        BOUNCED = "bounced", "Bounced"
+        LETTER = "letter", "By letter"
+        SKIPPED = "skipped", "Skipped"
+
+    class SkipReason(models.TextChoices):
+        NONE = "", "-"
+        OPTED_OUT = "opted_out", "Opted out (follow-ups only)"
+        FREQUENCY_CAP = "frequency_cap", "Frequency cap (follow-ups only)"
+
+    communication = models.ForeignKey(
+        Communication, on_delete=models.PROTECT, related_name="notifications"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="breach_notifications"
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    skip_reason = models.CharField(
+        max_length=16, choices=SkipReason.choices, blank=True, default=""
+    )
+    # The address when the row was written: a later CRM import does not redirect it.
+    email = models.CharField(max_length=254, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    bounced_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    letter_batch = models.ForeignKey(
+        "LetterBatch",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notifications",
+    )
+
+    class Meta:
+        ordering = ["communication", "customer"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["communication", "customer"], name="notification_one_per_person"
+            ),
+        ]
+        indexes = [
+            # The batch claim: open rows of one communication in id order.
+            models.Index(fields=["communication", "status", "id"], name="notification_claim_idx"),
+            models.Index(fields=["email"], name="notification_email_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.communication} to {self.customer_id}"
+
+    @property
+    def message_id(self) -> str:
+        return notification_message_id(
+            communication_id=self.communication_id, customer_id=self.customer_id
+        )
+
+
+def notification_message_id(*, communication_id: int, customer_id: int) -> str:
+    """The same Message-ID for every attempt, so a resend after a crash is recognisable."""
+    return f"<breach-{communication_id}.{customer_id}@breachdesk.invalid>"
+
+
+class SendRateWindow(models.Model):
+    """Messages sent per minute across every worker: the shared rate limit's counter."""
+
+    minute = models.DateTimeField(primary_key=True)
+    sent = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.sent} at {self.minute:%H:%M}"
+
+
+class RemediationCode(models.Model):
+    """A credit monitoring (or similar) code from a vendor; given to one person, once."""
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, related_name="remediation_codes"
+    )
+    code = models.CharField(max_length=128)
+    vendor = models.CharField(max_length=128)
+    expires_on = models.DateField()
+    # One-to-one: the database refuses to give a code twice or a person two codes.
+    notification = models.OneToOneField(
+        Notification,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="remediation_code",
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    imported_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["incident", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["vendor", "code"], name="remediationcode_unique"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["incident", "notification", "expires_on"], name="remediationcode_free_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vendor} code {self.code[:4]}…"
+
+
+class LetterBatch(models.Model):
+    """Letters for the print house: one PDF and a CSV manifest, built in the background."""
+
+    class PaperSize(models.TextChoices):
+        A4 = "A4", "A4 (DIN 5008 window envelope)"
+        LETTER = "Letter", "US Letter (#10 window envelope)"
+
+    class Status(models.TextChoices):
+        BUILDING = "building", "Building"
+        READY = "ready", "Ready to print"
+        POSTED = "posted", "Posted"
+        FAILED = "failed", "Failed to build"
+
+    communication = models.ForeignKey(
+        Communication, on_delete=models.PROTECT, related_name="letter_batches"
+    )
+    paper_size = models.CharField(max_length=8, choices=PaperSize.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.BUILDING)
+    letters = models.PositiveIntegerField(default=0)
+    built = models.PositiveIntegerField(default=0)
+    pdf = models.FileField(upload_to="letters/", blank=True)
+    manifest = models.FileField(upload_to="letters/", blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    built_at = models.DateTimeField(null=True, blank=True)
+    posted_at = models.DateTimeField(null=True, blank=True)
+    posted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "letter batches"
+        permissions = [("post_letterbatch", "Can record letter batches as posted")]
+
+    def __str__(self) -> str:
+        return f"Letters {self.pk} for {self.communication} ({self.letters})"

@@ -11,6 +11,7 @@ blank in someone's inbox.
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, cast
 
 from django.template import Context, Engine, Library, Node, NodeList, TemplateSyntaxError
@@ -218,17 +219,21 @@ def _plain(value: str) -> str:
     return "".join([value])
 
 
+@lru_cache(maxsize=512)
+def _compiled(source: str) -> Any:
+    # A wave renders the same few versions thousands of times: compile each source once.
+    return ENGINE.from_string(source)
+
+
 def message_render(
     *, subject: str, text_body: str, html_body: str, context: dict[str, Any]
 ) -> RenderedMessage:
     """Render one message; an unknown variable is an error, never a blank."""
     # Plain str, not SafeString: whoever shows a message (the admin preview) escapes it.
     rendered = RenderedMessage(
-        subject=" ".join(
-            ENGINE.from_string(subject).render(Context(context, autoescape=False)).split()
-        ),
-        text=_plain(ENGINE.from_string(text_body).render(Context(context, autoescape=False))),
-        html=_plain(ENGINE.from_string(html_body).render(Context(context))),
+        subject=" ".join(_compiled(subject).render(Context(context, autoescape=False)).split()),
+        text=_plain(_compiled(text_body).render(Context(context, autoescape=False))),
+        html=_plain(_compiled(html_body).render(Context(context))),
     )
     for part, value in (
         ("subject", rendered.subject),

@@ -4,10 +4,12 @@ CMO and the CISO sign."""
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Min
+from django.utils import timezone
 
 from customers.models import Customer
 from incidents.models import AffectedCustomer, DataCategory, Incident
@@ -16,6 +18,8 @@ from .models import (
     Channel,
     Communication,
     CommunicationSignOff,
+    Delivery,
+    Notification,
     SignOffRole,
     TemplateVersion,
     canonical_sha256,
@@ -421,3 +425,74 @@ def communication_previews(
                     preview.error = str(error)
             previews.append(preview)
     return previews
+
+
+# --- Delivery ----------------------------------------------------------------------------
+
+
+@dataclass
+class DeliveryProgress:
+    """Where a wave stands, for the communication's page."""
+
+    total: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    status: str = ""
+    pause_reason: str = ""
+    per_minute: float = 0.0
+    estimated_finish: datetime | None = None
+
+    def count(self, status: str) -> int:
+        return self.counts.get(status, 0)
+
+    @property
+    def pending(self) -> int:
+        return self.count("pending") + self.count("claimed")
+
+    @property
+    def letters(self) -> int:
+        return self.count("letter") + self.count("bounced") + self.count("failed")
+
+    def percent(self, value: int) -> float:
+        return round(100 * value / self.total, 1) if self.total else 0.0
+
+    @property
+    def bars(self) -> list[tuple[str, int, float]]:
+        return [
+            (label, value, self.percent(value))
+            for label, value in (
+                ("sent", self.count("sent")),
+                ("failed", self.count("failed")),
+                ("bounced", self.count("bounced")),
+                ("by letter", self.count("letter")),
+                ("skipped", self.count("skipped")),
+                ("pending", self.pending),
+            )
+        ]
+
+
+def delivery_progress(*, communication_id: int) -> DeliveryProgress | None:
+    """Counts by status in one grouped query; the finish is estimated from the last five
+    minutes' pace."""
+    delivery = Delivery.objects.filter(communication_id=communication_id).first()
+    if delivery is None:
+        return None
+    counts = dict(
+        Notification.objects.filter(communication_id=communication_id)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    progress = DeliveryProgress(
+        total=sum(counts.values()),
+        counts=counts,
+        status=delivery.get_status_display(),
+        pause_reason=delivery.pause_reason if delivery.status == "paused" else "",
+    )
+    now = timezone.now()
+    recent = Notification.objects.filter(
+        communication_id=communication_id, sent_at__gte=now - timedelta(minutes=5)
+    ).count()
+    progress.per_minute = recent / 5
+    if progress.pending and progress.per_minute and delivery.status == "sending":
+        progress.estimated_finish = now + timedelta(minutes=progress.pending / progress.per_minute)
+    return progress

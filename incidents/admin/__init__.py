@@ -1,6 +1,7 @@
 """The incidents admin: the incident page and its service-backed views, then the records
 that hang on it (obligations, regimes, timeline, scope, assessments, forensic lists)."""
 
+from .evidence import EvidencePackAdmin, FilingAdmin, RegulatorNoticeAdmin
 from .incident import IncidentAdmin
 from .records import (
     AffectedCustomerAdmin,
@@ -14,9 +15,12 @@ from .records import (
 __all__ = [
     "AffectedCustomerAdmin",
     "AssessmentAdmin",
+    "EvidencePackAdmin",
+    "FilingAdmin",
     "ForensicListAdmin",
     "IncidentAdmin",
     "ObligationAdmin",
     "RegimeAdmin",
+    "RegulatorNoticeAdmin",
     "TimelineEventAdmin",
 ]

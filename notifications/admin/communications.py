@@ -33,6 +33,7 @@ from ..selectors import (
 )
 from ..services import TransitionRefused
 from .common import error_message
+from .delivery import progress_html
 
 SIGN = "notifications.sign_communication"
 
@@ -62,7 +63,7 @@ class CommunicationAdmin(admin.ModelAdmin):
     list_select_related = ["incident", "created_by"]
     list_filter = ["status"]
     search_fields = ["name", "incident__title"]
-    readonly_fields = ["status", "created_by", "created_at", "updated_at"]
+    readonly_fields = ["status", "created_by", "created_at", "updated_at", "sending"]
     fieldsets = [
         (None, {"fields": ["incident", "name", "status"]}),
         ("Audience", {"fields": ["audience_data_categories", "audience_countries"]}),
@@ -71,6 +72,7 @@ class CommunicationAdmin(admin.ModelAdmin):
             {"fields": ["channels", "send_window_start", "send_window_end", "fallback_language"]},
         ),
         ("Words", {"fields": ["chosen_versions"]}),
+        ("Sending", {"fields": ["sending"]}),
         ("Record", {"fields": ["created_by", "created_at", "updated_at"]}),
     ]
     inlines = [SignOffInline]
@@ -87,6 +89,10 @@ class CommunicationAdmin(admin.ModelAdmin):
                 )
             )
         )
+
+    @admin.display(description="progress")
+    def sending(self, communication: Communication) -> str:
+        return progress_html(communication) if communication.pk else "—"
 
     @admin.display(description="channels")
     def channel_list(self, communication: Communication) -> str:

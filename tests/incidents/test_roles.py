@@ -16,6 +16,8 @@ VIEW = {
     "incidents.view_obligation",
     "incidents.view_forensiclist",
     "incidents.view_forensiclistrow",
+    "incidents.view_regulatornotice",
+    "incidents.view_filing",
 }
 OPEN_AND_SCOPE = {
     "incidents.add_incident",
@@ -24,16 +26,25 @@ OPEN_AND_SCOPE = {
     "incidents.scope_incident",
     "incidents.add_assessment",
 }
-DECIDE_AND_FILE = {"incidents.decide_incident", "incidents.meet_obligation"}
+DECIDE_AND_FILE = {
+    "incidents.decide_incident",
+    "incidents.meet_obligation",
+    "incidents.file_regulatornotice",
+}
+READ_EVIDENCE = {"incidents.view_evidencepack"}
+EVIDENCE = READ_EVIDENCE | {"incidents.build_evidencepack"}
 
 EXPECTED = {
     roles.SECURITY_ANALYST: VIEW | OPEN_AND_SCOPE,
-    roles.CISO: VIEW | OPEN_AND_SCOPE | DECIDE_AND_FILE,
-    roles.DPO: VIEW | DECIDE_AND_FILE | {"incidents.add_regime", "incidents.change_regime"},
-    roles.CMO: VIEW,
+    roles.CISO: VIEW | OPEN_AND_SCOPE | DECIDE_AND_FILE | EVIDENCE,
+    roles.DPO: VIEW
+    | DECIDE_AND_FILE
+    | EVIDENCE
+    | {"incidents.add_regime", "incidents.change_regime"},
+    roles.CMO: VIEW | EVIDENCE,
     roles.LEGAL_REVIEWER: VIEW,
     roles.MARKETING_OPERATOR: VIEW,
-    roles.AUDITOR: VIEW,
+    roles.AUDITOR: VIEW | READ_EVIDENCE,
 }
 
 

@@ -10,7 +10,18 @@ VIEW = {
     "notifications.view_templateversion",
     "notifications.view_communication",
     "notifications.view_communicationsignoff",
+    "notifications.view_delivery",
+    "notifications.view_notification",
+    "notifications.view_letterbatch",
+    "notifications.view_remediationcode",
 }
+LETTERS = {
+    "notifications.add_letterbatch",
+    "notifications.post_letterbatch",
+    "notifications.change_notification",
+    "notifications.add_remediationcode",
+}
+SEND = {"notifications.send_communication", "notifications.resume_delivery"}
 DRAFT = {
     "notifications.add_messagetemplate",
     "notifications.add_templateversion",
@@ -20,9 +31,9 @@ DRAFT = {
 }
 EXPECTED = {
     roles.LEGAL_REVIEWER: VIEW | {"notifications.review_templateversion"},
-    roles.CMO: VIEW | {"notifications.sign_communication"},
-    roles.CISO: VIEW | {"notifications.sign_communication"},
-    roles.MARKETING_OPERATOR: VIEW | DRAFT,
+    roles.CMO: VIEW | LETTERS | SEND | {"notifications.sign_communication"},
+    roles.CISO: VIEW | LETTERS | SEND | {"notifications.sign_communication"},
+    roles.MARKETING_OPERATOR: VIEW | DRAFT | LETTERS,
     roles.SECURITY_ANALYST: VIEW | DRAFT,
     roles.DPO: VIEW,
     roles.AUDITOR: VIEW,

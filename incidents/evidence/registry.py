@@ -1,0 +1,64 @@
+"""Sections of the evidence pack that other apps contribute, as plain data.
+
+campaigns and notifications depend on incidents, never the reverse: they register a
+provider here from their AppConfig.ready, and the pack calls it with an incident id.
+"""
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: list[str]
+    rows: list[list[str]]
+    caption: str = ""
+    empty: str = "None."
+
+
+@dataclass(frozen=True)
+class SectionContent:
+    """What a section says: label/value facts, then tables, then notes. Plain strings only;
+    the template escapes all of it."""
+
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    order: int
+    provider: Callable[[int], SectionContent]
+
+
+# (customer id, notice status) for an incident, ordered by customer id.
+CustomerStatusProvider = Callable[[int], Iterable[tuple[int, str]]]
+
+_sections: dict[str, Section] = {}
+_customer_status: list[CustomerStatusProvider] = []
+
+
+def evidence_section_register(
+    *, key: str, title: str, order: int, provider: Callable[[int], SectionContent]
+) -> None:
+    """Add (or replace, so a reloaded app registers once) a section of the pack."""
+    _sections[key] = Section(key=key, title=title, order=order, provider=provider)
+
+
+def evidence_customer_status_register(*, provider: CustomerStatusProvider) -> None:
+    """Name the source of each affected person's notice status for the customers annex."""
+    if provider not in _customer_status:
+        _customer_status.append(provider)
+
+
+def evidence_sections() -> list[Section]:
+    return sorted(_sections.values(), key=lambda s: (s.order, s.key))
+
+
+def evidence_customer_statuses(incident_id: int) -> Iterator[tuple[int, str]]:
+    """The registered statuses, or nothing when no app tells who was notified."""
+    for provider in _customer_status[:1]:
+        yield from provider(incident_id)

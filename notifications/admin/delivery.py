@@ -1,0 +1,411 @@
+"""Admin for sending: the send confirmation, progress, pause and resume, the notification
+ledger, letter batches, code pools and bounce files. Every write goes through a service."""
+
+from pathlib import Path
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from ..models import Communication, Delivery, LetterBatch, Notification, RemediationCode
+from ..selectors import delivery_progress
+from ..services.bounces import bounces_from_csv, bounces_from_dsn, bounces_record, dsn_messages
+from ..services.codes import codes_free, codes_import
+from ..services.delivery import (
+    DeliveryError,
+    communication_audience_size,
+    communication_needs_codes,
+    communication_send,
+    delivery_pause,
+    delivery_resume,
+)
+from ..services.letters import LetterError, letter_batch_create, letter_batch_mark_posted
+from .common import error_message
+
+SEND = "notifications.send_communication"
+RESUME = "notifications.resume_delivery"
+
+
+def progress_html(communication: Communication) -> SafeString:
+    """The progress bar and estimate shown on the communication's page."""
+    return SafeString(
+        render_to_string(
+            "admin/notifications/delivery/progress.html",
+            {
+                "communication": communication,
+                "progress": delivery_progress(communication_id=communication.pk),
+            },
+        )
+    )
+
+
+class SendForm(forms.Form):
+    kind = forms.ChoiceField(choices=Delivery.Kind.choices, initial=Delivery.Kind.BREACH_NOTICE)
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField()
+
+
+def _form_page(
+    request: HttpRequest, model_admin: admin.ModelAdmin, title: str, form: forms.Form, **extra: Any
+) -> TemplateResponse:
+    return TemplateResponse(
+        request,
+        "admin/notifications/delivery/form_page.html",
+        {
+            **model_admin.admin_site.each_context(request),
+            "opts": model_admin.opts,
+            "title": title,
+            "form": form,
+            **extra,
+        },
+    )
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ["communication", "kind", "status", "started_at", "completed_at"]
+    list_select_related = ["communication"]
+    list_filter = ["status", "kind"]
+    search_fields = ["communication__name", "communication__incident__title"]
+    readonly_fields = [
+        "communication",
+        "kind",
+        "status",
+        "content_hash",
+        "started_by",
+        "started_at",
+        "paused_at",
+        "pause_reason",
+        "resumed_by",
+        "completed_at",
+        "progress",
+    ]
+    actions = ["pause", "resume", "letters_a4", "letters_us"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_resume_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(RESUME)
+
+    def has_letters_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("notifications.add_letterbatch")
+
+    @admin.display(description="progress")
+    def progress(self, delivery: Delivery) -> SafeString:
+        return progress_html(delivery.communication)
+
+    @admin.action(description="Pause the selected waves", permissions=["resume"])
+    def pause(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        self._each(
+            request,
+            queryset,
+            "paused",
+            lambda d: delivery_pause(
+                delivery_id=d.pk, actor=request.user, reason=f"Paused by {request.user}."
+            ),
+        )
+
+    @admin.action(description="Resume the selected waves", permissions=["resume"])
+    def resume(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        self._each(
+            request,
+            queryset,
+            "resumed",
+            lambda d: delivery_resume(delivery_id=d.pk, actor=request.user),
+        )
+
+    @admin.action(description="Build letters (A4) for those email missed", permissions=["letters"])
+    def letters_a4(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        self._letters(request, queryset, LetterBatch.PaperSize.A4)
+
+    @admin.action(
+        description="Build letters (US Letter) for those email missed", permissions=["letters"]
+    )
+    def letters_us(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        self._letters(request, queryset, LetterBatch.PaperSize.LETTER)
+
+    def _letters(self, request: HttpRequest, queryset: QuerySet[Delivery], size: str) -> None:
+        self._each(
+            request,
+            queryset,
+            "sent to the letter press",
+            lambda d: letter_batch_create(
+                communication_id=d.communication_id, paper_size=size, actor=request.user
+            ),
+        )
+
+    def _each(self, request: HttpRequest, queryset: Any, done: str, call: Any) -> None:
+        ok, refused = 0, []
+        for delivery in queryset:
+            try:
+                call(delivery)
+                ok += 1
+            except (DeliveryError, LetterError, ValidationError) as error:
+                refused.append(error_message(error))
+        if ok:
+            self.message_user(request, f"{ok} {done}.", messages.SUCCESS)
+        for reason in refused:
+            self.message_user(request, reason, messages.ERROR)
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "send/<int:communication_id>/",
+                self.admin_site.admin_view(self.send_view),
+                name="notifications_delivery_send",
+            ),
+            path(
+                "bounces/",
+                self.admin_site.admin_view(self.bounces_view),
+                name="notifications_delivery_bounces",
+            ),
+            *super().get_urls(),
+        ]
+
+    def send_view(self, request: HttpRequest, communication_id: int) -> HttpResponse:
+        if not request.user.has_perm(SEND):
+            raise PermissionDenied
+        communication = get_object_or_404(
+            Communication.objects.select_related("incident"), pk=communication_id
+        )
+        form = SendForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                communication_send(
+                    communication_id=communication.pk,
+                    actor=request.user,
+                    kind=form.cleaned_data["kind"],
+                )
+            except DeliveryError as error:
+                form.add_error(None, error_message(error))
+            else:
+                self.message_user(request, f"'{communication}' is being sent.", messages.SUCCESS)
+                return HttpResponseRedirect(
+                    reverse("admin:notifications_communication_change", args=[communication.pk])
+                )
+        needs_codes = communication_needs_codes(communication=communication)
+        return _form_page(
+            request,
+            self,
+            f"Send {communication}",
+            form,
+            facts=[
+                ("Audience", communication_audience_size(communication=communication)),
+                ("Status", communication.get_status_display()),
+                (
+                    "Free remediation codes",
+                    codes_free(incident_id=communication.incident_id) if needs_codes else "—",
+                ),
+            ],
+            submit="Send",
+        )
+
+    def bounces_view(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm("notifications.change_notification"):
+            raise PermissionDenied
+        form = UploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            data = upload.read()
+            try:
+                if Path(upload.name).suffix.lower() == ".csv":
+                    bounces = bounces_from_csv(csv_text=data.decode("utf-8-sig"))
+                else:
+                    bounces = [b for m in dsn_messages(data=data) for b in bounces_from_dsn(m)]
+                marked = bounces_record(bounces=bounces, source=upload.name, actor=request.user)
+            except (ValidationError, UnicodeDecodeError) as error:
+                form.add_error("file", error_message(error))
+            else:
+                self.message_user(
+                    request,
+                    f"{len(bounces)} bounces read, {marked} sent messages marked bounced.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:notifications_delivery_changelist"))
+        return _form_page(
+            request,
+            self,
+            "Record bounces (provider CSV export, or an mbox / .eml of bounce reports)",
+            form,
+            submit="Record bounces",
+            multipart=True,
+        )
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["communication", "customer", "channel", "status", "attempts", "sent_at"]
+    list_select_related = ["communication", "customer"]
+    list_filter = ["status", "channel"]
+    search_fields = ["email", "customer__last_name", "=customer__id"]
+    show_full_result_count = False
+    readonly_fields = [f.name for f in Notification._meta.fields] + ["message_id"]
+    actions = None
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(LetterBatch)
+class LetterBatchAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "paper_size", "status", "built_of", "created_at", "posted_at"]
+    list_select_related = ["communication"]
+    list_filter = ["status", "paper_size"]
+    search_fields = ["communication__name"]
+    fields = (
+        "communication",
+        "paper_size",
+        "status",
+        "letters",
+        "built",
+        "downloads",
+        "error",
+        "created_by",
+        "created_at",
+        "built_at",
+        "posted_at",
+        "posted_by",
+    )
+    readonly_fields = fields
+    actions = ["mark_posted"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_post_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("notifications.post_letterbatch")
+
+    @admin.display(description="built")
+    def built_of(self, batch: LetterBatch) -> str:
+        return f"{batch.built} of {batch.letters}"
+
+    @admin.display(description="files")
+    def downloads(self, batch: LetterBatch) -> str:
+        if batch.status not in (LetterBatch.Status.READY, LetterBatch.Status.POSTED):
+            return "—"
+        return format_html(
+            '<a href="{}">PDF</a> · <a href="{}">manifest (CSV)</a>',
+            reverse("admin:notifications_letterbatch_file", args=[batch.pk, "pdf"]),
+            reverse("admin:notifications_letterbatch_file", args=[batch.pk, "manifest"]),
+        )
+
+    @admin.action(description="Record as posted", permissions=["post"])
+    def mark_posted(self, request: HttpRequest, queryset: QuerySet[LetterBatch]) -> None:
+        done = 0
+        for batch in queryset:
+            try:
+                letter_batch_mark_posted(batch_id=batch.pk, actor=request.user)
+                done += 1
+            except LetterError as error:
+                self.message_user(request, str(error), messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} batch(es) recorded as posted.", messages.SUCCESS)
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<int:pk>/file/<str:which>/",
+                self.admin_site.admin_view(self.file_view),
+                name="notifications_letterbatch_file",
+            ),
+            *super().get_urls(),
+        ]
+
+    def file_view(self, request: HttpRequest, pk: int, which: str) -> FileResponse:
+        if not self.has_view_permission(request) or which not in ("pdf", "manifest"):
+            raise PermissionDenied
+        batch = get_object_or_404(LetterBatch, pk=pk)
+        field = batch.pdf if which == "pdf" else batch.manifest
+        if not field:
+            raise PermissionDenied
+        return FileResponse(field.open("rb"), as_attachment=True, filename=Path(field.name).name)
+
+
+@admin.register(RemediationCode)
+class RemediationCodeAdmin(admin.ModelAdmin):
+    # The codes themselves are secrets handed to people: the list shows them shortened.
+    list_display = ["__str__", "incident", "vendor", "expires_on", "assigned_at"]
+    list_select_related = ["incident"]
+    list_filter = ["vendor"]
+    search_fields = ["=code", "vendor"]
+    show_full_result_count = False
+    readonly_fields = ("incident", "vendor", "expires_on", "assigned_at", "imported_at")
+    fields = readonly_fields
+    actions = None
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "import/<int:incident_id>/",
+                self.admin_site.admin_view(self.import_view),
+                name="notifications_remediationcode_import",
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest, incident_id: int) -> HttpResponse:
+        if not request.user.has_perm("notifications.add_remediationcode"):
+            raise PermissionDenied
+        form = UploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                added = codes_import(
+                    incident_id=incident_id,
+                    actor=request.user,
+                    csv_text=form.cleaned_data["file"].read().decode("utf-8-sig"),
+                )
+            except (ValidationError, UnicodeDecodeError) as error:
+                form.add_error("file", error_message(error))
+            else:
+                self.message_user(request, f"{added} codes added to the pool.", messages.SUCCESS)
+                return HttpResponseRedirect(
+                    reverse("admin:notifications_remediationcode_changelist")
+                )
+        return _form_page(
+            request,
+            self,
+            "Import remediation codes (CSV: code, vendor, expiry)",
+            form,
+            facts=[("Free codes now", codes_free(incident_id=incident_id))],
+            submit="Import",
+            multipart=True,
+        )

@@ -1,0 +1,217 @@
+"""The breach message sections of the incident evidence pack: templates with their legal
+approvals, sign-offs with their content hashes, delivery statistics, and each affected
+person's notice status for the customers annex."""
+
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from django.db.models import Count, Min, Q, Sum
+
+from incidents.evidence.registry import (
+    SectionContent,
+    Table,
+    evidence_customer_status_register,
+    evidence_section_register,
+)
+from incidents.models import Incident
+
+from .models import (
+    CommunicationSignOff,
+    Delivery,
+    LetterBatch,
+    Notification,
+    TemplateVersion,
+)
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if value else "-"
+
+
+def templates_section(incident_id: int) -> SectionContent:
+    versions = (
+        TemplateVersion.objects.filter(template__incident_id=incident_id)
+        .select_related("template", "created_by", "reviewed_by")
+        .order_by("template__name", "number")
+    )
+    rows = [
+        [
+            f"{v.template.name} v{v.number}",
+            f"{v.language}, {v.get_channel_display()}",
+            ", ".join(v.data_categories) or "all",
+            v.get_status_display(),
+            f"{v.reviewed_by} at {_when(v.reviewed_at)}" if v.reviewed_by else "-",
+            v.review_comment or "-",
+            v.content_hash,
+        ]
+        for v in versions
+    ]
+    return SectionContent(
+        tables=[
+            Table(
+                columns=[
+                    "Template version",
+                    "Language, channel",
+                    "Data categories",
+                    "Status",
+                    "Legal review",
+                    "Comment",
+                    "Content hash",
+                ],
+                rows=rows,
+                empty="No breach message templates.",
+            )
+        ]
+    )
+
+
+def sign_offs_section(incident_id: int) -> SectionContent:
+    sign_offs = (
+        CommunicationSignOff.objects.filter(communication__incident_id=incident_id)
+        .select_related("communication", "user")
+        .order_by("communication__name", "signed_at")
+    )
+    rows = [
+        [
+            s.communication.name,
+            s.role,
+            s.user.get_username(),
+            _when(s.signed_at),
+            s.content_hash,
+            f"voided {_when(s.voided_at)}: {s.void_reason}" if s.voided_at else "in force",
+        ]
+        for s in sign_offs
+    ]
+    return SectionContent(
+        tables=[
+            Table(
+                columns=["Communication", "Role", "Who", "When", "Content hash", "Standing"],
+                rows=rows,
+                empty="No sign-offs.",
+            )
+        ]
+    )
+
+
+def delivery_section(incident_id: int) -> SectionContent:
+    statuses = Notification.Status
+    per_communication = (
+        Notification.objects.filter(communication__incident_id=incident_id)
+        .values("communication_id", "communication__name")
+        .annotate(
+            total=Count("pk"),
+            sent=Count("pk", filter=Q(status=statuses.SENT)),
+            failed=Count("pk", filter=Q(status=statuses.FAILED)),
+            bounced=Count("pk", filter=Q(status=statuses.BOUNCED)),
+            letter=Count("pk", filter=Q(status=statuses.LETTER)),
+            pending=Count("pk", filter=Q(status__in=[statuses.PENDING, statuses.CLAIMED])),
+            skipped=Count("pk", filter=Q(status=statuses.SKIPPED)),
+            first_sent=Min("sent_at"),
+        )
+        .order_by("communication__name")
+    )
+    deliveries = {
+        d.communication_id: d
+        for d in Delivery.objects.filter(communication__incident_id=incident_id)
+    }
+    rows = []
+    for row in per_communication:
+        delivery = deliveries.get(row["communication_id"])
+        rows.append(
+            [
+                row["communication__name"],
+                delivery.get_kind_display() if delivery else "-",
+                *(f"{row[k]:,}" for k in ("total", "sent", "failed", "bounced", "letter")),
+                f"{row['pending']:,} / {row['skipped']:,}",
+                _when(row["first_sent"]),
+            ]
+        )
+    letters = LetterBatch.objects.filter(communication__incident_id=incident_id).aggregate(
+        batches=Count("pk"),
+        letter_count=Sum("letters"),
+        posted=Sum("letters", filter=Q(status=LetterBatch.Status.POSTED)),
+    )
+    awareness = Incident.objects.values_list("awareness_at", flat=True).get(pk=incident_id)
+    first_notice = Notification.objects.filter(
+        communication__incident_id=incident_id,
+        communication__delivery__kind=Delivery.Kind.BREACH_NOTICE,
+        sent_at__isnull=False,
+    ).aggregate(first=Min("sent_at"))["first"]
+    elapsed = "no breach notice sent yet"
+    if first_notice is not None:
+        hours, rest = divmod(int((first_notice - awareness).total_seconds()), 3600)
+        elapsed = f"{hours} h {rest // 60:02d} min (first notice sent {_when(first_notice)})"
+    return SectionContent(
+        facts=[
+            ("Time from awareness to the first breach notice", elapsed),
+            (
+                "Letter batches",
+                f"{letters['batches']} batches, {letters['letter_count'] or 0:,} letters, "
+                f"{letters['posted'] or 0:,} posted",
+            ),
+        ],
+        tables=[
+            Table(
+                columns=[
+                    "Communication",
+                    "Kind",
+                    "People",
+                    "Sent",
+                    "Failed",
+                    "Bounced",
+                    "By letter",
+                    "Pending / skipped",
+                    "First sent",
+                ],
+                rows=rows,
+                empty="No breach message has been sent.",
+            )
+        ],
+    )
+
+
+# The best outcome first: a person counts as told if any of their messages reached them.
+_RANK: dict[str, int] = {
+    status: rank
+    for rank, status in enumerate(
+        [
+            Notification.Status.SENT,
+            Notification.Status.LETTER,
+            Notification.Status.BOUNCED,
+            Notification.Status.FAILED,
+            Notification.Status.CLAIMED,
+            Notification.Status.PENDING,
+            Notification.Status.SKIPPED,
+        ]
+    )
+}
+
+
+def customer_notice_statuses(incident_id: int) -> Iterator[tuple[int, str]]:
+    """One (customer id, best status) per notified person, in customer id order, streamed."""
+    rows = (
+        Notification.objects.filter(communication__incident_id=incident_id)
+        .order_by("customer_id")
+        .values_list("customer_id", "status")
+        .iterator(chunk_size=20_000)
+    )
+    for customer_id, group in itertools.groupby(rows, key=lambda row: row[0]):
+        best = min((status for _, status in group), key=lambda s: _RANK.get(s, len(_RANK)))
+        yield customer_id, best
+
+
+def register() -> None:
+    evidence_section_register(
+        key="templates",
+        title="Message templates and legal approvals",
+        order=70,
+        provider=templates_section,
+    )
+    evidence_section_register(
+        key="sign_offs", title="Sign-offs", order=80, provider=sign_offs_section
+    )
+    evidence_section_register(
+        key="delivery", title="Delivery statistics", order=90, provider=delivery_section
+    )
+    evidence_customer_status_register(provider=customer_notice_statuses)

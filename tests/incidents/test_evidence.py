@@ -1,0 +1,109 @@
+"""The evidence pack, read back from the PDF as a regulator would read it."""
+
+import csv
+import io
+import json
+from typing import Any
+
+import pytest
+from django.db import connection
+from pypdf import PdfReader
+
+from incidents.evidence.services import customer_pseudonym, evidence_pack_render, pseudonym_key
+from incidents.models import TimelineEvent
+from incidents.selectors import timeline_verify
+
+from .evidence_scenario import full_incident
+
+pytestmark = pytest.mark.django_db
+
+SECTIONS = [
+    "Summary",
+    "The Art. 33(3) record",
+    "Severity assessment",
+    "Art. 33 and Art. 34 decisions",
+    "Obligations and deadlines",
+    "Scope",
+    "Campaign holds",
+    "Message templates and legal approvals",
+    "Sign-offs",
+    "Delivery statistics",
+    "Filings with authorities",
+    "Timeline",
+]
+
+
+def read(pdf: bytes) -> tuple[PdfReader, list[str]]:
+    reader = PdfReader(io.BytesIO(pdf))
+    return reader, [page.extract_text() for page in reader.pages]
+
+
+def squashed(text: str) -> str:
+    return "".join(text.split())
+
+
+def test_pack_holds_every_section_head_hash_and_annexes(make_user):
+    scenario = full_incident(make_user)
+    incident = scenario.incident
+    rendered = evidence_pack_render(incident_id=incident.pk)
+    reader, pages = read(rendered.pdf)
+    text = "\n".join(pages)
+
+    for title in SECTIONS:
+        assert title in text, title
+    head = timeline_verify(incident_id=incident.pk).head_hash
+    assert rendered.check.ok and rendered.check.head_hash == head
+    assert all(f"Timelineheadhash{head}" in squashed(page) for page in pages)
+    # What the sections say, from the record and the other apps.
+    assert "SE = DPC x EI + CB" in text
+    assert "BFDI-2026-0042" in text and scenario.filing.file_sha256 in squashed(text)
+    assert "Winter sale" in text and "paused" in text
+    assert "TX" in text and "CA" in text
+    assert "CISO" in text and "CMO" in text
+    for event in TimelineEvent.objects.filter(incident=incident):
+        assert event.hash in squashed(text)
+
+    files = {name: content[0] for name, content in reader.attachments.items()}
+    assert set(files) == {"timeline.json", "affected-customers.csv"}
+    timeline = json.loads(files["timeline.json"])
+    assert timeline["chain_verified"] is True and timeline["head_hash"] == head
+    assert [e["seq"] for e in timeline["events"]] == list(
+        TimelineEvent.objects.filter(incident=incident).values_list("seq", flat=True)
+    )
+    rows = list(csv.DictReader(io.StringIO(files["affected-customers.csv"].decode())))
+    key = pseudonym_key()
+    expected = {
+        customer_pseudonym(key=key, incident_id=incident.pk, customer_id=c.pk): c
+        for c in scenario.customers
+    }
+    assert {r["pseudonymous_id"] for r in rows} == set(expected)
+    statuses = sorted(r["notice_status"] for r in rows)
+    assert statuses == sorted(["sent", "sent", "failed", "bounced", "letter", "not notified"])
+    assert all(r["data_categories"] == "contact;credentials" for r in rows)
+    raw = files["affected-customers.csv"].decode()
+    assert "Secretname" not in raw and "@example.com" not in raw
+
+    root: Any = reader.trailer["/Root"]
+    metadata = root["/Metadata"].get_object().get_data()
+    assert b"pdfaid:part" in metadata and b"3" in metadata.split(b"pdfaid:part")[1][:10]
+
+
+def test_tampered_timeline_row_is_named_on_page_one(make_user):
+    incident = full_incident(make_user).incident
+    victim = TimelineEvent.objects.get(incident=incident, seq=3)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(
+            "UPDATE incidents_timelineevent SET kind = %s WHERE id = %s",
+            ["incident.nothing_to_see", victim.pk],
+        )
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = origin")
+
+    rendered = evidence_pack_render(incident_id=incident.pk)
+    _, pages = read(rendered.pdf)
+    first = " ".join(pages[0].split())
+    assert "DOES NOT VERIFY" in first
+    assert "The first broken sequence number is 3" in first
+    assert rendered.check.first_broken_seq == 3

@@ -1,0 +1,141 @@
+"""The delivery screens, used by people in their roles (never a superuser)."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from config import roles
+from notifications.models import Delivery, LetterBatch, Notification, RemediationCode
+from notifications.services.delivery import communication_send, delivery_send_batch
+from notifications.services.letters import letter_batch_build
+
+from .delivery_helpers import signed_off
+from .factories import IncidentFactory, affected, approved
+
+pytestmark = pytest.mark.django_db
+
+
+def url(name, *args):
+    return reverse(f"admin:notifications_{name}", args=args)
+
+
+@pytest.fixture
+def communication(marketing, cmo, ciso):
+    incident = IncidentFactory.create()
+    version = approved(incident, "en", ["credentials"])
+    for _ in range(3):
+        affected(incident, "en", ["credentials"])
+    return signed_off(incident, [version], author=marketing, cmo=cmo, ciso=ciso)
+
+
+@pytest.mark.parametrize("role", [roles.AUDITOR, roles.CMO, roles.MARKETING_OPERATOR])
+@pytest.mark.parametrize(
+    "model,query",
+    [
+        ("delivery", "Breach"),
+        ("notification", "example"),
+        ("letterbatch", "x"),
+        ("remediationcode", "Experian"),
+    ],
+)
+def test_delivery_pages_render_for_every_role_that_views(
+    client, make_user, communication, cmo, role, model, query
+):
+    delivery = communication_send(communication_id=communication.pk, actor=cmo)
+    client.force_login(make_user("viewer", role))
+    assert client.get(url(f"{model}_changelist")).status_code == 200
+    assert client.get(url(f"{model}_changelist") + f"?q={query}").status_code == 200
+    notification = Notification.objects.first()
+    obj = {"delivery": delivery, "notification": notification}.get(model)
+    if obj is not None:
+        assert client.get(url(f"{model}_change", obj.pk)).status_code == 200
+
+
+def test_the_communication_page_shows_progress_and_a_send_link(client, communication, cmo):
+    client.force_login(cmo)
+    page = client.get(url("communication_change", communication.pk)).content.decode()
+    assert url("delivery_send", communication.pk) in page
+    communication_send(communication_id=communication.pk, actor=cmo)
+    page = client.get(url("communication_change", communication.pk)).content.decode()
+    assert "Pending: 3 (100.0%)" in page
+
+
+def test_the_send_page_sends_and_a_marketing_operator_cannot_open_it(
+    client, communication, cmo, marketing
+):
+    client.force_login(marketing)
+    assert client.get(url("delivery_send", communication.pk)).status_code == 403
+    client.force_login(cmo)
+    assert client.get(url("delivery_send", communication.pk)).status_code == 200
+    response = client.post(url("delivery_send", communication.pk), {"kind": "breach_notice"})
+    assert response.status_code == 302
+    assert Notification.objects.filter(communication=communication).count() == 3
+
+
+def test_the_send_page_says_why_a_changed_communication_is_not_sent(client, communication, cmo):
+    from incidents.models import Incident
+
+    Incident.objects.filter(pk=communication.incident_id).update(nature="Changed.")
+    client.force_login(cmo)
+    page = client.post(url("delivery_send", communication.pk), {"kind": "breach_notice"})
+    assert "not what the CMO and the CISO signed off" in page.content.decode()
+    assert not Notification.objects.exists()
+
+
+def test_a_paused_wave_shows_why_and_the_ciso_resumes_it(client, communication, cmo, ciso):
+    delivery = communication_send(communication_id=communication.pk, actor=cmo)
+    client.force_login(cmo)
+    client.post(url("delivery_changelist"), {"action": "pause", "_selected_action": [delivery.pk]})
+    assert Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.PAUSED
+    page = client.get(url("communication_change", communication.pk)).content.decode()
+    assert f"Paused: Paused by {cmo}." in page
+    client.force_login(ciso)
+    client.post(url("delivery_changelist"), {"action": "resume", "_selected_action": [delivery.pk]})
+    assert Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.SENDING
+
+
+def test_letters_are_built_downloaded_and_posted_from_the_admin(
+    client, smtp_server, communication, cmo, marketing, make_user, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    delivery = communication_send(communication_id=communication.pk, actor=cmo)
+    Notification.objects.filter(communication=communication).update(
+        channel="letter", status="letter"
+    )
+    client.force_login(marketing)
+    client.post(
+        url("delivery_changelist"), {"action": "letters_a4", "_selected_action": [delivery.pk]}
+    )
+    batch = LetterBatch.objects.get()
+    letter_batch_build(batch_id=batch.pk)
+    assert client.get(url("letterbatch_change", batch.pk)).status_code == 200
+    pdf = client.get(url("letterbatch_file", batch.pk, "pdf"))
+    assert b"".join(pdf.streaming_content).startswith(b"%PDF")
+    client.post(
+        url("letterbatch_changelist"), {"action": "mark_posted", "_selected_action": [batch.pk]}
+    )
+    assert LetterBatch.objects.get(pk=batch.pk).status == LetterBatch.Status.POSTED
+    # Staff without a delivery role may not download the letters.
+    client.force_login(make_user("nobody"))
+    assert client.get(url("letterbatch_file", batch.pk, "pdf")).status_code == 403
+
+
+def test_codes_and_bounces_are_uploaded_in_the_admin(
+    client, smtp_server, communication, cmo, marketing
+):
+    client.force_login(marketing)
+    upload = SimpleUploadedFile("codes.csv", b"code,vendor,expiry\nC1,Experian,2099-01-01\n")
+    response = client.post(
+        url("remediationcode_import", communication.incident_id), {"file": upload}
+    )
+    assert response.status_code == 302
+    assert RemediationCode.objects.count() == 1
+    bad = SimpleUploadedFile("codes.csv", b"code,vendor,expiry\nC2,Experian,soon\n")
+    page = client.post(url("remediationcode_import", communication.incident_id), {"file": bad})
+    assert "line 2: expiry" in page.content.decode()
+    delivery = communication_send(communication_id=communication.pk, actor=cmo)
+    delivery_send_batch(delivery_id=delivery.pk)
+    email = Notification.objects.order_by("pk")[0].email
+    bounce = SimpleUploadedFile("bounces.csv", f"email\n{email}\n".encode())
+    assert client.post(url("delivery_bounces"), {"file": bounce}).status_code == 302
+    assert Notification.objects.get(email=email).status == Notification.Status.BOUNCED
