@@ -6,14 +6,22 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 
 from campaigns.models import Campaign
 from campaigns.services import campaign_send_batch, campaign_start
 from customers.models import Customer, ImportJob, ImportRejection, PiiAccess
 from customers.services import pii_access_record
-from incidents.models import Incident
+from incidents.models import EvidencePack, Incident, RegulatorNotice
 from incidents.services import assessment_record, incident_open, scope_add_forensic_list
-from notifications.models import Communication, TemplateVersion
+from notifications.models import (
+    Communication,
+    Delivery,
+    LetterBatch,
+    Notification,
+    RemediationCode,
+    TemplateVersion,
+)
 from notifications.services import communication_create
 from tests.campaigns.factories import CampaignFactory, scope_write, segment_with
 from tests.customers.factories import ImportMappingFactory, TouchpointFactory
@@ -33,6 +41,10 @@ class World:
     communication: Communication
     preview_job: ImportJob
     import_job: ImportJob
+    delivery: Delivery
+    letter_batch: LetterBatch
+    notice: RegulatorNotice
+    pack: EvidencePack
 
 
 def world_build() -> World:
@@ -101,7 +113,38 @@ def world_build() -> World:
         version_ids=[approved.pk],
         audience_data_categories=["contact"],
     )
+    # What delivery and the regulator notice leave behind, written directly: the matrix
+    # needs one of each to open, not the whole send (tests/notifications covers that).
+    now = datetime.now(UTC)
+    delivery = Delivery.objects.create(
+        communication=communication,
+        kind=Delivery.Kind.BREACH_NOTICE,
+        content_hash="0" * 64,
+        started_by=owner,
+        started_at=now,
+    )
+    Notification.objects.create(
+        communication=communication,
+        customer=customer,
+        channel="email",
+        status=Notification.Status.values[0],
+        email=canary.email,
+        last_error=f"550 5.1.1 <{canary.email}>: recipient refused",
+    )
+    RemediationCode.objects.create(
+        incident=incident, code="CM-0001", vendor="Monitor Ltd", expires_on=now.date()
+    )
+    batch = LetterBatch.objects.create(communication=communication, paper_size="a4")
+    batch.pdf.save("letters.pdf", ContentFile(b"%PDF-1.7 letters"), save=True)
+    notice = RegulatorNotice.objects.create(
+        incident=incident, number=1, phase=RegulatorNotice.Phase.values[0], content={}
+    )
+    pack = EvidencePack.objects.create(incident=incident, built_by=owner, stage="Queued")
     return World(
+        delivery=delivery,
+        letter_batch=batch,
+        notice=notice,
+        pack=pack,
         canary=canary,
         incident=incident,
         other_incident=other,
