@@ -286,4 +286,9 @@ LOGGING = {
     # Replaces Django's own "django" logger, whose mail_admins handler sends unmasked text.
     "loggers": {"django": {"handlers": ["mail_admins"], "level": "INFO", "propagate": True}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # WeasyPrint reports every typesetting step at INFO; only its warnings matter here.
+    "loggers": {
+        "weasyprint.progress": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }

@@ -4,22 +4,20 @@ built in the background; posting it is recorded by hand."""
 
 import csv
 import io
-import logging
-import mimetypes
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
+from weasyprint import HTML
 
 from customers.models import Customer, Touchpoint
+from incidents.evidence.render import BASE_URL, StaticOnlyFetcher
 from incidents.models import AffectedCustomer
 from incidents.services import timeline_append
 
@@ -37,17 +35,9 @@ from ..selectors import language_primary, message_context, version_choose
 from .common import Actor, acting_user
 from .delivery import reset_link
 
-# WeasyPrint logs each stylesheet it parses (three at import) at INFO: noise in every
-# command and worker log.
-logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
-from weasyprint import HTML  # noqa: E402
-from weasyprint.urls import URLFetcher, URLFetcherResponse, URLFetchingError  # noqa: E402
-
 # Typesetting many pages at once costs memory out of proportion; pages are laid out in
 # chunks and joined, and progress is saved after each chunk.
 CHUNK = 50
-# Letters are laid out as if served from here, so that {% static %} paths resolve to it.
-BASE_URL = "https://letters.breachdesk.invalid/"
 LETTER_STATUSES = (
     Notification.Status.LETTER,
     Notification.Status.BOUNCED,
@@ -57,25 +47,6 @@ LETTER_STATUSES = (
 
 class LetterError(Exception):
     """A letter batch action was refused; the message says which and why."""
-
-
-class StaticOnlyFetcher(URLFetcher):
-    """Serves the project's static files and data: URIs; refuses everything else, so a
-    letter never reaches the network or the file system beyond static files."""
-
-    def fetch(self, url: str, headers: Any = None) -> Any:
-        if url.startswith("data:"):
-            return super().fetch(url, headers)
-        prefix = BASE_URL + settings.STATIC_URL.lstrip("/")
-        if url.startswith(prefix):
-            relative = url[len(prefix) :].split("?")[0]
-            found = finders.find(relative)
-            if isinstance(found, str) and ".." not in Path(relative).parts:
-                content_type = mimetypes.guess_type(found)[0] or "application/octet-stream"
-                return URLFetcherResponse(
-                    url, body=Path(found).read_bytes(), headers={"Content-Type": content_type}
-                )
-        raise URLFetchingError(f"letters may use only static files and data: URIs, not {url}")
 
 
 def letters_due(*, communication_id: int) -> "QuerySet[Notification]":

@@ -8,12 +8,12 @@ from pypdf import PdfReader
 from weasyprint.urls import URLFetchingError
 
 from customers.models import Customer, Touchpoint
+from incidents.evidence.render import StaticOnlyFetcher
 from incidents.models import TimelineEvent
 from notifications.models import LetterBatch, Notification
 from notifications.services.delivery import communication_send, delivery_send_batch
 from notifications.services.letters import (
     LetterError,
-    StaticOnlyFetcher,
     letter_batch_build,
     letter_batch_create,
     letter_batch_mark_posted,
