@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
 
@@ -29,6 +30,9 @@ from campaigns.services import campaign_start
 from config import roles
 from customers.models import Customer, ImportJob
 from customers.services import import_job_create, import_job_enqueue
+from incidents.evidence.services import evidence_pack_request
+from incidents.models import EvidencePack
+from incidents.services import incident_open
 from tests.campaigns.factories import CampaignFactory, CustomerFactory, segment_with
 from tests.conftest import wait_until
 
@@ -39,7 +43,12 @@ ROWS = 40
 # The ORM broker leases a task it hands out for Q_RETRY seconds (set by the cluster that
 # took it); after a SIGKILL any cluster takes it again once the lease is over, and the
 # import claims a job left "running" for longer than that. Short, so the test is too.
-RESUMING = {"Q_TIMEOUT": "8", "Q_RETRY": "10", "CAMPAIGNS_LEASE_SECONDS": "3"}
+RESUMING = {
+    "Q_TIMEOUT": "8",
+    "Q_RETRY": "10",
+    "CAMPAIGNS_LEASE_SECONDS": "3",
+    "DELIVERY_LEASE_SECONDS": "3",
+}
 postgresql_only = pytest.mark.skipif(
     os.environ.get("DATABASE_URL", "").startswith("postgres") is False,
     reason="stalls the import on a PostgreSQL table lock and drops connections with "
@@ -214,3 +223,49 @@ def test_campaign_send_survives_a_sigkill_of_its_worker_mid_batch(
         by_id.setdefault(message["Message-ID"], set()).add(message["To"])
     assert all(len(recipients) == 1 for recipients in by_id.values())
     assert len(received) - len(set(received)) <= 1
+
+
+def test_evidence_build_survives_a_sigkill_of_its_worker_mid_build(
+    task_cluster, client, make_user, django_capture_on_commit_callbacks
+):
+    ciso = make_user("ciso", roles.CISO)
+    incident = incident_open(
+        actor=ciso,
+        title="Portal breach",
+        nature="Credential stuffing",
+        awareness_at=datetime.now(UTC) - timedelta(hours=5),
+        data_categories=["contact"],
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        pack = evidence_pack_request(incident_id=incident.pk, actor=ciso)
+    # The build may take a while on a busy machine: a longer timeout than the other tests.
+    slow = {**RESUMING, "Q_TIMEOUT": "30", "Q_RETRY": "32"}
+    first = task_cluster.start(workers=1, **slow)
+    wait_until(
+        lambda: EvidencePack.objects.get(pk=pack.pk).status == EvidencePack.Status.BUILDING,
+        timeout=60,
+        message="the build never started",
+    )
+    # Fault: SIGKILL of the cluster while its worker renders the pack.
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    pack.refresh_from_db()
+    assert (pack.status, bool(pack.file)) == (EvidencePack.Status.BUILDING, False)
+    client.force_login(ciso)
+    page = client.get(reverse("admin:incidents_evidencepack_change", args=[pack.pk]))
+    assert "Building" in page.content.decode()
+
+    task_cluster.start(workers=1, **slow)
+    wait_until(
+        lambda: (
+            EvidencePack.objects.get(pk=pack.pk).status
+            in (EvidencePack.Status.READY, EvidencePack.Status.FAILED)
+        ),
+        timeout=180,
+        message="the build was not taken over after the restart",
+    )
+
+    pack.refresh_from_db()
+    assert pack.status == EvidencePack.Status.READY, pack.error
+    assert pack.file and pack.chain_ok is True
+    assert EvidencePack.objects.filter(incident=incident).count() == 1
