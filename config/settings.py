@@ -283,11 +283,12 @@ LOGGING = {
             "include_html": False,
         },
     },
-    # Replaces Django's own "django" logger, whose mail_admins handler sends unmasked text.
-    "loggers": {"django": {"handlers": ["mail_admins"], "level": "INFO", "propagate": True}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # WeasyPrint reports every typesetting step at INFO; only its warnings matter here.
     "loggers": {
+        # Replaces Django's own "django" logger, whose mail_admins handler sends unmasked
+        # text.
+        "django": {"handlers": ["mail_admins"], "level": "INFO", "propagate": True},
+        # WeasyPrint reports every typesetting step at INFO; only its warnings matter here.
         "weasyprint.progress": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
     },
