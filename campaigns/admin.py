@@ -11,6 +11,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from config.admin_confirm import confirm_first
+from config.admin_views import admin_view_permissions
 from incidents.models import Incident
 
 from .models import Campaign, CampaignHold, CampaignSend, Withholding
@@ -245,10 +246,9 @@ class CampaignAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    @admin_view_permissions("view")
     def overlap_view(self, request: HttpRequest, incident_id: int) -> HttpResponse:
         """Campaigns whose audience overlaps the incident's scope; pause them together."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
         incident = get_object_or_404(Incident, pk=incident_id)
         url = reverse("admin:campaigns_campaign_overlap", args=[incident_id])
         can_pause = self.has_pause_permission(request)

@@ -259,6 +259,14 @@ def campaigns_pause_for_incident(
         raise CampaignError(
             f"'{incident}' is a drill: its hold shows what it would pause and pauses nothing."
         )
+    # The ids come from a form: one naming a campaign that reaches nobody in this
+    # incident's scope (another incident's, or a forged id) pauses nothing.
+    stray = sorted(set(ids) - set(campaign_overlap_counts(incident_id=incident_id)))
+    if stray:
+        raise CampaignError(
+            f"Campaign(s) {', '.join(map(str, stray))} reach nobody affected by incident "
+            f"{incident_id}; nothing was paused."
+        )
     for campaign_id in ids:
         campaign_pause(campaign_id=campaign_id, actor=actor, incident_id=incident_id)
     return ids

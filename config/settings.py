@@ -6,6 +6,7 @@ SECRET_KEY is required and cookies, HSTS and the SSL redirect are on. `make run`
 """
 
 from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
 
 import environ
@@ -269,13 +270,30 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# --- Trust -----------------------------------------------------------------------------
+# Server errors are mailed to ADMINS ("Name <address>" comma-separated) when DEBUG is off,
+# through a handler that masks customers' emails and phones and never attaches the HTML
+# report (it holds every frame's local variables).
+ADMINS = [parseaddr(admin) for admin in env.list("ADMINS", default=[])]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"require_debug_false": {"()": "django.utils.log.RequireDebugFalse"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "mail_admins": {
+            "level": "ERROR",
+            "filters": ["require_debug_false"],
+            "class": "config.logging.PiiMaskingAdminEmailHandler",
+            "include_html": False,
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # WeasyPrint reports every typesetting step at INFO; only its warnings matter here.
     "loggers": {
+        # Replaces Django's own "django" logger, whose mail_admins handler sends unmasked
+        # text.
+        "django": {"handlers": ["mail_admins"], "level": "INFO", "propagate": True},
+        # WeasyPrint reports every typesetting step at INFO; only its warnings matter here.
         "weasyprint.progress": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
     },

@@ -4,7 +4,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
@@ -15,6 +14,8 @@ from django.utils.html import format_html, format_html_join
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
+from config.admin_views import admin_view_permissions
+
 from .forms import CustomerForm, ImportMappingForm, ImportUploadForm
 from .imports import ImportFileError
 from .models import (
@@ -22,11 +23,13 @@ from .models import (
     ImportJob,
     ImportMapping,
     ImportRejection,
+    PiiAccess,
     Segment,
     SegmentMembership,
     SourceRecord,
     Touchpoint,
 )
+from .pii import can_view_pii, mask_email, mask_field, mask_phone
 from .resources import CustomerExportResource, cell_escape
 from .services import (
     customer_save,
@@ -35,9 +38,18 @@ from .services import (
     import_job_create,
     import_job_enqueue,
     import_job_run,
+    pii_access_record,
 )
 
 IMPORT_PERMISSION = "customers.import_customer"
+# What a user without customers.view_pii sees in place of each contact field.
+MASKED_FIELDS = {
+    "email": "masked_email",
+    "phone": "masked_phone",
+    "street": "masked_street",
+    "postal_code": "masked_postal_code",
+    "city": "masked_city",
+}
 EXPORT_PERMISSION = "customers.export_customer"
 TIMELINE_LIMIT = 100
 
@@ -177,8 +189,96 @@ class CustomerAdmin(ExportMixin, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         customer_save(customer=obj)
 
+    def get_list_display(self, request: HttpRequest) -> list[Any]:
+        if can_view_pii(request.user):
+            return list(self.list_display)
+        return [MASKED_FIELDS.get(str(name), name) for name in self.list_display]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if can_view_pii(request.user):
+            return self.fieldsets
+        return [
+            (
+                name,
+                {
+                    **opts,
+                    "fields": [
+                        MASKED_FIELDS.get(str(f), str(f))
+                        for f in opts["fields"]
+                        if f != "email_normalized"
+                    ],
+                },
+            )
+            for name, opts in self.fieldsets
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = list(self.readonly_fields)
+        return fields if can_view_pii(request.user) else [*fields, *MASKED_FIELDS.values()]
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
+        if can_view_pii(request.user):
+            return super().get_exclude(request, obj)
+        # The form must not carry the values either, even for someone who may edit.
+        return [*(super().get_exclude(request, obj) or []), *MASKED_FIELDS]
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        if (
+            request.method == "GET"
+            and response.status_code == 200
+            and can_view_pii(request.user)
+            and str(object_id).isdigit()
+        ):
+            pii_access_record(
+                user=request.user, kind=PiiAccess.Kind.RECORD, customer_id=int(object_id)
+            )
+        return response
+
+    @admin.display(description="email")
+    def masked_email(self, obj: Customer) -> str:
+        return mask_email(obj.email)
+
+    @admin.display(description="phone")
+    def masked_phone(self, obj: Customer) -> str:
+        return mask_phone(obj.phone)
+
+    @admin.display(description="street")
+    def masked_street(self, obj: Customer) -> str:
+        return mask_field("street", obj.street)
+
+    @admin.display(description="postal code")
+    def masked_postal_code(self, obj: Customer) -> str:
+        return mask_field("postal_code", obj.postal_code)
+
+    @admin.display(description="city")
+    def masked_city(self, obj: Customer) -> str:
+        return mask_field("city", obj.city)
+
+    def get_export_resource_kwargs(self, request: HttpRequest, **kwargs: Any) -> dict[str, Any]:
+        return {
+            **super().get_export_resource_kwargs(request, **kwargs),
+            "show_pii": can_view_pii(request.user),
+        }
+
+    def get_data_for_export(self, request: HttpRequest, queryset: Any, **kwargs: Any) -> Any:
+        data = super().get_data_for_export(request, queryset, **kwargs)
+        if can_view_pii(request.user):
+            pii_access_record(
+                user=request.user,
+                kind=PiiAccess.Kind.EXPORT,
+                detail=f"{len(data)} customers exported with contact data in full",
+            )
+        return data
+
     def has_export_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(EXPORT_PERMISSION)
+
+    @admin_view_permissions("export")
+    def export_action(self, request: HttpRequest) -> HttpResponse:
+        return super().export_action(request)
 
     def has_import_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(IMPORT_PERMISSION)
@@ -237,9 +337,8 @@ class CustomerAdmin(ExportMixin, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    @admin_view_permissions("import")
     def import_view(self, request: HttpRequest) -> HttpResponse:
-        if not self.has_import_permission(request):
-            raise PermissionDenied
         form = ImportUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
@@ -278,9 +377,8 @@ class CustomerAdmin(ExportMixin, admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/customers/import_form.html", context)
 
+    @admin_view_permissions("import")
     def import_preview_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
-        if not self.has_import_permission(request):
-            raise PermissionDenied
         preview = get_object_or_404(ImportJob, pk=job_id, dry_run=True)
         if request.method == "POST":
             try:
@@ -413,21 +511,22 @@ class ImportJobAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    @admin_view_permissions("view")
     def errors_view(self, request: HttpRequest, job_id: int) -> StreamingHttpResponse:
         job = get_object_or_404(ImportJob, pk=job_id)
-        if not self.has_view_permission(request, job):
-            raise PermissionDenied
 
         class Echo:
             def write(self, value: str) -> str:
                 return value
 
         writer = csv.writer(Echo())
+        show_pii = can_view_pii(request.user)
 
         def lines() -> Iterator[str]:
             yield writer.writerow(["row", "line", "field", "reason", "value"])
             for r in job.rejections.order_by("row").iterator(chunk_size=2000):
-                yield writer.writerow([r.row, r.line, r.field, r.reason, cell_escape(r.value)])
+                value = r.value if show_pii else mask_field(r.field, r.value)
+                yield writer.writerow([r.row, r.line, r.field, r.reason, cell_escape(value)])
 
         response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
@@ -482,6 +581,46 @@ class ImportRejectionAdmin(admin.ModelAdmin):
     list_filter = ["field"]
     readonly_fields = ["job", "row", "line", "field", "reason", "value"]
     show_full_result_count = False
+
+    def get_list_display(self, request: HttpRequest) -> list[Any]:
+        if can_view_pii(request.user):
+            return list(self.list_display)
+        return ["masked_value" if f == "value" else f for f in self.list_display]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return self.get_readonly_fields(request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if can_view_pii(request.user):
+            return list(self.readonly_fields)
+        return ["masked_value" if f == "value" else f for f in self.readonly_fields]
+
+    @admin.display(description="value")
+    def masked_value(self, obj: ImportRejection) -> str:
+        return mask_field(obj.field, obj.value)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(PiiAccess)
+class PiiAccessAdmin(admin.ModelAdmin):
+    """The log of who saw contact data in full; nobody edits it."""
+
+    list_display = ["accessed_at", "user", "kind", "customer", "detail"]
+    list_filter = ["kind"]
+    list_select_related = ["user", "customer"]
+    search_fields = ["user__username", "=customer__id"]
+    raw_id_fields = ["customer"]
+    readonly_fields = ["accessed_at", "user", "kind", "customer", "detail"]
+    show_full_result_count = False
+    date_hierarchy = "accessed_at"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

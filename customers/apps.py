@@ -17,6 +17,11 @@ _IMPORT = {
 }
 
 
+# Contact data in full: for the people who write to customers or trace them in a breach.
+# The CMO, CISO, legal reviewers and auditors work with masked emails, phones, addresses.
+_PII = {"customers.view_pii"}
+
+
 class CustomersConfig(AppConfig):
     name = "customers"
     verbose_name = "Customers"
@@ -32,12 +37,13 @@ class CustomersConfig(AppConfig):
             "customers.change_segmentmembership",
             "customers.delete_segmentmembership",
             "customers.export_customer",
-        },
+        }
+        | _PII,
         # Scoping an incident needs the record; a forensic list of accounts is an import.
-        "Security analyst": _RECORD_VIEW | _IMPORT,
+        "Security analyst": _RECORD_VIEW | _IMPORT | _PII,
         "CMO": _RECORD_VIEW | {"customers.export_customer"},
         "CISO": set(_RECORD_VIEW),
-        "DPO": set(_RECORD_VIEW),
+        "DPO": _RECORD_VIEW | _PII | {"customers.view_piiaccess"},
         "Auditor": {
             f"customers.view_{model}"
             for model in (
@@ -49,6 +55,7 @@ class CustomersConfig(AppConfig):
                 "importjob",
                 "importrejection",
                 "importmapping",
+                "piiaccess",
             )
         },
     }

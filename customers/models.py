@@ -51,6 +51,7 @@ class Customer(models.Model):
         permissions = [
             ("import_customer", "Can import customers"),
             ("export_customer", "Can export customers"),
+            ("view_pii", "Can see customers' emails, phones and addresses in full"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -80,8 +81,10 @@ class Customer(models.Model):
         ]
 
     def __str__(self) -> str:
+        # Never the email: this string reaches lists, autocomplete and admin history,
+        # where people without the view_pii permission read it.
         name = f"{self.first_name} {self.last_name}".strip()
-        return name or self.email or f"Customer {self.pk}"
+        return name or f"Customer {self.pk}"
 
     @property
     def country_unknown(self) -> bool:
@@ -281,3 +284,28 @@ class ImportRejection(models.Model):
 
     def __str__(self) -> str:
         return f"row {self.row}: {self.reason}"
+
+
+class PiiAccess(models.Model):
+    """Who saw a customer's contact data in full, and when (the access log)."""
+
+    class Kind(models.TextChoices):
+        RECORD = "record", "Opened the customer record"
+        EXPORT = "export", "Exported contact data"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Empty for an export, which names its row count in `detail` instead.
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    detail = models.CharField(max_length=255, blank=True)
+    accessed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "contact data access"
+        verbose_name_plural = "contact data accesses"
+        indexes = [models.Index(fields=["customer", "accessed_at"], name="piiaccess_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_kind_display()} — {self.accessed_at:%Y-%m-%d %H:%M}"

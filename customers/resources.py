@@ -5,6 +5,7 @@ from typing import Any
 from import_export import resources
 
 from .models import Customer
+from .pii import CONTACT_FIELDS, mask_field
 
 EXPORT_FIELDS = (
     "id",
@@ -43,5 +44,13 @@ class CustomerExportResource(resources.ModelResource):
         export_order = EXPORT_FIELDS
         name = "Customers (contact fields)"
 
+    def __init__(self, *, show_pii: bool = False, **kwargs: Any) -> None:
+        # Masked unless the admin says the user holds customers.view_pii.
+        super().__init__(**kwargs)
+        self.show_pii = show_pii
+
     def export_field(self, field: Any, instance: Any, **kwargs: Any) -> Any:
-        return cell_escape(super().export_field(field, instance, **kwargs))
+        value = super().export_field(field, instance, **kwargs)
+        if not self.show_pii and field.attribute in CONTACT_FIELDS:
+            value = mask_field(field.attribute, str(value or ""))
+        return cell_escape(value)

@@ -28,7 +28,8 @@ from .imports.normalize import (
     row_normalize,
 )
 from .imports.readers import Row, table_open
-from .models import Customer, ImportJob, ImportMapping, ImportRejection, Segment
+from .models import Customer, ImportJob, ImportMapping, ImportRejection, PiiAccess, Segment
+from .pii import mask_text
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -313,7 +314,13 @@ def import_job_run(*, job_id: int, stream: IO[bytes] | None = None) -> ImportJob
         _job_fail(job, ImportJob.Status.CANCELLED, "Cancelled; nothing was imported.")
     except Exception as exc:
         logger.exception("import job %s failed", job.pk)
-        _job_fail(job, ImportJob.Status.FAILED, f"Unexpected error, nothing was imported: {exc}")
+        # The database's message may quote a row (an email in a duplicate key): masked,
+        # since auditors without view_pii read the job.
+        _job_fail(
+            job,
+            ImportJob.Status.FAILED,
+            mask_text(f"Unexpected error, nothing was imported: {exc}"),
+        )
     return job
 
 
@@ -374,3 +381,12 @@ def _email_for_hand_edit(customer: Customer) -> tuple[str, str, str]:
     if status == "valid" and customer.email_status == Customer.EmailStatus.BOUNCED:
         status = Customer.EmailStatus.BOUNCED
     return email, normalized, status
+
+
+def pii_access_record(
+    *, user: Any, kind: str, customer_id: int | None = None, detail: str = ""
+) -> PiiAccess:
+    """Log that `user` saw contact data in full: one customer's record, or an export."""
+    return PiiAccess.objects.create(
+        user=user, customer_id=customer_id, kind=kind, detail=detail[:255]
+    )

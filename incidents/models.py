@@ -222,7 +222,9 @@ class ForensicListRow(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.value}"
+        # Not the value: an inline prints this string to whoever may read the list,
+        # and the value is an email or an account id.
+        return f"line {self.line}"
 
 
 class Assessment(models.Model):

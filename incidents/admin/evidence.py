@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
+from config.admin_views import admin_view_permissions
 from incidents.evidence.services import EvidenceError, evidence_pack_download, evidence_pack_request
 from incidents.forms import utc
 from incidents.models import EvidencePack, Filing, Incident, Obligation, RegulatorNotice
@@ -140,18 +141,16 @@ class RegulatorNoticeAdmin(ReadOnlyAdmin):
             intro="The notice is drafted from the incident record as it stands now.",
         )
 
+    @admin_view_permissions("view")
     def pdf_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
-        if not self.has_view_permission(request):
-            raise PermissionDenied
         notice = get_object_or_404(RegulatorNotice.objects.select_related("incident"), pk=pk)
         filing = Filing.objects.filter(notice=notice).first()
         if filing is not None:
             return FileResponse(filing.file.open("rb"), content_type="application/pdf")
         return HttpResponse(notice_pdf(notice=notice), content_type="application/pdf")
 
+    @admin_view_permissions("incidents.file_regulatornotice")
     def file_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        if not request.user.has_perm("incidents.file_regulatornotice"):
-            raise PermissionDenied
         notice = get_object_or_404(RegulatorNotice.objects.select_related("incident"), pk=pk)
         form = FilingForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
@@ -277,9 +276,8 @@ class EvidencePackAdmin(ReadOnlyAdmin):
             intro="The pack is built in the background; this page shows its progress.",
         )
 
+    @admin_view_permissions("incidents.view_evidencepack")
     def download_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
-        if not request.user.has_perm("incidents.view_evidencepack"):
-            raise PermissionDenied
         get_object_or_404(EvidencePack, pk=pk)
         try:
             pack = evidence_pack_download(pack_id=pk, actor=request.user)

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 
+from config.admin_views import admin_view_permissions
 from incidents import services
 from incidents.forms import (
     AssessmentForm,
@@ -233,6 +234,7 @@ class IncidentAdmin(admin.ModelAdmin):
     def _back(self, incident: Incident) -> HttpResponseRedirect:
         return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[incident.pk]))
 
+    @admin_view_permissions("incidents.scope_incident")
     def scope_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         incident = self._incident_for(request, pk, "incidents.scope_incident")
         form = ScopeForm(request.POST or None, request.FILES or None)
@@ -281,6 +283,7 @@ class IncidentAdmin(admin.ModelAdmin):
             intro="Choose customers by segment and source system, or upload a forensic list.",
         )
 
+    @admin_view_permissions("incidents.add_assessment")
     def assess_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         incident = self._incident_for(request, pk, "incidents.add_assessment")
         form = AssessmentForm(request.POST or None)
@@ -314,6 +317,7 @@ class IncidentAdmin(admin.ModelAdmin):
             intro="SE = DPC x EI + CB. The base DPC comes from the incident's data categories.",
         )
 
+    @admin_view_permissions("incidents.decide_incident")
     def decide_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         incident = self._incident_for(request, pk, "incidents.decide_incident")
         form = DecisionForm(

@@ -8,6 +8,8 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from config.admin_views import admin_view_permissions
+from customers.pii import can_view_pii, mask_text
 from incidents import services
 from incidents.forms import (
     ObligationMeetForm,
@@ -71,6 +73,7 @@ class ObligationAdmin(ReadOnlyAdmin):
             reverse("admin:incidents_incident_change", args=[obligation.incident_id])
         )
 
+    @admin_view_permissions("incidents.meet_obligation")
     def meet_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         obligation = self._obligation_for(request, pk)
         form = ObligationMeetForm(request.POST or None)
@@ -97,6 +100,7 @@ class ObligationAdmin(ReadOnlyAdmin):
             intro=f"{obligation.incident}: {due}.",
         )
 
+    @admin_view_permissions("incidents.meet_obligation")
     def not_required_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         obligation = self._obligation_for(request, pk)
         form = ObligationNotRequiredForm(request.POST or None)
@@ -228,6 +232,19 @@ class UnmatchedRowInline(admin.TabularInline):
     readonly_fields = ["line", "value", "unmatched_reason"]
     extra = 0
     can_delete = False
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        # A line that matched nobody is still an email or an id someone leaked.
+        if can_view_pii(request.user):
+            return list(self.fields)
+        return ["line", "masked_value", "unmatched_reason"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [*self.readonly_fields, "masked_value"]
+
+    @admin.display(description="value")
+    def masked_value(self, row: ForensicListRow) -> str:
+        return mask_text(row.value)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ForensicListRow]:
         return super().get_queryset(request).filter(customer__isnull=True)

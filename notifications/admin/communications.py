@@ -4,7 +4,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -13,6 +13,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html_join
 
 from config import roles
+from config.admin_views import admin_view_permissions
 from customers.models import Customer
 
 from .. import services
@@ -216,9 +217,8 @@ class CommunicationAdmin(admin.ModelAdmin):
             "can_sign": request.user.has_perm(SIGN) and bool(_signing_roles(request)),
         }
 
+    @admin_view_permissions(SIGN)
     def sign_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        if not request.user.has_perm(SIGN):
-            raise PermissionDenied
         communication = get_object_or_404(
             Communication.objects.select_related("incident", "created_by"), pk=pk
         )

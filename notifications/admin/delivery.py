@@ -17,6 +17,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from config.admin_confirm import confirm_first
+from config.admin_views import admin_view_permissions
+from customers.pii import can_view_pii, mask_email, mask_text
 
 from ..models import Communication, Delivery, LetterBatch, Notification, RemediationCode
 from ..selectors import delivery_progress
@@ -192,9 +194,8 @@ class DeliveryAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    @admin_view_permissions(SEND)
     def send_view(self, request: HttpRequest, communication_id: int) -> HttpResponse:
-        if not request.user.has_perm(SEND):
-            raise PermissionDenied
         communication = get_object_or_404(
             Communication.objects.select_related("incident"), pk=communication_id
         )
@@ -230,9 +231,8 @@ class DeliveryAdmin(admin.ModelAdmin):
             submit="Send",
         )
 
+    @admin_view_permissions("notifications.change_notification")
     def bounces_view(self, request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm("notifications.change_notification"):
-            raise PermissionDenied
         form = UploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
@@ -271,6 +271,24 @@ class NotificationAdmin(admin.ModelAdmin):
     show_full_result_count = False
     readonly_fields = [f.name for f in Notification._meta.fields] + ["message_id"]
     actions = None
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        if can_view_pii(request.user):
+            return list(self.readonly_fields)
+        masked = {"email": "masked_email", "last_error": "masked_error"}
+        return [masked.get(f, f) for f in self.readonly_fields]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [*self.readonly_fields, "masked_email", "masked_error"]
+
+    @admin.display(description="email")
+    def masked_email(self, notification: Notification) -> str:
+        return mask_email(notification.email)
+
+    @admin.display(description="last error")
+    def masked_error(self, notification: Notification) -> str:
+        # An SMTP refusal quotes the address it refused.
+        return mask_text(notification.last_error)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -353,8 +371,10 @@ class LetterBatchAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    # Letters and their manifest hold postal addresses in full.
+    @admin_view_permissions("view", "customers.view_pii")
     def file_view(self, request: HttpRequest, pk: int, which: str) -> FileResponse:
-        if not self.has_view_permission(request) or which not in ("pdf", "manifest"):
+        if which not in ("pdf", "manifest"):
             raise PermissionDenied
         batch = get_object_or_404(LetterBatch, pk=pk)
         field = batch.pdf if which == "pdf" else batch.manifest
@@ -394,9 +414,8 @@ class RemediationCodeAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    @admin_view_permissions("notifications.add_remediationcode")
     def import_view(self, request: HttpRequest, incident_id: int) -> HttpResponse:
-        if not request.user.has_perm("notifications.add_remediationcode"):
-            raise PermissionDenied
         form = UploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:

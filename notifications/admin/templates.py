@@ -13,6 +13,8 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from config.admin_views import admin_view_permissions
+
 from .. import services
 from ..forms import ReviewForm, TemplateVersionForm
 from ..models import (
@@ -278,6 +280,7 @@ class TemplateVersionAdmin(admin.ModelAdmin):
             },
         )
 
+    @admin_view_permissions(REVIEW)
     def review_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         version = self._version(request, pk, REVIEW)
         form = ReviewForm(
@@ -308,6 +311,7 @@ class TemplateVersionAdmin(admin.ModelAdmin):
                 form.add_error(None, error_message(error))
         return self._page(request, version, "review", title=f"Legal review of {version}", form=form)
 
+    @admin_view_permissions("notifications.change_templateversion")
     def submit_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         version = self._version(request, pk, "notifications.change_templateversion")
         error = ""
@@ -326,6 +330,7 @@ class TemplateVersionAdmin(admin.ModelAdmin):
             request, version, "submit", title=f"Submit {version} for legal review", error=error
         )
 
+    @admin_view_permissions("notifications.add_templateversion")
     def new_version_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         version = self._version(request, pk, "notifications.add_templateversion")
         if request.method == "POST":

@@ -34,11 +34,12 @@ EXPECTED = {
         "customers.change_segmentmembership",
         "customers.delete_segmentmembership",
         "customers.export_customer",
+        "customers.view_pii",
     },
-    roles.SECURITY_ANALYST: RECORD_VIEW | IMPORT,
+    roles.SECURITY_ANALYST: RECORD_VIEW | IMPORT | {"customers.view_pii"},
     roles.CMO: RECORD_VIEW | {"customers.export_customer"},
     roles.CISO: RECORD_VIEW,
-    roles.DPO: RECORD_VIEW,
+    roles.DPO: RECORD_VIEW | {"customers.view_pii", "customers.view_piiaccess"},
     roles.LEGAL_REVIEWER: set(),
     roles.AUDITOR: {
         "customers.view_customer",
@@ -49,6 +50,7 @@ EXPECTED = {
         "customers.view_importjob",
         "customers.view_importrejection",
         "customers.view_importmapping",
+        "customers.view_piiaccess",
     },
 }
 

@@ -107,7 +107,9 @@ def test_incident_page_shows_scope_counts_regimes_unmatched_lines_and_arithmetic
     assert "GDPR Art. 33: notify the supervisory authority" in html
     assert "Texas: notify affected residents" in html
     assert "1 affected resident of TX" in html
-    assert "list.csv line 3: ghost@example.com" in html
+    # The auditor holds no customers.view_pii: the unmatched email is shown masked.
+    assert "list.csv line 3: g***@e***.com" in html
+    assert "ghost@example.com" not in html
     assert "SE = DPC x EI + CB = 1 x 1" in html
     assert "hash chain intact" in html
     assert "Set scope" not in html and "Art. 33/34 decisions" not in html

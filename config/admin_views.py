@@ -1,0 +1,40 @@
+"""Custom admin views declare the permissions they need, as admin actions do.
+
+`@admin_view_permissions("import")` on a ModelAdmin view method refuses the request
+unless every named permission holds: a bare name is the ModelAdmin's
+`has_<name>_permission(request)` (as in `@admin.action(permissions=[...])`), a dotted one
+("incidents.scope_incident") is the user's Django permission. The declared names stay
+on the view (`allowed_permissions`), so tests/config/test_permission_matrix.py can fail
+any custom admin URL that declares none.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+
+_View = TypeVar("_View", bound=Callable[..., Any])
+
+
+def admin_view_permissions(*permissions: str) -> Callable[[_View], _View]:
+    if not permissions:
+        raise ValueError("a custom admin view must name at least one permission")
+
+    def decorate(view: _View) -> _View:
+        @wraps(view)
+        def guarded(model_admin: Any, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            for name in permissions:
+                if "." in name:
+                    allowed = request.user.has_perm(name)
+                else:
+                    allowed = getattr(model_admin, f"has_{name}_permission")(request)
+                if not allowed:
+                    raise PermissionDenied
+            return view(model_admin, request, *args, **kwargs)
+
+        guarded.allowed_permissions = permissions  # type: ignore[attr-defined]
+        return guarded  # type: ignore[return-value]
+
+    return decorate

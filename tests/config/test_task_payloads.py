@@ -1,0 +1,86 @@
+"""Tasks carry ids, never personal data: a canary customer goes through the import and
+a campaign send, queued and run, and the task tables hold none of its contact data."""
+
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django_q.conf import Conf
+from django_q.models import OrmQ, Schedule, Task
+from django_q.signing import SignedPackage
+
+from campaigns.services import campaign_schedule, campaign_start
+from customers.models import Customer, ImportJob
+from customers.services import import_job_create, import_job_enqueue
+from tests.campaigns.factories import CampaignFactory, segment_with
+
+from .canary import HEADER, Canary, canary_seed
+
+pytestmark = pytest.mark.django_db
+
+
+def task_rows() -> list[tuple[str, str, Any, Any, Any]]:
+    """(table, function, args, kwargs, result) of every task queued, run or scheduled."""
+    rows: list[tuple[str, str, Any, Any, Any]] = []
+    for queued in OrmQ.objects.all():
+        task = SignedPackage.loads(queued.payload)
+        rows.append(("OrmQ", task["func"], task["args"], task["kwargs"], None))
+    for done in Task.objects.all():
+        rows.append(("Task", done.func, done.args, done.kwargs, done.result))
+    for scheduled in Schedule.objects.all():
+        rows.append(("Schedule", scheduled.func, scheduled.args, scheduled.kwargs, None))
+    return rows
+
+
+def ids_only(args: Any, kwargs: Any) -> bool:
+    if isinstance(args, str):  # a Schedule keeps its arguments as the text of a tuple
+        args = args.strip("()").split(",") if args else []
+        return all(a.strip().isdigit() for a in args if a.strip()) and kwargs in ("", "{}", None)
+    values = [*(args or ()), *(kwargs or {}).values()]
+    return all(isinstance(v, int) or v is None for v in values)
+
+
+def _import_and_campaign(canary: Canary) -> None:
+    content = (
+        HEADER + f"003CANARYX0001,Cora,Finch,{canary.email},+44 7700 900 417,x,y,,z,GB,false,,\n"
+    )
+    job = import_job_create(
+        stream=io.BytesIO(content.encode()), file_name="again.csv", source="salesforce"
+    )
+    import_job_enqueue(job=job)
+    Customer.objects.filter(pk=canary.customer.pk).update(
+        marketing_consent=Customer.Consent.GRANTED
+    )
+    campaign = CampaignFactory.create(segments=[segment_with([canary.customer])])
+    campaign_start(campaign_id=campaign.pk, actor=None)
+    later = CampaignFactory.create(
+        segments=[segment_with([canary.customer])],
+        scheduled_at=datetime.now(UTC) + timedelta(days=1),
+    )
+    campaign_schedule(campaign_id=later.pk, actor=None)
+
+
+def test_queued_run_and_scheduled_tasks_carry_ids_and_no_contact_data(
+    django_capture_on_commit_callbacks, monkeypatch, mailoutbox
+):
+    canary = canary_seed()
+    with django_capture_on_commit_callbacks(execute=True):
+        _import_and_campaign(canary)
+    queued = {row[1] for row in task_rows() if row[0] == "OrmQ"}
+    assert {
+        "customers.tasks.import_job_run_task",
+        "campaigns.tasks.campaign_send_batch_task",
+    } <= queued
+    # The same paths once more with the tasks run on the spot, so their records are kept.
+    monkeypatch.setattr(Conf, "SYNC", True)
+    with django_capture_on_commit_callbacks(execute=True):
+        _import_and_campaign(canary)
+    assert ImportJob.objects.filter(file_name="again.csv", status="succeeded").exists()
+    assert canary.email in [m.to[0] for m in mailoutbox]
+
+    rows = task_rows()
+    assert {row[0] for row in rows} == {"OrmQ", "Task", "Schedule"}
+    for table, func, args, kwargs, result in rows:
+        assert ids_only(args, kwargs), (table, func, args, kwargs)
+        assert canary.leaks(repr((args, kwargs, result))) == [], (table, func)

@@ -1,0 +1,157 @@
+"""One of everything the admin shows, built through the apps' own services, so that every
+changelist, change page and custom view has something to open."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+
+from campaigns.models import Campaign
+from campaigns.services import campaign_send_batch, campaign_start
+from customers.models import Customer, ImportJob, ImportRejection, PiiAccess
+from customers.services import pii_access_record
+from incidents.models import EvidencePack, Incident, RegulatorNotice
+from incidents.services import assessment_record, incident_open, scope_add_forensic_list
+from notifications.models import (
+    Communication,
+    Delivery,
+    LetterBatch,
+    Notification,
+    RemediationCode,
+    TemplateVersion,
+)
+from notifications.services import communication_create
+from tests.campaigns.factories import CampaignFactory, scope_write, segment_with
+from tests.customers.factories import ImportMappingFactory, TouchpointFactory
+from tests.notifications.factories import MessageTemplateFactory, TemplateVersionFactory
+
+from .canary import Canary, canary_import, canary_seed
+
+
+@dataclass
+class World:
+    canary: Canary
+    incident: Incident
+    other_incident: Incident
+    campaign: Campaign
+    draft: TemplateVersion
+    submitted: TemplateVersion
+    communication: Communication
+    preview_job: ImportJob
+    import_job: ImportJob
+    delivery: Delivery
+    letter_batch: LetterBatch
+    notice: RegulatorNotice
+    pack: EvidencePack
+
+
+def world_build() -> World:
+    canary = canary_seed()
+    customer = canary.customer
+    Customer.objects.filter(pk=customer.pk).update(marketing_consent=Customer.Consent.GRANTED)
+    campaign = CampaignFactory.create(segments=[segment_with([customer])])
+    campaign_start(campaign_id=campaign.pk, actor=None)
+    while campaign_send_batch(campaign_id=campaign.pk).more:
+        pass
+    TouchpointFactory.create(customer=customer)
+    ImportMappingFactory.create()
+    job = ImportJob.objects.get(dry_run=False)
+    ImportRejection.objects.create(
+        job=job, row=2, line=3, field="email", reason="not an email", value=canary.ghost_email
+    )
+    preview, _, _ = canary_import(run=False)
+    ImportJob.objects.filter(pk=preview.pk).update(dry_run=True)
+    owner = get_user_model().objects.create_user("world-owner")
+    incident = incident_open(
+        actor=owner,
+        title="Portal breach",
+        nature="Credential stuffing on the customer portal",
+        awareness_at=datetime.now(UTC) - timedelta(hours=3),
+        data_categories=["contact"],
+    )
+    other = incident_open(
+        actor=owner,
+        title="Other breach",
+        nature="A lost laptop",
+        awareness_at=datetime.now(UTC) - timedelta(hours=1),
+        data_categories=["contact"],
+    )
+    assessment_record(incident_id=incident.pk, actor=owner, ei=Decimal("0.5"))
+    pii_access_record(user=owner, kind=PiiAccess.Kind.RECORD, customer_id=customer.pk)
+    scope_write(incident, [customer])
+    scope_add_forensic_list(
+        incident_id=incident.pk,
+        actor=owner,
+        content=f"email\n{canary.email}\n{canary.ghost_email}\n".encode(),
+        filename="forensic.csv",
+        data_categories=["contact"],
+    )
+    # A second campaign after scoping: the affected customer is withheld from it.
+    held = CampaignFactory.create(segments=[segment_with([customer])])
+    campaign_start(campaign_id=held.pk, actor=None)
+    while campaign_send_batch(campaign_id=held.pk).more:
+        pass
+    template = MessageTemplateFactory.create(incident=incident)
+    approved = TemplateVersionFactory.create(
+        template=template, language="en", data_categories=["contact"], approved=True
+    )
+    draft = TemplateVersionFactory.create(template=template, language="de")
+    submitted = TemplateVersionFactory.create(
+        template=template, language="fr", status=TemplateVersion.Status.SUBMITTED
+    )
+    start = datetime.now(UTC) + timedelta(days=1)
+    communication = communication_create(
+        incident_id=incident.pk,
+        actor=owner,
+        name="Breach notice",
+        channels=["email"],
+        send_window_start=start,
+        send_window_end=start + timedelta(hours=8),
+        fallback_language="en",
+        version_ids=[approved.pk],
+        audience_data_categories=["contact"],
+    )
+    # What delivery and the regulator notice leave behind, written directly: the matrix
+    # needs one of each to open, not the whole send (tests/notifications covers that).
+    now = datetime.now(UTC)
+    delivery = Delivery.objects.create(
+        communication=communication,
+        kind=Delivery.Kind.BREACH_NOTICE,
+        content_hash="0" * 64,
+        started_by=owner,
+        started_at=now,
+    )
+    Notification.objects.create(
+        communication=communication,
+        customer=customer,
+        channel="email",
+        status=Notification.Status.values[0],
+        email=canary.email,
+        last_error=f"550 5.1.1 <{canary.email}>: recipient refused",
+    )
+    RemediationCode.objects.create(
+        incident=incident, code="CM-0001", vendor="Monitor Ltd", expires_on=now.date()
+    )
+    batch = LetterBatch.objects.create(communication=communication, paper_size="a4")
+    batch.pdf.save("letters.pdf", ContentFile(b"%PDF-1.7 letters"), save=True)
+    notice = RegulatorNotice.objects.create(
+        incident=incident, number=1, phase=RegulatorNotice.Phase.values[0], content={}
+    )
+    pack = EvidencePack.objects.create(incident=incident, built_by=owner, stage="Queued")
+    return World(
+        delivery=delivery,
+        letter_batch=batch,
+        notice=notice,
+        pack=pack,
+        canary=canary,
+        incident=incident,
+        other_incident=other,
+        campaign=campaign,
+        draft=draft,
+        submitted=submitted,
+        communication=communication,
+        preview_job=preview,
+        import_job=job,
+    )
