@@ -239,26 +239,13 @@ def template_version_approve(
     if content_hash != version.content_hash:
         raise TransitionRefused(f"{version} changed since it was shown; review it again.")
     _problems_error(version)
-    updated = TemplateVersion.objects.filter(
-        pk=version_id, status=TemplateVersion.Status.SUBMITTED, content_hash=content_hash
-    ).update(
-        status=TemplateVersion.Status.APPROVED,
-        reviewed_by=actor,
-        reviewed_at=timezone.now(),
-        review_comment=comment.strip(),
+    return _review_close(
+        version=version,
+        outcome=TemplateVersion.Status.APPROVED,
+        actor=actor,
+        comment=comment,
+        content_hash=content_hash,
     )
-    if updated != 1:
-        raise TransitionRefused(
-            f"{version} is {version.get_status_display().lower()}, not submitted for review."
-        )
-    timeline_append(
-        incident_id=version.template.incident_id,
-        kind="template_version.approved",
-        actor=actor,  # type: ignore[arg-type]
-        payload={**_version_payload(version), "comment": comment.strip()},
-    )
-    version.refresh_from_db()
-    return version
 
 
 @transaction.atomic
@@ -268,10 +255,20 @@ def template_version_reject(*, version_id: int, actor: Actor, comment: str) -> T
     _review_guard(version, actor)
     if not comment.strip():
         raise ValidationError({"comment": "say what must change"})
+    return _review_close(
+        version=version, outcome=TemplateVersion.Status.REJECTED, actor=actor, comment=comment
+    )
+
+
+def _review_close(
+    *, version: TemplateVersion, outcome: str, actor: Actor, comment: str, **unchanged: str
+) -> TemplateVersion:
+    """Move a submitted version to `outcome` once (a conditional update: two reviewers
+    racing cannot both decide) and put the decision on the incident timeline."""
     updated = TemplateVersion.objects.filter(
-        pk=version_id, status=TemplateVersion.Status.SUBMITTED
+        pk=version.pk, status=TemplateVersion.Status.SUBMITTED, **unchanged
     ).update(
-        status=TemplateVersion.Status.REJECTED,
+        status=outcome,
         reviewed_by=actor,
         reviewed_at=timezone.now(),
         review_comment=comment.strip(),
@@ -282,7 +279,7 @@ def template_version_reject(*, version_id: int, actor: Actor, comment: str) -> T
         )
     timeline_append(
         incident_id=version.template.incident_id,
-        kind="template_version.rejected",
+        kind=f"template_version.{outcome}",
         actor=actor,  # type: ignore[arg-type]
         payload={**_version_payload(version), "comment": comment.strip()},
     )
