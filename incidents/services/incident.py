@@ -258,6 +258,28 @@ def _require_decider(actor: User | AnonymousUser | None, what: str) -> User:
     return user
 
 
+def _decision_record(
+    *, incident_id: int, user: User, article: str, decision: str, reason: str
+) -> Incident:
+    """Store an Art. 33 or 34 decision and its reason on the incident and its timeline,
+    then waive or reopen the obligations that decision governs."""
+    incident = Incident.objects.select_for_update().get(pk=incident_id)
+    if incident.status == Incident.Status.CLOSED:
+        raise IncidentError(f"{incident} is closed.")
+    fields = {f"{article}_decision": decision, f"{article}_reason": reason}
+    Incident.objects.filter(pk=incident_id).update(**fields, updated_at=timezone.now())
+    for name, value in fields.items():
+        setattr(incident, name, value)
+    timeline_append(
+        incident_id=incident_id,
+        kind=f"incident.{article}_decision",
+        actor=user,
+        payload={"decision": decision, "reason": reason},
+    )
+    obligations_apply_decision(incident=incident, actor=user, waived_by=article)
+    return incident
+
+
 @transaction.atomic
 def incident_decide_art33(
     *, incident_id: int, actor: User | AnonymousUser | None, decision: str, reason: str
@@ -270,21 +292,9 @@ def incident_decide_art33(
     reason = reason.strip()
     if decision == Incident.Art33Decision.NOT_REQUIRED and not reason:
         raise IncidentError("Art. 33 decision: say why notifying the authority is not required.")
-    incident = Incident.objects.select_for_update().get(pk=incident_id)
-    if incident.status == Incident.Status.CLOSED:
-        raise IncidentError(f"{incident} is closed.")
-    Incident.objects.filter(pk=incident_id).update(
-        art33_decision=decision, art33_reason=reason, updated_at=timezone.now()
+    return _decision_record(
+        incident_id=incident_id, user=user, article="art33", decision=decision, reason=reason
     )
-    incident.art33_decision, incident.art33_reason = decision, reason
-    timeline_append(
-        incident_id=incident_id,
-        kind="incident.art33_decision",
-        actor=user,
-        payload={"decision": decision, "reason": reason},
-    )
-    obligations_apply_decision(incident=incident, actor=user, waived_by="art33")
-    return incident
 
 
 @transaction.atomic
@@ -299,21 +309,9 @@ def incident_decide_art34(
     reason = reason.strip()
     if decision != Incident.Art34Decision.NOTIFY and not reason:
         raise IncidentError("Art. 34 decision: an exemption needs its reason.")
-    incident = Incident.objects.select_for_update().get(pk=incident_id)
-    if incident.status == Incident.Status.CLOSED:
-        raise IncidentError(f"{incident} is closed.")
-    Incident.objects.filter(pk=incident_id).update(
-        art34_decision=decision, art34_reason=reason, updated_at=timezone.now()
+    return _decision_record(
+        incident_id=incident_id, user=user, article="art34", decision=decision, reason=reason
     )
-    incident.art34_decision, incident.art34_reason = decision, reason
-    timeline_append(
-        incident_id=incident_id,
-        kind="incident.art34_decision",
-        actor=user,
-        payload={"decision": decision, "reason": reason},
-    )
-    obligations_apply_decision(incident=incident, actor=user, waived_by="art34")
-    return incident
 
 
 @transaction.atomic
