@@ -1,5 +1,6 @@
-"""Tasks carry ids, never personal data: a canary customer goes through the import and
-a campaign send, queued and run, and the task tables hold none of its contact data."""
+"""Tasks carry ids, never personal data: a canary customer goes through the import, a
+campaign send, a breach notice and an evidence pack, queued and run, and the task tables
+hold none of its contact data."""
 
 import io
 from datetime import UTC, datetime, timedelta
@@ -9,6 +10,7 @@ import pytest
 from django_q.conf import Conf
 from django_q.models import OrmQ, Schedule, Task
 from django_q.signing import SignedPackage
+from django_q.tasks import async_task
 
 from campaigns.services import campaign_schedule, campaign_start
 from customers.models import Customer, ImportJob
@@ -82,5 +84,50 @@ def test_queued_run_and_scheduled_tasks_carry_ids_and_no_contact_data(
     rows = task_rows()
     assert {row[0] for row in rows} == {"OrmQ", "Task", "Schedule"}
     for table, func, args, kwargs, result in rows:
+        assert ids_only(args, kwargs), (table, func, args, kwargs)
+        assert canary.leaks(repr((args, kwargs, result))) == [], (table, func)
+
+
+def test_breach_notice_and_evidence_tasks_carry_ids_and_no_contact_data(
+    django_capture_on_commit_callbacks, monkeypatch, mailoutbox, make_user
+):
+    from config import roles
+    from incidents.evidence.services import evidence_pack_request
+    from incidents.models import AffectedCustomer
+    from notifications.services.delivery import communication_send
+    from tests.notifications.delivery_helpers import signed_off
+    from tests.notifications.factories import IncidentFactory, approved
+
+    canary = canary_seed()
+    Customer.objects.filter(pk=canary.customer.pk).update(language="en")
+    incident = IncidentFactory.create()
+    AffectedCustomer.objects.create(
+        incident=incident,
+        customer=canary.customer,
+        data_categories=["credentials"],
+        found_by="segment",
+    )
+    ciso = make_user("sven", roles.CISO)
+    communication = signed_off(
+        incident,
+        [approved(incident, "en", ["credentials"])],
+        author=make_user("mo", roles.MARKETING_OPERATOR),
+        cmo=make_user("carla", roles.CMO),
+        ciso=ciso,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        communication_send(communication_id=communication.pk, actor=ciso)
+        evidence_pack_request(incident_id=incident.pk, actor=ciso)
+    queued = {row[1] for row in task_rows() if row[0] == "OrmQ"}
+    assert any(func.startswith("notifications.") for func in queued), queued
+    assert any(func.startswith("incidents.") for func in queued), queued
+    # Run them on the spot too, so the finished task records are checked as well.
+    monkeypatch.setattr(Conf, "SYNC", True)
+    for queued_task in OrmQ.objects.all():
+        task = SignedPackage.loads(queued_task.payload)
+        with django_capture_on_commit_callbacks(execute=True):
+            async_task(task["func"], *task["args"], **task["kwargs"])
+    assert canary.email in [m.to[0] for m in mailoutbox]
+    for table, func, args, kwargs, result in task_rows():
         assert ids_only(args, kwargs), (table, func, args, kwargs)
         assert canary.leaks(repr((args, kwargs, result))) == [], (table, func)
