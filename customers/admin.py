@@ -170,7 +170,12 @@ class CustomerAdmin(ExportMixin, admin.ModelAdmin):
         # Each branch is an index lookup: the email prefix index (text_pattern_ops), the
         # source record's external id index, the name index. No LIKE '%x%' on a million.
         folded = term.casefold()
-        by_email = queryset.filter(email_normalized__startswith=folded)
+        # Searching by email is for those who may see emails: for anyone else a hit or a
+        # miss would tell whether that address is a customer.
+        if can_view_pii(request.user):
+            by_email = queryset.filter(email_normalized__startswith=folded)
+        else:
+            by_email = queryset.none()
         if "@" in term:
             return by_email, False
         # Resolved first, so the OR below stays a union of index scans (a subquery in

@@ -67,6 +67,14 @@ def test_customer_search_by_email_prefix_external_id_and_name(marketing, query, 
     assert [c.first_name for c in response.context["cl"].result_list] == expected
 
 
+@pytest.mark.parametrize("query", ["ann.lee@example.com", "ann.l"])
+def test_without_view_pii_an_email_search_tells_nothing(client, make_user, query):
+    CustomerFactory(first_name="Ann", last_name="Lee", email="Ann.Lee@example.com")
+    cmo = as_role(client, make_user, roles.CMO)
+    response = cmo.get(reverse("admin:customers_customer_changelist"), {"q": query})
+    assert list(response.context["cl"].result_list) == []
+
+
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
