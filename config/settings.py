@@ -106,6 +106,9 @@ DATABASES = {
 # Task clusters run long; reusing connections is what makes django-q2's ORM broker fast.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A worker that loses its connection after mailing a batch reconnects for up to this many
+# seconds to record it, rather than leave the batch to be mailed again.
+DATABASE_RECONNECT_SECONDS = env.int("DATABASE_RECONNECT_SECONDS", default=60)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the web server and the task cluster share the file.
     DATABASES["default"]["OPTIONS"] = {
