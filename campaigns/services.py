@@ -25,6 +25,7 @@ from django.template import Context, Engine, TemplateSyntaxError
 from django.template.base import VariableNode
 from django.utils import timezone
 
+from config.db import on_lost_connection_retry
 from config.roles import CMO
 from customers.models import Customer, Touchpoint
 from incidents.models import Incident
@@ -583,7 +584,11 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
             pk__in=list(claimed), status=CampaignSend.Status.PENDING, attempts__gte=3
         ).update(status=CampaignSend.Status.FAILED)
         return BatchResult(claimed=len(claimed), withheld=withheld, skipped=skipped, more=True)
-    sent = _sent_record(campaign_id, claimed, token)
+    # The mail has left: a dropped connection must not make it leave again.
+    sent = on_lost_connection_retry(
+        lambda: _sent_record(campaign_id, claimed, token),
+        what=f"recording the sends of campaign {campaign_id}",
+    )
     return _batch_finish(
         campaign_id,
         BatchResult(claimed=len(claimed), sent=sent, withheld=withheld, skipped=skipped),

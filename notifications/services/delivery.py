@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Min, Q
 from django.utils import timezone
 
+from config.db import on_lost_connection_retry
 from config.drills import DrillWithoutRecipientsError, drill_message_redirect, drill_recipients
 from customers.contact_quality import customers_mark_email_status
 from customers.models import Customer, Touchpoint
@@ -676,13 +677,17 @@ def delivery_send_batch(*, delivery_id: int) -> BatchResult:
     messages, malformed, broken = _messages_build(delivery.communication, rows)
     sent, temporary, permanent = _messages_send(messages)
     permanent.update(broken)
-    counts = _outcomes_record(
-        delivery,
-        token,
-        sent=sent,
-        temporary=temporary,
-        permanent=permanent,
-        malformed=malformed,
+    # The mail has left: a dropped connection must not make it leave again.
+    counts = on_lost_connection_retry(
+        lambda: _outcomes_record(
+            delivery,
+            token,
+            sent=sent,
+            temporary=temporary,
+            permanent=permanent,
+            malformed=malformed,
+        ),
+        what=f"recording the outcomes of delivery {delivery_id}",
     )
     with transaction.atomic():
         delivery_breaker_check(delivery=delivery)

@@ -22,6 +22,7 @@ from email.message import Message
 
 import pytest
 from aiosmtpd.controller import Controller
+from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.urls import reverse
 
@@ -33,8 +34,12 @@ from customers.services import import_job_create, import_job_enqueue
 from incidents.evidence.services import evidence_pack_request
 from incidents.models import EvidencePack
 from incidents.services import incident_open
+from notifications.models import Delivery, Notification, notification_message_id
+from notifications.services.delivery import communication_send
 from tests.campaigns.factories import CampaignFactory, CustomerFactory, segment_with
 from tests.conftest import wait_until
+from tests.notifications.delivery_helpers import signed_off
+from tests.notifications.factories import IncidentFactory, affected, approved
 
 from .canary import HEADER
 
@@ -49,6 +54,8 @@ RESUMING = {
     "CAMPAIGNS_LEASE_SECONDS": "3",
     "DELIVERY_LEASE_SECONDS": "3",
 }
+# A claim outlasts the held SMTP reply and the reconnect, so no other batch takes it over.
+LEASED = {**RESUMING, "CAMPAIGNS_LEASE_SECONDS": "8", "DELIVERY_LEASE_SECONDS": "8"}
 postgresql_only = pytest.mark.skipif(
     os.environ.get("DATABASE_URL", "").startswith("postgres") is False,
     reason="stalls the import on a PostgreSQL table lock and drops connections with "
@@ -85,6 +92,17 @@ def _waiting_backends() -> list[int]:
             "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'"
         )
         return [pid for (pid,) in cursor.fetchall()]
+
+
+def _cluster_connections_terminate() -> int:
+    """Terminate every connection to the test database but ours, as a restart would."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        (terminated,) = cursor.fetchone()
+    return terminated
 
 
 def _job_page(client, job: ImportJob) -> str:
@@ -134,11 +152,7 @@ def test_import_survives_its_database_connection_being_terminated(
         wait_until(_waiting_backends, timeout=60, message="the import never reached its writes")
         # Fault: every connection of the cluster (worker, monitor, broker) is terminated
         # by the server, as a database restart or failover would.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+        _cluster_connections_terminate()
     wait_until(lambda: ImportJob.objects.get(pk=job.pk).is_finished, timeout=90)
 
     job.refresh_from_db()
@@ -185,6 +199,14 @@ def holding_smtp(settings) -> Iterator[HoldingInbox]:
     controller.stop()
 
 
+def _one_message_id_per_recipient(messages: list[Message]) -> None:
+    """A message sent again after a fault carries the first one's Message-ID."""
+    by_id: dict[str, set[str]] = {}
+    for message in messages:
+        by_id.setdefault(message["Message-ID"], set()).add(message["To"])
+    assert all(len(recipients) == 1 for recipients in by_id.values())
+
+
 def test_campaign_send_survives_a_sigkill_of_its_worker_mid_batch(
     holding_smtp, task_cluster, client, make_user, django_capture_on_commit_callbacks
 ):
@@ -218,16 +240,87 @@ def test_campaign_send_survives_a_sigkill_of_its_worker_mid_batch(
     assert set(received) == {c.email for c in customers}
     # The message in flight at the kill may arrive twice: with the same Message-ID, so
     # the resend is recognisable; nobody else gets two.
-    by_id: dict[str, set[str]] = {}
-    for message in holding_smtp.messages:
-        by_id.setdefault(message["Message-ID"], set()).add(message["To"])
-    assert all(len(recipients) == 1 for recipients in by_id.values())
+    _one_message_id_per_recipient(holding_smtp.messages)
     assert len(received) - len(set(received)) <= 1
 
 
-def test_evidence_build_survives_a_sigkill_of_its_worker_mid_build(
-    task_cluster, client, make_user, django_capture_on_commit_callbacks
+@postgresql_only
+def test_campaign_send_survives_its_database_connection_being_terminated(
+    holding_smtp, task_cluster, client, make_user, django_capture_on_commit_callbacks
 ):
+    customers = CustomerFactory.create_batch(12, marketing_consent=Customer.Consent.GRANTED)
+    campaign = CampaignFactory.create(segments=[segment_with(customers)])
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign_start(campaign_id=campaign.pk, actor=None)
+    task_cluster.start(workers=1, CAMPAIGNS_PARALLEL_BATCHES="1", **LEASED)
+    wait_until(holding_smtp.holding.is_set, timeout=60, message="no message reached SMTP")
+    # Fault: the server drops every connection of the cluster while its worker waits for
+    # the SMTP reply; the batch goes out, and recording it then fails.
+    assert _cluster_connections_terminate() >= 1
+    holding_smtp.release.set()
+
+    # The same cluster goes on by itself: no restart.
+    wait_until(
+        lambda: Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.COMPLETED,
+        timeout=120,
+        message="the campaign did not complete after its connections were dropped",
+    )
+    sends = CampaignSend.objects.filter(campaign=campaign)
+    assert sends.filter(status="sent").count() == len(customers)
+    # The worker reconnected to record the batch it had mailed: nobody got it twice.
+    received = [m["To"] for m in holding_smtp.messages]
+    assert sorted(received) == sorted(c.email for c in customers)
+    client.force_login(make_user("cmo", roles.CMO))
+    page = client.get(reverse("admin:campaigns_campaign_change", args=[campaign.pk]))
+    assert "Completed" in page.content.decode()
+
+
+@postgresql_only
+def test_breach_notice_survives_its_database_connection_being_terminated(
+    holding_smtp, task_cluster, client, make_user
+):
+    incident = IncidentFactory.create()
+    version = approved(incident, "en", ["credentials"])
+    people = [affected(incident, "en", ["credentials"]) for _ in range(12)]
+    communication = signed_off(
+        incident,
+        [version],
+        author=make_user("mo", roles.MARKETING_OPERATOR),
+        cmo=make_user("carla", roles.CMO),
+        ciso=make_user("sven", roles.CISO),
+    )
+    task_cluster.start(workers=1, DELIVERY_PARALLEL_BATCHES="1", **LEASED)
+    ciso = make_user("boss", roles.CISO)
+    delivery = communication_send(communication_id=communication.pk, actor=ciso)
+    wait_until(holding_smtp.holding.is_set, timeout=60, message="no notice reached SMTP")
+    # Fault: as above, while the notice wave waits for the SMTP server's reply.
+    assert _cluster_connections_terminate() >= 1
+    holding_smtp.release.set()
+
+    wait_until(
+        lambda: Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.COMPLETED,
+        timeout=120,
+        message="the notice wave did not complete after its connections were dropped",
+    )
+    notifications = Notification.objects.filter(communication=communication)
+    assert set(notifications.values_list("status", flat=True)) == {Notification.Status.SENT}
+    expected = {
+        person.email: notification_message_id(
+            communication_id=communication.pk, customer_id=person.pk
+        )
+        for person in people
+    }
+    # The worker reconnected to record the batch it had mailed: nobody got it twice.
+    assert sorted(m["To"] for m in holding_smtp.messages) == sorted(expected)
+    for message in holding_smtp.messages:
+        assert message["Message-ID"] == expected[message["To"]]
+    client.force_login(ciso)
+    page = client.get(reverse("admin:notifications_communication_change", args=[communication.pk]))
+    assert "Completed" in page.content.decode()
+    assert "Sent: 12 (100" in page.content.decode()
+
+
+def _pack_requested(make_user) -> tuple[User, EvidencePack]:
     ciso = make_user("ciso", roles.CISO)
     incident = incident_open(
         actor=ciso,
@@ -236,16 +329,48 @@ def test_evidence_build_survives_a_sigkill_of_its_worker_mid_build(
         awareness_at=datetime.now(UTC) - timedelta(hours=5),
         data_categories=["contact"],
     )
-    with django_capture_on_commit_callbacks(execute=True):
+    with transaction.atomic():
         pack = evidence_pack_request(incident_id=incident.pk, actor=ciso)
-    # The build may take a while on a busy machine: a longer timeout than the other tests.
-    slow = {**RESUMING, "Q_TIMEOUT": "30", "Q_RETRY": "32"}
-    first = task_cluster.start(workers=1, **slow)
-    wait_until(
-        lambda: EvidencePack.objects.get(pk=pack.pk).status == EvidencePack.Status.BUILDING,
-        timeout=60,
-        message="the build never started",
-    )
+    return ciso, pack
+
+
+def _building(pack: EvidencePack) -> bool:
+    return EvidencePack.objects.get(pk=pack.pk).status == EvidencePack.Status.BUILDING
+
+
+def _finished(pack: EvidencePack) -> bool:
+    finished = (EvidencePack.Status.READY, EvidencePack.Status.FAILED)
+    return EvidencePack.objects.get(pk=pack.pk).status in finished
+
+
+# The build may take a while on a busy machine: a longer timeout than the other tests.
+SLOW = {**RESUMING, "Q_TIMEOUT": "30", "Q_RETRY": "32"}
+
+
+@postgresql_only
+def test_evidence_build_survives_its_database_connection_being_terminated(
+    task_cluster, client, make_user
+):
+    ciso, pack = _pack_requested(make_user)
+    task_cluster.start(workers=1, **SLOW)
+    wait_until(lambda: _building(pack), timeout=60, message="the build never started")
+    # Fault: the server drops every connection of the cluster while its worker renders.
+    assert _cluster_connections_terminate() >= 1
+    wait_until(lambda: _finished(pack), timeout=180, message="the build was never finished")
+
+    pack.refresh_from_db()
+    assert pack.status == EvidencePack.Status.READY, pack.error
+    assert pack.file and pack.chain_ok is True
+    assert EvidencePack.objects.filter(incident=pack.incident).count() == 1
+    client.force_login(ciso)
+    page = client.get(reverse("admin:incidents_evidencepack_change", args=[pack.pk]))
+    assert "Ready" in page.content.decode()
+
+
+def test_evidence_build_survives_a_sigkill_of_its_worker_mid_build(task_cluster, client, make_user):
+    ciso, pack = _pack_requested(make_user)
+    first = task_cluster.start(workers=1, **SLOW)
+    wait_until(lambda: _building(pack), timeout=60, message="the build never started")
     # Fault: SIGKILL of the cluster while its worker renders the pack.
     os.killpg(first.pid, signal.SIGKILL)
     first.wait()
@@ -255,7 +380,7 @@ def test_evidence_build_survives_a_sigkill_of_its_worker_mid_build(
     page = client.get(reverse("admin:incidents_evidencepack_change", args=[pack.pk]))
     assert "Building" in page.content.decode()
 
-    task_cluster.start(workers=1, **slow)
+    task_cluster.start(workers=1, **SLOW)
     wait_until(
         lambda: (
             EvidencePack.objects.get(pk=pack.pk).status
@@ -268,4 +393,4 @@ def test_evidence_build_survives_a_sigkill_of_its_worker_mid_build(
     pack.refresh_from_db()
     assert pack.status == EvidencePack.Status.READY, pack.error
     assert pack.file and pack.chain_ok is True
-    assert EvidencePack.objects.filter(incident=incident).count() == 1
+    assert EvidencePack.objects.filter(incident=pack.incident).count() == 1
