@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from config.db import connection_lost
 from incidents.models import AffectedCustomer, EvidencePack, Incident, TimelineEvent
 from incidents.selectors import ChainCheck, scope_summary, timeline_verify
 from incidents.services import timeline_append
@@ -317,6 +318,11 @@ def evidence_pack_build(*, pack_id: int) -> EvidencePack:
             f"evidence/incident-{pack.incident_id}-pack-{pack.pk}.pdf", ContentFile(rendered.pdf)
         )
     except Exception as error:
+        if connection_lost(error):
+            # Nothing can be written on a dropped connection: the queue hands the task out
+            # again after Q_RETRY, and that run takes the stale build over.
+            logger.warning("Evidence pack %s: database connection lost; will retry", pack_id)
+            raise
         logger.exception("Evidence pack %s failed", pack_id)
         with transaction.atomic():
             EvidencePack.objects.filter(pk=pack_id, status=EvidencePack.Status.BUILDING).update(
@@ -333,40 +339,48 @@ def evidence_pack_build(*, pack_id: int) -> EvidencePack:
             )
         pack.refresh_from_db()
         return pack
-    with transaction.atomic():
-        updated = EvidencePack.objects.filter(
-            pk=pack_id, status=EvidencePack.Status.BUILDING
-        ).update(
-            status=EvidencePack.Status.READY,
-            progress=100,
-            stage="Ready",
-            file=name,
-            sha256=digest,
-            size=len(rendered.pdf),
-            head_hash=rendered.check.head_hash,
-            chain_ok=rendered.check.ok,
-            first_broken_seq=rendered.check.first_broken_seq,
-            affected=rendered.affected,
-            timings={k: round(v, 3) for k, v in rendered.timings.items()},
-            finished_at=timezone.now(),
-        )
-        if updated != 1:
+    try:
+        _pack_ready_record(pack, name=name, digest=digest, rendered=rendered)
+    except Exception as error:
+        # No file without its record; a later run stores its own. A connection lost during
+        # the commit leaves it unknown whether the record was written: keep the file then.
+        if not connection_lost(error):
             default_storage.delete(name)
-            raise EvidenceError(f"Evidence pack {pack_id} changed while it was being built.")
-        timeline_append(
-            incident_id=pack.incident_id,
-            kind="evidence.built",
-            actor=None,
-            payload={
-                "pack": pack.pk,
-                "sha256": digest,
-                "head_hash": rendered.check.head_hash,
-                "chain_verified": rendered.check.ok,
-                "first_broken_seq": rendered.check.first_broken_seq,
-            },
-        )
+        raise
     pack.refresh_from_db()
     return pack
+
+
+@transaction.atomic
+def _pack_ready_record(pack: EvidencePack, *, name: str, digest: str, rendered: Rendered) -> None:
+    updated = EvidencePack.objects.filter(pk=pack.pk, status=EvidencePack.Status.BUILDING).update(
+        status=EvidencePack.Status.READY,
+        progress=100,
+        stage="Ready",
+        file=name,
+        sha256=digest,
+        size=len(rendered.pdf),
+        head_hash=rendered.check.head_hash,
+        chain_ok=rendered.check.ok,
+        first_broken_seq=rendered.check.first_broken_seq,
+        affected=rendered.affected,
+        timings={k: round(v, 3) for k, v in rendered.timings.items()},
+        finished_at=timezone.now(),
+    )
+    if updated != 1:
+        raise EvidenceError(f"Evidence pack {pack.pk} changed while it was being built.")
+    timeline_append(
+        incident_id=pack.incident_id,
+        kind="evidence.built",
+        actor=None,
+        payload={
+            "pack": pack.pk,
+            "sha256": digest,
+            "head_hash": rendered.check.head_hash,
+            "chain_verified": rendered.check.ok,
+            "first_broken_seq": rendered.check.first_broken_seq,
+        },
+    )
 
 
 @transaction.atomic
