@@ -12,6 +12,7 @@ from django.db.models import Count, Min
 from django.utils import timezone
 
 from customers.models import Customer
+from customers.pii import mask_text
 from incidents.models import AffectedCustomer, DataCategory, Incident
 
 from .models import (
@@ -375,11 +376,13 @@ class PersonPreview:
 
 
 def communication_previews(
-    *, communication: Communication, customer_ids: Iterable[int]
+    *, communication: Communication, customer_ids: Iterable[int], masked: bool = False
 ) -> list[PersonPreview]:
     """Each given person's message on each channel, rendered as they would get it.
 
-    People outside the communication's audience are left out.
+    People outside the communication's audience are left out. `masked` hides the emails
+    and phone numbers a message names (a nameless person is greeted by their email), for
+    readers without the permission to see contact data.
     """
     affected = AffectedCustomer.objects.filter(
         incident_id=communication.incident_id, customer_id__in=list(customer_ids)
@@ -423,6 +426,12 @@ def communication_previews(
                     )
                 except RenderError as error:
                     preview.error = str(error)
+            if masked and preview.message is not None:
+                preview.message = RenderedMessage(
+                    subject=mask_text(preview.message.subject),
+                    text=mask_text(preview.message.text),
+                    html=mask_text(preview.message.html),
+                )
             previews.append(preview)
     return previews
 

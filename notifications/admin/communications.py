@@ -15,6 +15,7 @@ from django.utils.html import format_html_join
 from config import roles
 from config.admin_views import admin_view_permissions
 from customers.models import Customer
+from customers.pii import can_view_pii
 
 from .. import services
 from ..forms import CommunicationForm, SignOffForm
@@ -197,21 +198,35 @@ class CommunicationAdmin(admin.ModelAdmin):
         matrix = communication_matrix(communication=communication)
         samples = sorted({row.sample_customer_id for row in matrix.rows})
         lookup = request.GET.get("preview", "").strip()
-        person_previews = None
-        if lookup:
-            customer = Customer.objects.filter(
-                Q(email_normalized=lookup.lower()) | Q(pk=int(lookup) if lookup.isdigit() else 0)
-            ).first()
-            person_previews = (
-                communication_previews(communication=communication, customer_ids=[customer.pk])
-                if customer
-                else []
+        full = can_view_pii(request.user)
+        person_previews, lookup_error = None, ""
+        if lookup.isdigit() or (lookup and full):
+            # By email only for those who may see emails: for anyone else, whether an
+            # address is in the audience would tell who the breach touched.
+            people = (
+                [int(lookup)]
+                if lookup.isdigit()
+                else Customer.objects.filter(email_normalized=lookup.lower()).values_list(
+                    "pk", flat=True
+                )
+            )
+            person_previews = communication_previews(
+                communication=communication, customer_ids=people, masked=not full
+            )
+        elif lookup:
+            lookup_error = (
+                "Looking a person up by email needs the permission to see personal data; "
+                "enter their customer id instead."
             )
         return {
             "matrix": matrix,
             "blockers": communication_sign_off_blockers(communication=communication, matrix=matrix),
-            "previews": communication_previews(communication=communication, customer_ids=samples),
+            "previews": communication_previews(
+                communication=communication, customer_ids=samples, masked=not full
+            ),
             "preview_lookup": lookup,
+            "preview_lookup_error": lookup_error,
+            "preview_lookup_label": "Customer id or email" if full else "Customer id",
             "person_previews": person_previews,
             "content_hash": communication_content_hash(communication=communication),
             "can_sign": request.user.has_perm(SIGN) and bool(_signing_roles(request)),

@@ -23,6 +23,7 @@ from django.urls import reverse
 
 from config import roles
 from customers.models import Customer, PiiAccess
+from notifications.models import Communication
 
 from .canary import Canary
 from .world import world_build
@@ -112,6 +113,18 @@ def test_canary_never_reaches_a_user_without_view_pii(client, make_user, canary,
             )
             if leaks := canary.leaks(response.content.decode()):
                 found[f"autocomplete {model._meta.label}.{field}"] = leaks
+
+    # The canary's own breach notice, previewed by customer id on the communication page.
+    (communication,) = Communication.objects.all()
+    preview = client.get(
+        reverse("admin:notifications_communication_change", args=[communication.pk]),
+        {"preview": canary.customer.pk},
+    )
+    if preview.status_code == 200:
+        assert "Dear " in preview.content.decode()
+        found.update(
+            {"preview": leaks} if (leaks := canary.leaks(preview.content.decode())) else {}
+        )
 
     export = client.post(
         reverse("admin:customers_customer_export"),

@@ -7,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from config import roles
+from customers.models import Customer
 from incidents.models import TimelineEvent
 from notifications import services
 from notifications.models import Communication, CommunicationSignOff, TemplateVersion
@@ -18,6 +19,8 @@ from .factories import (
     IncidentFactory,
     MessageTemplateFactory,
     TemplateVersionFactory,
+    affected,
+    approved,
     bodies_for,
     window,
 )
@@ -325,13 +328,81 @@ def test_the_communication_page_shows_who_gets_what_and_each_persons_version(
     for person, (version_key, fallback) in expected.items():
         customer = people[person]
         lookup = client.get(
-            url("communication_change", communication.pk, query=f"?preview={customer.email}")
+            url("communication_change", communication.pk, query=f"?preview={customer.pk}")
         ).content.decode()
-        section = lookup.split("Preview for one person")[1].split("Previews for sample people")[0]
+        section = _person_section(lookup)
         shown = re.findall(r'<strong class="bd-version">(.*?)</strong>', section)
         assert shown == [str(v[version_key])], (person, shown)
         assert ("(fallback language)" in section) == fallback
         assert customer.first_name in section
+
+
+def _person_section(page: str) -> str:
+    return page.split("Preview for one person")[1].split("Previews for sample people")[0]
+
+
+def _communication(incident, versions, author):
+    return services.communication_create(
+        incident_id=incident.pk,
+        actor=author,
+        name="Notice",
+        channels=["email"],
+        fallback_language="en",
+        version_ids=[v.pk for v in versions],
+        **window(),
+    )
+
+
+def test_without_view_pii_the_preview_looks_nobody_up_by_email(client, scenario, marketing, cmo):
+    incident, v, people = scenario
+    communication = _communication(incident, v.values(), marketing)
+    login(client, cmo)
+    pages = [
+        _person_section(
+            client.get(
+                url("communication_change", communication.pk, query=f"?preview={email}")
+            ).content.decode()
+        )
+        for email in (people["en-pw"].email, "nobody-at-all@example.org")
+    ]
+    # A person in the audience and an address nobody has read alike: the page tells
+    # nothing about who the breach touched.
+    assert pages[0].replace(people["en-pw"].email, "") == pages[1].replace(
+        "nobody-at-all@example.org", ""
+    )
+    assert "enter their customer id instead" in pages[0]
+    assert "bd-version" not in pages[0]
+    assert "Customer id</label>" in pages[0]
+
+
+def test_the_dpo_looks_a_person_up_by_email(client, scenario, marketing, make_user):
+    incident, v, people = scenario
+    communication = _communication(incident, v.values(), marketing)
+    login(client, make_user("dora", roles.DPO))
+    page = client.get(
+        url("communication_change", communication.pk, query=f"?preview={people['en-pw'].email}")
+    ).content.decode()
+    section = _person_section(page)
+    assert re.findall(r'<strong class="bd-version">(.*?)</strong>', section) == [str(v["en-pw"])]
+    assert people["en-pw"].email in section
+
+
+def test_a_preview_masks_the_email_that_greets_a_nameless_person(client, marketing, cmo):
+    incident = IncidentFactory.create()
+    version = approved(incident, "en", ["credentials"])
+    nameless = affected(incident, "en", ["credentials"])
+    Customer.objects.filter(pk=nameless.pk).update(
+        first_name="", last_name="", email="nameless.reader@example.org"
+    )
+    communication = _communication(incident, [version], marketing)
+    login(client, cmo)
+    section = _person_section(
+        client.get(
+            url("communication_change", communication.pk, query=f"?preview={nameless.pk}")
+        ).content.decode()
+    )
+    assert "Dear n***@e***.org" in section
+    assert "nameless.reader@example.org" not in section
 
 
 def test_the_communication_page_blocks_sign_off_when_someone_is_uncovered(
