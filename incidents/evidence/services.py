@@ -24,6 +24,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from config.db import connection_lost
+from customers.pii import mask_text
 from incidents.models import AffectedCustomer, EvidencePack, Incident, TimelineEvent
 from incidents.selectors import ChainCheck, scope_summary, timeline_verify
 from incidents.services import timeline_append
@@ -327,7 +328,7 @@ def evidence_pack_build(*, pack_id: int) -> EvidencePack:
         with transaction.atomic():
             EvidencePack.objects.filter(pk=pack_id, status=EvidencePack.Status.BUILDING).update(
                 status=EvidencePack.Status.FAILED,
-                error=f"{type(error).__name__}: {error}",
+                error=mask_text(f"{type(error).__name__}: {error}"),
                 finished_at=timezone.now(),
                 stage="Failed",
             )

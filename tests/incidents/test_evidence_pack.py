@@ -111,12 +111,14 @@ def test_failed_build_is_recorded_not_hidden(make_user, monkeypatch):
     pack = evidence_pack_request(incident_id=incident.pk, actor=make_user("d3", roles.DPO))
 
     def broken(**kwargs):
-        raise OSError("disk full")
+        raise OSError("disk full writing the row of ada.lovelace@example.org")
 
     monkeypatch.setattr("incidents.evidence.services.evidence_pack_render", broken)
     failed = evidence_pack_build(pack_id=pack.pk)
 
     assert failed.status == "failed" and "disk full" in failed.error
+    # The auditor and the CISO read the error: contact data in it is masked.
+    assert "a***@e***.org" in failed.error and "ada.lovelace" not in failed.error
     assert kinds(incident)[-1] == "evidence.failed"
 
 
