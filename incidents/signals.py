@@ -9,5 +9,8 @@ from django.dispatch import Signal
 # kwargs: incident_id: int, added: int, removed: int, actor: User | None
 scope_changed = Signal()
 
+# kwargs: incident_id: int, changed: list[str] (the fields changed), actor: User | None
+incident_updated = Signal()
+
 # kwargs: incident_id: int, actor: User | None
 incident_closed = Signal()

@@ -48,12 +48,16 @@ class NotificationsConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from incidents.signals import scope_changed
+        from incidents.signals import incident_updated, scope_changed
 
         from . import evidence, receivers
 
         scope_changed.connect(
             receivers.scope_changed_void_sign_offs,
             dispatch_uid="notifications.scope_changed_void_sign_offs",
+        )
+        incident_updated.connect(
+            receivers.incident_updated_void_sign_offs,
+            dispatch_uid="notifications.incident_updated_void_sign_offs",
         )
         evidence.register()

@@ -19,7 +19,7 @@ from incidents.models import (
     Obligation,
 )
 from incidents.rules import RuleError, enisa_severity
-from incidents.signals import incident_closed
+from incidents.signals import incident_closed, incident_updated
 
 from .obligations import obligations_apply_decision, obligations_sync
 from .timeline import timeline_append
@@ -155,6 +155,9 @@ def incident_update(
     )
     if "awareness_at" in diff:
         obligations_sync(incident_id=incident.pk, actor=actor)
+    incident_updated.send(
+        sender=Incident, incident_id=incident.pk, changed=sorted(diff), actor=_user(actor)
+    )
     return incident
 
 

@@ -6,6 +6,7 @@ from .communications import (
     communication_fields_clean,
     communication_sign_off,
     communication_sign_offs_void,
+    communication_sign_offs_void_for_facts,
     communication_sign_offs_void_for_scope,
     communication_update,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "communication_fields_clean",
     "communication_sign_off",
     "communication_sign_offs_void",
+    "communication_sign_offs_void_for_facts",
     "communication_sign_offs_void_for_scope",
     "communication_update",
     "message_template_create",

@@ -21,6 +21,7 @@ from ..models import (
     TemplateVersion,
 )
 from ..selectors import (
+    INCIDENT_FACTS,
     communication_active_sign_offs,
     communication_content_hash,
     communication_sign_off_blockers,
@@ -267,20 +268,40 @@ def communication_sign_offs_void(*, communication_id: int, actor: Actor | None, 
     return _sign_offs_void(communication=communication, actor=actor, reason=reason)
 
 
-def communication_sign_offs_void_for_scope(
-    *, incident_id: int, actor: Actor | None, added: int, removed: int
-) -> int:
-    """The affected people changed: what was signed no longer describes who gets what."""
+def _incident_sign_offs_void(*, incident_id: int, actor: Actor | None, reason: str) -> int:
     voided = 0
     for communication_id in Communication.objects.filter(incident_id=incident_id).values_list(
         "pk", flat=True
     ):
         voided += communication_sign_offs_void(
-            communication_id=communication_id,
-            actor=actor,
-            reason=f"The incident's scope changed ({added} added, {removed} removed).",
+            communication_id=communication_id, actor=actor, reason=reason
         )
     return voided
+
+
+def communication_sign_offs_void_for_scope(
+    *, incident_id: int, actor: Actor | None, added: int, removed: int
+) -> int:
+    """The affected people changed: what was signed no longer describes who gets what."""
+    return _incident_sign_offs_void(
+        incident_id=incident_id,
+        actor=actor,
+        reason=f"The incident's scope changed ({added} added, {removed} removed).",
+    )
+
+
+def communication_sign_offs_void_for_facts(
+    *, incident_id: int, actor: Actor | None, changed: Iterable[str]
+) -> int:
+    """Facts the messages are written with changed: every message now reads differently."""
+    facts = [label for name, label in INCIDENT_FACTS.items() if name in set(changed)]
+    if not facts:
+        return 0
+    return _incident_sign_offs_void(
+        incident_id=incident_id,
+        actor=actor,
+        reason=f"The incident's {', '.join(facts)} changed, so the messages read differently.",
+    )
 
 
 @transaction.atomic

@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 
 from config import roles
 from incidents.models import TimelineEvent
+from incidents.services import incident_update
 from incidents.signals import scope_changed
 from notifications import services
 from notifications.models import Communication, CommunicationSignOff
@@ -338,6 +339,45 @@ def test_a_change_of_scope_voids_sign_offs(scenario, cmo):
     sign_off = CommunicationSignOff.objects.get()
     assert sign_off.voided_at is not None
     assert sign_off.void_reason == "The incident's scope changed (3 added, 0 removed)."
+
+
+def test_a_fact_the_messages_use_changed_on_the_incident_voids_the_sign_offs_and_says_which(
+    scenario, cmo, ciso, make_user
+):
+    incident, v, _ = scenario
+    communication = create(incident, v.values())
+    sign(communication, cmo, roles.CMO)
+    sign(communication, ciso, roles.CISO)
+    dpo = make_user("dora", roles.DPO)
+
+    incident_update(
+        incident_id=incident.pk,
+        actor=dpo,
+        nature="Actually it was worse.",
+        measures_taken="Passwords reset.",
+    )
+
+    communication.refresh_from_db()
+    assert communication.status == Communication.Status.DRAFT
+    reasons = set(CommunicationSignOff.objects.values_list("void_reason", flat=True))
+    assert reasons == {
+        "The incident's nature of the breach, measures taken changed, "
+        "so the messages read differently."
+    }
+    event = TimelineEvent.objects.filter(kind="communication.sign_offs_voided").get()
+    assert event.actor == dpo and event.payload["communication"] == communication.pk
+
+
+def test_a_fact_the_messages_do_not_use_keeps_the_sign_offs(scenario, cmo, ciso):
+    incident, v, _ = scenario
+    communication = create(incident, v.values())
+    sign(communication, cmo, roles.CMO)
+    sign(communication, ciso, roles.CISO)
+
+    incident_update(incident_id=incident.pk, actor=None, title="Renamed", systems=["crm"])
+
+    assert communication_sign_offs_match(communication_id=communication.pk)
+    assert not CommunicationSignOff.objects.filter(voided_at__isnull=False).exists()
 
 
 def test_a_fact_changed_on_the_incident_fails_the_send_check(scenario, cmo, ciso):
