@@ -190,6 +190,9 @@ CUSTOMERS_IMPORT_XLSX_MAX_UNCOMPRESSED_MB = env.int(
     "CUSTOMERS_IMPORT_XLSX_MAX_UNCOMPRESSED_MB", default=1024
 )
 CUSTOMERS_IMPORT_XLSX_MAX_RATIO = env.int("CUSTOMERS_IMPORT_XLSX_MAX_RATIO", default=100)
+# An uploaded file holds everyone in it: it is kept this many days after its import ended
+# (to run a failed one again), then deleted with the values quoted in its error report.
+CUSTOMERS_IMPORT_FILE_RETENTION_DAYS = env.int("CUSTOMERS_IMPORT_FILE_RETENTION_DAYS", default=30)
 
 # --- Incidents -----------------------------------------------------------------------
 # The company profile: with where the affected customers live, it decides which breach

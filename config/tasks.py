@@ -8,6 +8,12 @@ from django.utils import timezone
 from django_q.models import Failure, Schedule
 
 FAILED_TASKS_PURGE = "Purge failed tasks"
+IMPORT_FILES_PURGE = "Delete old import files"
+# Daily housekeeping: schedule name -> task.
+HOUSEKEEPING = {
+    FAILED_TASKS_PURGE: "config.tasks.failed_tasks_purge",
+    IMPORT_FILES_PURGE: "customers.tasks.import_files_purge_task",
+}
 
 
 def failed_tasks_purge() -> int:
@@ -23,12 +29,9 @@ def failed_tasks_purge() -> int:
 
 @transaction.atomic
 def housekeeping_schedule() -> None:
-    """Make sure the daily purge is scheduled, once (idempotent, run after migrate)."""
-    Schedule.objects.update_or_create(
-        name=FAILED_TASKS_PURGE,
-        defaults={
-            "func": "config.tasks.failed_tasks_purge",
-            "schedule_type": Schedule.DAILY,
-            "repeats": -1,
-        },
-    )
+    """Make sure each daily purge is scheduled, once (idempotent, run after migrate)."""
+    for name, func in HOUSEKEEPING.items():
+        Schedule.objects.update_or_create(
+            name=name,
+            defaults={"func": func, "schedule_type": Schedule.DAILY, "repeats": -1},
+        )

@@ -1,5 +1,6 @@
 import csv
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -37,6 +38,7 @@ from .services import (
     import_job_confirm,
     import_job_create,
     import_job_enqueue,
+    import_job_retry,
     import_job_run,
     pii_access_record,
 )
@@ -436,7 +438,7 @@ class ImportJobAdmin(admin.ModelAdmin):
     list_filter = ["status", "source", "dry_run"]
     list_select_related = ["created_by"]
     search_fields = ["file_name", "=file_sha256"]
-    actions = ["cancel"]
+    actions = ["cancel", "run_again"]
     fields = (
         "status",
         "progress_bar",
@@ -445,6 +447,7 @@ class ImportJobAdmin(admin.ModelAdmin):
         "file_name",
         "file_sha256",
         "file_size",
+        "file_kept",
         "source",
         "layout",
         "mapping",
@@ -483,6 +486,28 @@ class ImportJobAdmin(admin.ModelAdmin):
     def cancel(self, request: HttpRequest, queryset: QuerySet[ImportJob]) -> None:
         cancelled = sum(import_job_cancel(job=job) for job in queryset)
         self.message_user(request, f"{cancelled} import(s) cancelled; they import nothing.")
+
+    @admin.action(description="Run the selected failed imports again", permissions=["import"])
+    def run_again(self, request: HttpRequest, queryset: QuerySet[ImportJob]) -> None:
+        for job in queryset.order_by("pk"):
+            try:
+                again = import_job_retry(job_id=job.pk, created_by=request.user)
+            except ImportFileError as error:
+                self.message_user(request, str(error), messages.ERROR)
+            else:
+                self.message_user(
+                    request, f"{job} runs again as import {again.pk}.", messages.SUCCESS
+                )
+
+    @admin.display(description="stored file")
+    def file_kept(self, obj: ImportJob) -> str:
+        days = settings.CUSTOMERS_IMPORT_FILE_RETENTION_DAYS
+        if not obj.file:
+            return f"Not kept (files are deleted {days} days after their import ended)."
+        if obj.finished_at is None:
+            return "Kept while the import runs."
+        until = obj.finished_at + timedelta(days=days)
+        return f"Kept until {until:%Y-%m-%d} UTC, then deleted."
 
     @admin.display(description="progress")
     def progress_bar(self, obj: ImportJob) -> str:

@@ -8,11 +8,13 @@ import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from functools import partial
 from queue import Empty, Full, Queue
 from typing import IO, Any, TypeVar
 
 from django.conf import settings
 from django.core.files import File
+from django.core.files.storage import default_storage
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -341,24 +343,89 @@ def import_job_enqueue(*, job: ImportJob) -> None:
     )
 
 
+def _job_again(job: ImportJob, *, created_by: Any, dry_run: bool) -> ImportJob:
+    """A new job on the stored file of `job`, with its source, layout or mapping, segment."""
+    return ImportJob.objects.create(
+        created_by=created_by,
+        file=job.file.name,
+        file_name=job.file_name,
+        file_sha256=job.file_sha256,
+        file_size=job.file_size,
+        source=job.source,
+        layout=job.layout,
+        mapping=job.mapping,
+        mapping_columns=job.mapping_columns,
+        segment=job.segment,
+        dry_run=dry_run,
+    )
+
+
 def import_job_confirm(*, preview: ImportJob, created_by: Any = None) -> ImportJob:
     """Import for real the file a dry run previewed; the preview job stays as it was."""
     if not preview.dry_run or preview.status != ImportJob.Status.SUCCEEDED or not preview.file:
         raise ImportFileError("Only a finished preview with its file can be confirmed.")
     with transaction.atomic():
-        job = ImportJob.objects.create(
-            created_by=created_by,
-            file=preview.file.name,
-            file_name=preview.file_name,
-            file_sha256=preview.file_sha256,
-            file_size=preview.file_size,
-            source=preview.source,
-            layout=preview.layout,
-            mapping=preview.mapping,
-            mapping_columns=preview.mapping_columns,
-            segment=preview.segment,
-        )
+        job = _job_again(preview, created_by=created_by, dry_run=False)
     return import_job_run(job_id=job.pk)
+
+
+@transaction.atomic
+def import_job_retry(*, job_id: int, created_by: Any = None) -> ImportJob:
+    """Run a failed or cancelled import again, as a new background job on the same file.
+
+    The old job stays as it ended: it is the record of what happened to that run.
+    """
+    job = ImportJob.objects.select_for_update().get(pk=job_id)
+    if job.status not in (ImportJob.Status.FAILED, ImportJob.Status.CANCELLED):
+        raise ImportFileError(
+            f"{job} is {job.get_status_display().lower()}; only a failed or "
+            "cancelled import runs again."
+        )
+    if not job.file:
+        raise ImportFileError(
+            f"{job}: its file is no longer kept (deleted "
+            f"{settings.CUSTOMERS_IMPORT_FILE_RETENTION_DAYS} days after the import ended); "
+            "upload it again."
+        )
+    again = _job_again(job, created_by=created_by, dry_run=job.dry_run)
+    import_job_enqueue(job=again)
+    return again
+
+
+def import_files_purge() -> int:
+    """Delete the stored files of imports that ended over the retention period ago.
+
+    With each file go the values its error report quotes; the counts, reasons and row
+    numbers stay. A file still used by a job that is waiting, running or recent is kept.
+    Returns how many files were deleted.
+    """
+    cutoff = timezone.now() - datetime.timedelta(days=settings.CUSTOMERS_IMPORT_FILE_RETENTION_DAYS)
+    ended = Q(
+        status__in=[
+            ImportJob.Status.SUCCEEDED,
+            ImportJob.Status.FAILED,
+            ImportJob.Status.CANCELLED,
+        ],
+        finished_at__lt=cutoff,
+    )
+    with_file = ImportJob.objects.exclude(file="")
+    still_needed = with_file.exclude(ended).values_list("file", flat=True)
+    names = set(
+        with_file.filter(ended).exclude(file__in=still_needed).values_list("file", flat=True)
+    )
+    purged = 0
+    for name in sorted(names):
+        with transaction.atomic():
+            jobs = list(ImportJob.objects.select_for_update().filter(ended, file=name))
+            # Looked at again under the locks: a run started on this file meanwhile keeps it.
+            if ImportJob.objects.filter(file=name).exclude(pk__in=[j.pk for j in jobs]).exists():
+                continue
+            ImportRejection.objects.filter(job__in=jobs).exclude(value="").update(value="")
+            ImportJob.objects.filter(pk__in=[j.pk for j in jobs]).update(file="")
+            # After the commit: a rollback must not leave jobs naming a deleted file.
+            transaction.on_commit(partial(default_storage.delete, name))
+            purged += 1
+    return purged
 
 
 @transaction.atomic

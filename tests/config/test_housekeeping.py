@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 from django_q.models import Failure, Schedule
 
-from config.tasks import FAILED_TASKS_PURGE, failed_tasks_purge
+from config.tasks import FAILED_TASKS_PURGE, IMPORT_FILES_PURGE, failed_tasks_purge
 
 
 def failure(name: str, days_ago: int) -> Failure:
@@ -24,10 +24,17 @@ def test_failed_tasks_older_than_the_retention_are_purged(settings):
 
 
 @pytest.mark.django_db
-def test_migrate_schedules_the_purge_daily_once():
+@pytest.mark.parametrize(
+    ("name", "func"),
+    [
+        (FAILED_TASKS_PURGE, "config.tasks.failed_tasks_purge"),
+        (IMPORT_FILES_PURGE, "customers.tasks.import_files_purge_task"),
+    ],
+)
+def test_migrate_schedules_each_purge_daily_once(name, func):
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    (schedule,) = Schedule.objects.filter(name=FAILED_TASKS_PURGE)
-    assert schedule.func == "config.tasks.failed_tasks_purge"
+    (schedule,) = Schedule.objects.filter(name=name)
+    assert schedule.func == func
     assert schedule.schedule_type == Schedule.DAILY

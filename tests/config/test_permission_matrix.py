@@ -84,7 +84,7 @@ PAGES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 
 # model: {action: who sees it offered on the list}; an action not named is offered to nobody.
 ACTIONS: dict[str, dict[str, frozenset[str]]] = {
-    "customers.ImportJob": {"cancel": frozenset({MO, SA})},
+    "customers.ImportJob": {"cancel": frozenset({MO, SA}), "run_again": frozenset({MO, SA})},
     "customers.Segment": {"delete_selected": frozenset({MO})},
     "incidents.Incident": {
         name: frozenset({CISO, SA})
