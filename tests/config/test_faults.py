@@ -38,7 +38,7 @@ from notifications.models import Delivery, Notification, notification_message_id
 from notifications.services.delivery import communication_send
 from tests.campaigns.factories import CampaignFactory, CustomerFactory, segment_with
 from tests.conftest import wait_until
-from tests.notifications.delivery_helpers import signed_off
+from tests.notifications.delivery_helpers import signed_off_by_new_people
 from tests.notifications.factories import IncidentFactory, affected, approved
 
 from .canary import HEADER
@@ -174,6 +174,14 @@ class HoldingInbox:
         self.holding = threading.Event()
         self.release = threading.Event()
 
+    def connections_dropped_mid_reply(self) -> None:
+        """Fault: once a message is held, the database server drops every connection of
+        the cluster; then the reply goes out, so the batch has left and recording it fails.
+        """
+        wait_until(self.holding.is_set, timeout=60, message="no message reached SMTP")
+        assert _cluster_connections_terminate() >= 1
+        self.release.set()
+
     async def handle_DATA(self, server, session, envelope):
         if not self.holding.is_set():
             self.holding.set()
@@ -253,11 +261,7 @@ def test_campaign_send_survives_its_database_connection_being_terminated(
     with django_capture_on_commit_callbacks(execute=True):
         campaign_start(campaign_id=campaign.pk, actor=None)
     task_cluster.start(workers=1, CAMPAIGNS_PARALLEL_BATCHES="1", **LEASED)
-    wait_until(holding_smtp.holding.is_set, timeout=60, message="no message reached SMTP")
-    # Fault: the server drops every connection of the cluster while its worker waits for
-    # the SMTP reply; the batch goes out, and recording it then fails.
-    assert _cluster_connections_terminate() >= 1
-    holding_smtp.release.set()
+    holding_smtp.connections_dropped_mid_reply()
 
     # The same cluster goes on by itself: no restart.
     wait_until(
@@ -282,20 +286,11 @@ def test_breach_notice_survives_its_database_connection_being_terminated(
     incident = IncidentFactory.create()
     version = approved(incident, "en", ["credentials"])
     people = [affected(incident, "en", ["credentials"]) for _ in range(12)]
-    communication = signed_off(
-        incident,
-        [version],
-        author=make_user("mo", roles.MARKETING_OPERATOR),
-        cmo=make_user("carla", roles.CMO),
-        ciso=make_user("sven", roles.CISO),
-    )
+    communication = signed_off_by_new_people(incident, [version], make_user)
     task_cluster.start(workers=1, DELIVERY_PARALLEL_BATCHES="1", **LEASED)
     ciso = make_user("boss", roles.CISO)
     delivery = communication_send(communication_id=communication.pk, actor=ciso)
-    wait_until(holding_smtp.holding.is_set, timeout=60, message="no notice reached SMTP")
-    # Fault: as above, while the notice wave waits for the SMTP server's reply.
-    assert _cluster_connections_terminate() >= 1
-    holding_smtp.release.set()
+    holding_smtp.connections_dropped_mid_reply()
 
     wait_until(
         lambda: Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.COMPLETED,

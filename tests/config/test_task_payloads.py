@@ -95,7 +95,7 @@ def test_breach_notice_and_evidence_tasks_carry_ids_and_no_contact_data(
     from incidents.evidence.services import evidence_pack_request
     from incidents.models import AffectedCustomer
     from notifications.services.delivery import communication_send
-    from tests.notifications.delivery_helpers import signed_off
+    from tests.notifications.delivery_helpers import signed_off_by_new_people
     from tests.notifications.factories import IncidentFactory, approved
 
     canary = canary_seed()
@@ -108,12 +108,8 @@ def test_breach_notice_and_evidence_tasks_carry_ids_and_no_contact_data(
         found_by="segment",
     )
     ciso = make_user("sven", roles.CISO)
-    communication = signed_off(
-        incident,
-        [approved(incident, "en", ["credentials"])],
-        author=make_user("mo", roles.MARKETING_OPERATOR),
-        cmo=make_user("carla", roles.CMO),
-        ciso=ciso,
+    communication = signed_off_by_new_people(
+        incident, [approved(incident, "en", ["credentials"])], make_user, ciso=ciso
     )
     with django_capture_on_commit_callbacks(execute=True):
         communication_send(communication_id=communication.pk, actor=ciso)

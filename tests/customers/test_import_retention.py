@@ -116,6 +116,7 @@ def test_files_are_deleted_after_the_retention_with_the_values_their_report_quot
     page = operator.get(reverse("admin:customers_importjob_change", args=[old.pk]))
     assert "Not kept (files are deleted 30 days after their import ended)." in page.content.decode()
     page = operator.get(reverse("admin:customers_importjob_change", args=[recent.pk]))
+    assert recent.finished_at is not None
     until = recent.finished_at + timedelta(days=30)
     assert f"Kept until {until:%Y-%m-%d} UTC, then deleted." in page.content.decode()
     assert "its file is no longer kept" in _run_again(operator, old).content.decode()

@@ -1,5 +1,6 @@
 """Building a signed-off communication the way users do: through the services."""
 
+from config import roles
 from notifications import services
 from notifications.models import Communication
 from notifications.selectors import communication_content_hash
@@ -7,8 +8,9 @@ from notifications.selectors import communication_content_hash
 from .factories import window
 
 
-def signed_off(incident, versions, *, author, cmo, ciso, channels=("email",), **overrides):
-    communication = services.communication_create(
+def drafted(incident, versions, *, author=None, channels=("email",), **overrides):
+    """A communication of these versions to the incident's affected people, not signed."""
+    return services.communication_create(
         incident_id=incident.pk,
         actor=author,
         name=overrides.pop("name", "Breach notice"),
@@ -18,6 +20,21 @@ def signed_off(incident, versions, *, author, cmo, ciso, channels=("email",), **
         **window(),
         **overrides,
     )
+
+
+def signed_off_by_new_people(incident, versions, make_user, *, ciso=None):
+    """Written by a new marketing operator, signed by a new CMO and CISO (or `ciso`)."""
+    return signed_off(
+        incident,
+        versions,
+        author=make_user("mo", roles.MARKETING_OPERATOR),
+        cmo=make_user("carla", roles.CMO),
+        ciso=ciso or make_user("sven", roles.CISO),
+    )
+
+
+def signed_off(incident, versions, *, author, cmo, ciso, channels=("email",), **overrides):
+    communication = drafted(incident, versions, author=author, channels=channels, **overrides)
     for signer, role in ((cmo, "CMO"), (ciso, "CISO")):
         services.communication_sign_off(
             communication_id=communication.pk,

@@ -13,6 +13,7 @@ from notifications import services
 from notifications.models import Communication, CommunicationSignOff, TemplateVersion
 from notifications.selectors import communication_content_hash
 
+from .delivery_helpers import drafted
 from .factories import (
     AffectedCustomerFactory,
     CustomerFactory,
@@ -341,21 +342,9 @@ def _person_section(page: str) -> str:
     return page.split("Preview for one person")[1].split("Previews for sample people")[0]
 
 
-def _communication(incident, versions, author):
-    return services.communication_create(
-        incident_id=incident.pk,
-        actor=author,
-        name="Notice",
-        channels=["email"],
-        fallback_language="en",
-        version_ids=[v.pk for v in versions],
-        **window(),
-    )
-
-
 def test_without_view_pii_the_preview_looks_nobody_up_by_email(client, scenario, marketing, cmo):
     incident, v, people = scenario
-    communication = _communication(incident, v.values(), marketing)
+    communication = drafted(incident, v.values(), author=marketing)
     login(client, cmo)
     pages = [
         _person_section(
@@ -377,7 +366,7 @@ def test_without_view_pii_the_preview_looks_nobody_up_by_email(client, scenario,
 
 def test_the_dpo_looks_a_person_up_by_email(client, scenario, marketing, make_user):
     incident, v, people = scenario
-    communication = _communication(incident, v.values(), marketing)
+    communication = drafted(incident, v.values(), author=marketing)
     login(client, make_user("dora", roles.DPO))
     page = client.get(
         url("communication_change", communication.pk, query=f"?preview={people['en-pw'].email}")
@@ -394,7 +383,7 @@ def test_a_preview_masks_the_email_that_greets_a_nameless_person(client, marketi
     Customer.objects.filter(pk=nameless.pk).update(
         first_name="", last_name="", email="nameless.reader@example.org"
     )
-    communication = _communication(incident, [version], marketing)
+    communication = drafted(incident, [version], author=marketing)
     login(client, cmo)
     section = _person_section(
         client.get(

@@ -13,7 +13,7 @@ from notifications.models import Delivery, Notification, notification_message_id
 from notifications.services.delivery import communication_send
 from tests.conftest import wait_until
 
-from .delivery_helpers import signed_off
+from .delivery_helpers import signed_off_by_new_people
 from .factories import IncidentFactory, approved
 
 PEOPLE = 2000
@@ -53,13 +53,7 @@ def test_two_clusters_on_one_database_send_each_message_exactly_once(
     incident = IncidentFactory.create()
     version = approved(incident, "en", ["credentials"])
     customers = affected_people(incident, 600)
-    communication = signed_off(
-        incident,
-        [version],
-        author=make_user("mo", roles.MARKETING_OPERATOR),
-        cmo=make_user("carla", roles.CMO),
-        ciso=make_user("sven", roles.CISO),
-    )
+    communication = signed_off_by_new_people(incident, [version], make_user)
     task_cluster.env.update(DELIVERY_BATCH_SIZE="25", DELIVERY_PARALLEL_BATCHES="6")
     task_cluster.start(workers=2)
     # A second cluster on the same queue, as on a second machine.
@@ -97,13 +91,7 @@ def test_two_clusters_on_the_redis_broker_send_each_message_exactly_once(
     incident = IncidentFactory.create()
     version = approved(incident, "en", ["credentials"])
     customers = affected_people(incident, 400)
-    communication = signed_off(
-        incident,
-        [version],
-        author=make_user("mo", roles.MARKETING_OPERATOR),
-        cmo=make_user("carla", roles.CMO),
-        ciso=make_user("sven", roles.CISO),
-    )
+    communication = signed_off_by_new_people(incident, [version], make_user)
     task_cluster.env.update(REDIS_URL=url, DELIVERY_BATCH_SIZE="25", DELIVERY_PARALLEL_BATCHES="6")
     try:
         delivery = communication_send(
@@ -134,13 +122,7 @@ def test_every_person_is_told_through_three_sigkills_and_a_resend_keeps_its_mess
     incident = IncidentFactory.create()
     version = approved(incident, "en", ["credentials"])
     customers = affected_people(incident, PEOPLE)
-    communication = signed_off(
-        incident,
-        [version],
-        author=make_user("mo", roles.MARKETING_OPERATOR),
-        cmo=make_user("carla", roles.CMO),
-        ciso=make_user("sven", roles.CISO),
-    )
+    communication = signed_off_by_new_people(incident, [version], make_user)
     # Short lease and task retry, so that work a killed cluster held comes back quickly.
     task_cluster.env.update(
         Q_TIMEOUT="15",

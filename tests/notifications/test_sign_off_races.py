@@ -12,12 +12,12 @@ from notifications.models import Communication, CommunicationSignOff
 from notifications.selectors import communication_content_hash, communication_sign_offs_match
 from notifications.services import TransitionRefused
 
+from .delivery_helpers import drafted
 from .factories import (
     AffectedCustomerFactory,
     IncidentFactory,
     MessageTemplateFactory,
     TemplateVersionFactory,
-    window,
 )
 
 ROUNDS = 4
@@ -29,15 +29,7 @@ def ready_communication() -> Communication:
     version = TemplateVersionFactory.create(
         template=MessageTemplateFactory.create(incident=incident), approved=True
     )
-    return services.communication_create(
-        incident_id=incident.pk,
-        actor=None,
-        name="Notice",
-        channels=["email"],
-        fallback_language="en",
-        version_ids=[version.pk],
-        **window(),
-    )
+    return drafted(incident, [version], name="Notice")
 
 
 def race(communication: Communication, attempts: list[tuple[object, str]]) -> list[object]:
