@@ -7,7 +7,7 @@ email, and an unknown state is no evidence of an opt-in.
 
 import logging
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +40,9 @@ from .selectors import (
 )
 
 logger = logging.getLogger(__name__)
+# Advisory lock namespace ("FREQ") of the frequency cap: one lock per person, with two
+# int keys, a key space apart from the single-key lock of customer imports.
+FREQUENCY_LOCK = 0x46524551
 
 Actor = User | AnonymousUser | None
 
@@ -463,6 +466,48 @@ CUSTOMER_FIELDS = (
 )
 
 
+def _frequency_lock(customer_ids: list[int]) -> None:
+    """Claims of the same people by two campaigns take turns from here to their commit, so
+    the second counts the first's claims. Advisory locks, not row locks: an import holding
+    customer rows for minutes must not stall the sends. SQLite lets one writer in anyway."""
+    if connection.vendor != "postgresql" or not customer_ids:
+        return
+    with connection.cursor() as cursor:
+        # In key order, so that two claims never wait for each other's later locks.
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, k) FROM (SELECT DISTINCT "
+            "(unnest(%s::bigint[]) %% 2147483647)::integer AS k ORDER BY 1) AS ordered",
+            [FREQUENCY_LOCK, customer_ids],
+        )
+
+
+def _recent_promotions(customer_ids: list[int], *, now: datetime) -> Counter[int]:
+    """Promotions each person got within the cap's window, counting those claimed by a
+    running batch but not mailed yet: the cap holds while two campaigns send at once."""
+    _frequency_lock(customer_ids)
+    since = now - timedelta(days=settings.CAMPAIGNS_FREQUENCY_CAP_DAYS)
+    recent: Counter[int] = Counter(
+        dict(
+            Touchpoint.objects.filter(
+                customer_id__in=customer_ids,
+                kind=Touchpoint.Kind.PROMOTIONAL,
+                occurred_at__gte=since,
+            )
+            .values("customer_id")
+            .annotate(n=Count("pk"))
+            .values_list("customer_id", "n")
+        )
+    )
+    recent.update(
+        CampaignSend.objects.filter(
+            customer_id__in=customer_ids,
+            status=CampaignSend.Status.CLAIMED,
+            lease_expires_at__gte=now,
+        ).values_list("customer_id", flat=True)
+    )
+    return recent
+
+
 def _claim(campaign_id: int, token: uuid.UUID) -> tuple[dict[int, int], int, int]:
     """Claim the next batch: returns {send id: customer id} to mail, withheld and skipped counts.
 
@@ -493,17 +538,7 @@ def _claim(campaign_id: int, token: uuid.UUID) -> tuple[dict[int, int], int, int
         withheld = _withhold(campaign_id, held, token=None)
         held_customers = {customer_id for customer_id, _ in held}
         candidates = [c for c in rows.values() if c not in held_customers]
-        since = now - timedelta(days=settings.CAMPAIGNS_FREQUENCY_CAP_DAYS)
-        recent = dict(
-            Touchpoint.objects.filter(
-                customer_id__in=candidates,
-                kind=Touchpoint.Kind.PROMOTIONAL,
-                occurred_at__gte=since,
-            )
-            .values("customer_id")
-            .annotate(n=Count("pk"))
-            .values_list("customer_id", "n")
-        )
+        recent = _recent_promotions(candidates, now=now)
         skipped_by_reason: dict[str, list[int]] = defaultdict(list)
         to_send: dict[int, int] = {}
         for customer in Customer.objects.filter(pk__in=candidates).values(*CUSTOMER_FIELDS):

@@ -1,3 +1,4 @@
+import asyncio
 import os
 import socket
 import subprocess
@@ -5,6 +6,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
@@ -54,23 +56,56 @@ class SmtpInbox:
             return [m["X-Envelope-To"] for m in self.messages]
 
 
-@pytest.fixture
-def smtp_server(settings) -> Iterator[SmtpInbox]:
-    """An aiosmtpd server on 127.0.0.1; Django's SMTP backend is pointed at it."""
+@contextmanager
+def _smtp_serving(handler, settings) -> Iterator[None]:
+    """Serve `handler` over SMTP on a free loopback port; Django's SMTP backend uses it."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    inbox = SmtpInbox(host="127.0.0.1", port=port)
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = inbox.port
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    yield inbox
-    controller.stop()
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS, settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD = False, "", ""
+    try:
+        yield
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_server(settings) -> Iterator[SmtpInbox]:
+    """An aiosmtpd server on 127.0.0.1; Django's SMTP backend is pointed at it."""
+    inbox = SmtpInbox(host="127.0.0.1", port=0)
+    with _smtp_serving(inbox, settings):
+        inbox.port = settings.EMAIL_PORT
+        yield inbox
+
+
+class HoldingInbox:
+    """An SMTP server that holds the first message it is given until released."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    async def handle_DATA(self, server, session, envelope):
+        if not self.holding.is_set():
+            self.holding.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.05)
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def holding_smtp(settings) -> Iterator[HoldingInbox]:
+    """An SMTP server on loopback that keeps the first message waiting for its reply."""
+    inbox = HoldingInbox()
+    with _smtp_serving(inbox, settings):
+        yield inbox
+        inbox.release.set()
 
 
 def _database_url() -> str:

@@ -7,21 +7,16 @@ that the page a user reads says which. Faults injected and what they showed are 
 in README.md (Trust section).
 """
 
-import asyncio
 import io
 import os
 import signal
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
 from email.message import Message
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.urls import reverse
@@ -37,7 +32,7 @@ from incidents.services import incident_open
 from notifications.models import Delivery, Notification, notification_message_id
 from notifications.services.delivery import communication_send
 from tests.campaigns.factories import CampaignFactory, CustomerFactory, segment_with
-from tests.conftest import wait_until
+from tests.conftest import HoldingInbox, wait_until
 from tests.notifications.delivery_helpers import signed_off_by_new_people
 from tests.notifications.factories import IncidentFactory, affected, approved
 
@@ -166,45 +161,12 @@ def test_import_survives_its_database_connection_being_terminated(
         assert "nothing was imported" in _job_page(operator, job)
 
 
-class HoldingInbox:
-    """An SMTP server that holds the first message it is given until released."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.holding = threading.Event()
-        self.release = threading.Event()
-
-    def connections_dropped_mid_reply(self) -> None:
-        """Fault: once a message is held, the database server drops every connection of
-        the cluster; then the reply goes out, so the batch has left and recording it fails.
-        """
-        wait_until(self.holding.is_set, timeout=60, message="no message reached SMTP")
-        assert _cluster_connections_terminate() >= 1
-        self.release.set()
-
-    async def handle_DATA(self, server, session, envelope):
-        if not self.holding.is_set():
-            self.holding.set()
-            while not self.release.is_set():
-                await asyncio.sleep(0.05)
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def holding_smtp(settings) -> Iterator[HoldingInbox]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    inbox = HoldingInbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-    settings.EMAIL_USE_TLS, settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD = False, "", ""
-    yield inbox
+def _connections_dropped_mid_reply(inbox: HoldingInbox) -> None:
+    """Fault: once a message is held, the database server drops every connection of the
+    cluster; then the reply goes out, so the batch has left and recording it fails."""
+    wait_until(inbox.holding.is_set, timeout=60, message="no message reached SMTP")
+    assert _cluster_connections_terminate() >= 1
     inbox.release.set()
-    controller.stop()
 
 
 def _one_message_id_per_recipient(messages: list[Message]) -> None:
@@ -261,7 +223,7 @@ def test_campaign_send_survives_its_database_connection_being_terminated(
     with django_capture_on_commit_callbacks(execute=True):
         campaign_start(campaign_id=campaign.pk, actor=None)
     task_cluster.start(workers=1, CAMPAIGNS_PARALLEL_BATCHES="1", **LEASED)
-    holding_smtp.connections_dropped_mid_reply()
+    _connections_dropped_mid_reply(holding_smtp)
 
     # The same cluster goes on by itself: no restart.
     wait_until(
@@ -290,7 +252,7 @@ def test_breach_notice_survives_its_database_connection_being_terminated(
     task_cluster.start(workers=1, DELIVERY_PARALLEL_BATCHES="1", **LEASED)
     ciso = make_user("boss", roles.CISO)
     delivery = communication_send(communication_id=communication.pk, actor=ciso)
-    holding_smtp.connections_dropped_mid_reply()
+    _connections_dropped_mid_reply(holding_smtp)
 
     wait_until(
         lambda: Delivery.objects.get(pk=delivery.pk).status == Delivery.Status.COMPLETED,
