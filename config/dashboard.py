@@ -11,7 +11,7 @@ from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.db.models import Count, Exists, OuterRef, Q
 from django.urls import reverse
 
-from campaigns.models import Campaign, CampaignSend
+from campaigns.models import Campaign, CampaignHold, CampaignSend
 from config import roles
 from customers.models import ImportJob
 from incidents.models import AffectedCustomer, EvidencePack, Incident, Obligation
@@ -124,6 +124,27 @@ def _campaigns_held() -> list[Waiting]:
     ]
 
 
+def _holds_of_closed_incidents() -> list[Waiting]:
+    """A hold outlives its incident until the CMO releases it: say so once it is closed."""
+    holds = (
+        CampaignHold.objects.filter(
+            released_at__isnull=True, incident__status=Incident.Status.CLOSED
+        )
+        .select_related("incident")
+        .order_by("placed_at")[:LIMIT]
+    )
+    return [
+        Waiting(
+            what="Hold on a closed incident",
+            label=f"{h.incident} — promotions to its affected people are still held",
+            url=reverse("admin:campaigns_campaignhold_changelist")
+            + f"?incident__id__exact={h.incident_id}",
+            is_drill=h.incident.is_drill,
+        )
+        for h in holds
+    ]
+
+
 def _open_incidents() -> Q:
     return ~Q(status=Incident.Status.CLOSED)
 
@@ -192,6 +213,8 @@ def dashboard_waiting(*, user: User) -> list[Waiting]:
         waiting += _communications_to_sign(user, signing)
     if names & {roles.CMO, roles.MARKETING_OPERATOR} and user.has_perm("campaigns.view_campaign"):
         waiting += _campaigns_held()
+    if roles.CMO in names and user.has_perm("campaigns.resume_campaign"):
+        waiting += _holds_of_closed_incidents()
     if roles.DPO in names and user.has_perm("incidents.decide_incident"):
         waiting += _decisions_to_record()
     if roles.DPO in names and user.has_perm("incidents.meet_obligation"):

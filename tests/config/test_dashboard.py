@@ -106,6 +106,27 @@ def test_cmo_and_marketing_see_held_campaigns_and_the_auditor_waits_for_nothing(
     assert "Lost laptop" in auditor
 
 
+def test_the_cmo_is_told_of_a_hold_that_outlives_its_closed_incident(dashboard, client):
+    from incidents.models import Incident
+    from tests.campaigns.factories import scope_write
+
+    incident = IncidentFactory.create(title="Lost laptop")
+    scope_write(incident, CustomerFactory.create_batch(1))
+    assert "Hold on a closed incident" not in dashboard(roles.CMO, "carla")
+
+    Incident.objects.filter(pk=incident.pk).update(status=Incident.Status.CLOSED)
+
+    html = dashboard(roles.CMO, "cora")
+    assert "Hold on a closed incident" in html and "Lost laptop" in html
+    holds = reverse("admin:campaigns_campaignhold_changelist")
+    assert f"{holds}?incident__id__exact={incident.pk}" in html
+    # The link opens the hold, with its release action, for the CMO.
+    page = client.get(f"{holds}?incident__id__exact={incident.pk}")
+    assert page.status_code == 200 and "Lost laptop" in page.content.decode()
+    assert "Release selected holds" in page.content.decode()
+    assert "Hold on a closed incident" not in dashboard(roles.MARKETING_OPERATOR)
+
+
 def test_the_dpo_sees_decisions_and_obligations_and_the_analyst_unscoped_incidents(
     dashboard, settings
 ):
