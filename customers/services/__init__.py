@@ -1,5 +1,13 @@
 """Every write to the customer record: imports, exports, edits by hand, the access log."""
 
+from .exports import (
+    ExportError,
+    customer_export_build,
+    customer_export_download,
+    customer_export_enqueue,
+    customer_export_files_purge,
+    customer_export_request,
+)
 from .imports import (
     MAX_REJECTIONS_KEPT,
     ImportCancelled,
@@ -15,7 +23,13 @@ from .records import customer_save, pii_access_record
 
 __all__ = [
     "MAX_REJECTIONS_KEPT",
+    "ExportError",
     "ImportCancelled",
+    "customer_export_build",
+    "customer_export_download",
+    "customer_export_enqueue",
+    "customer_export_files_purge",
+    "customer_export_request",
     "customer_save",
     "import_files_purge",
     "import_job_cancel",
