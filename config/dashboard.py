@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from campaigns.models import Campaign, CampaignHold, CampaignSend
 from config import roles
-from customers.models import ImportJob
+from customers.models import CustomerExport, ImportJob
 from incidents.models import AffectedCustomer, EvidencePack, Incident, Obligation
 from notifications.models import (
     Communication,
@@ -223,11 +223,13 @@ def dashboard_waiting(*, user: User) -> list[Waiting]:
 
 
 def dashboard_progress(*, user: User) -> list[Progress]:
-    """Imports, breach messages, campaign sends and evidence packs under way, each for
+    """Imports, exports, breach messages, campaign sends and evidence packs under way, each for
     those who may see them."""
     progress: list[Progress] = []
     if user.has_perm("customers.view_importjob"):
         progress += _imports()
+    if user.has_perm("customers.view_customerexport"):
+        progress += _exports()
     if user.has_perm("notifications.view_communication"):
         progress += _breach_message_sends()
     if user.has_perm("campaigns.view_campaign"):
@@ -302,6 +304,26 @@ def _imports() -> list[Progress]:
             total=100,
         )
         for job in jobs[:LIMIT]
+    ]
+
+
+def _exports() -> list[Progress]:
+    running = [CustomerExport.Status.WAITING, CustomerExport.Status.RUNNING]
+    exports = (
+        CustomerExport.objects.filter(status__in=running)
+        .select_related("requested_by")
+        .order_by("requested_at")[:LIMIT]
+    )
+    return [
+        Progress(
+            what="Customer export",
+            label=f"{export.selection} for {export.requested_by or 'a removed user'} "
+            f"({export.get_status_display().lower()})",
+            url=reverse("admin:customers_customerexport_change", args=[export.pk]),
+            done=export.progress,
+            total=100,
+        )
+        for export in exports
     ]
 
 

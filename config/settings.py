@@ -193,6 +193,9 @@ CUSTOMERS_IMPORT_XLSX_MAX_RATIO = env.int("CUSTOMERS_IMPORT_XLSX_MAX_RATIO", def
 # An uploaded file holds everyone in it: it is kept this many days after its import ended
 # (to run a failed one again), then deleted with the values quoted in its error report.
 CUSTOMERS_IMPORT_FILE_RETENTION_DAYS = env.int("CUSTOMERS_IMPORT_FILE_RETENTION_DAYS", default=30)
+# A background export holds everyone in it, contact data masked or not: its file is
+# deleted this many days after it was built (the daily housekeeping).
+CUSTOMERS_EXPORT_FILE_RETENTION_DAYS = env.int("CUSTOMERS_EXPORT_FILE_RETENTION_DAYS", default=1)
 
 # --- Incidents -----------------------------------------------------------------------
 # The company profile: with where the affected customers live, it decides which breach

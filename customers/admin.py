@@ -6,8 +6,15 @@ from typing import Any
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db import connection
-from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.db.models import BooleanField, Count, Q, QuerySet, Value
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -17,10 +24,11 @@ from import_export.formats.base_formats import CSV, XLSX
 
 from config.admin_views import admin_view_permissions
 
-from .forms import CustomerForm, ImportMappingForm, ImportUploadForm
+from .forms import CustomerExportForm, CustomerForm, ImportMappingForm, ImportUploadForm
 from .imports import ImportFileError
 from .models import (
     Customer,
+    CustomerExport,
     ImportJob,
     ImportMapping,
     ImportRejection,
@@ -33,6 +41,9 @@ from .models import (
 from .pii import can_view_pii, mask_email, mask_field, mask_phone
 from .resources import CustomerExportResource, cell_escape
 from .services import (
+    ExportError,
+    customer_export_download,
+    customer_export_request,
     customer_save,
     import_job_cancel,
     import_job_confirm,
@@ -291,7 +302,13 @@ class CustomerAdmin(ExportMixin, admin.ModelAdmin):
         return request.user.has_perm(IMPORT_PERMISSION)
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
-        extra_context = {**(extra_context or {}), "can_import": self.has_import_permission(request)}
+        extra_context = {
+            **(extra_context or {}),
+            "can_import": self.has_import_permission(request),
+            "can_export_background": self.has_export_permission(request),
+            # The segment the list is filtered by becomes the export's, if the user keeps it.
+            "export_segment": request.GET.get(SegmentFilter.parameter_name, ""),
+        }
         return super().changelist_view(request, extra_context)
 
     @admin.display(description="Touchpoints (newest first)")
@@ -340,6 +357,11 @@ class CustomerAdmin(ExportMixin, admin.ModelAdmin):
                 "import/<int:job_id>/preview/",
                 view(self.import_preview_view),
                 name="customers_customer_import_preview",
+            ),
+            path(
+                "export/background/",
+                view(self.export_background_view),
+                name="customers_customer_export_background",
             ),
             *super().get_urls(),
         ]
@@ -406,6 +428,37 @@ class CustomerAdmin(ExportMixin, admin.ModelAdmin):
             "rejections": preview.rejections.all()[:50],
         }
         return TemplateResponse(request, "admin/customers/import_preview.html", context)
+
+    @admin_view_permissions("export")
+    def export_background_view(self, request: HttpRequest) -> HttpResponse:
+        initial = {}
+        if (segment := request.GET.get("segment", "")).isdigit():
+            initial["segment"] = segment
+        form = CustomerExportForm(request.POST or None, initial=initial)
+        if request.method == "POST" and form.is_valid():
+            segment = form.cleaned_data["segment"]
+            try:
+                export = customer_export_request(
+                    user=request.user,
+                    fields=form.cleaned_data["columns"],
+                    segment_id=segment.pk if segment else None,
+                )
+            except ExportError as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(request, f"{export} is being written in the background.")
+                return HttpResponseRedirect(
+                    reverse("admin:customers_customerexport_change", args=[export.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Export customers in the background (CSV)",
+            "form": form,
+            "contact_in_full": can_view_pii(request.user),
+            "retention_days": settings.CUSTOMERS_EXPORT_FILE_RETENTION_DAYS,
+        }
+        return TemplateResponse(request, "admin/customers/export_form.html", context)
 
 
 def _job_summary(job: ImportJob) -> str:
@@ -561,6 +614,130 @@ class ImportJobAdmin(admin.ModelAdmin):
         response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
         return response
+
+
+@admin.register(CustomerExport)
+class CustomerExportAdmin(admin.ModelAdmin):
+    """Background exports: who asked for what, how far it got, and the file for its owner."""
+
+    list_display = [
+        "__str__",
+        "requested_by",
+        "requested_at",
+        "selection",
+        "contact_in_full",
+        "status",
+        "progress_bar",
+        "rows_written",
+        "download",
+    ]
+    list_filter = ["status", "contact_in_full"]
+    list_select_related = ["requested_by"]
+    search_fields = ["=id", "requested_by__username"]
+    fields = (
+        "status",
+        "progress_bar",
+        "error",
+        "download",
+        "requested_by",
+        "requested_at",
+        "selection",
+        "fields",
+        "contact_in_full",
+        "rows_written",
+        "total",
+        "sha256",
+        "size",
+        "file_kept",
+        "started_at",
+        "finished_at",
+        "download_count",
+        "downloaded_at",
+    )
+    readonly_fields = fields
+    change_form_template = "admin/customers/customerexport/change_form.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CustomerExport]:
+        # Whether this person may download each row, worked out per request (the admin
+        # object is shared between requests, so it cannot hold the user).
+        may_see_full = can_view_pii(request.user)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                downloadable=Q(requested_by_id=request.user.pk)
+                & (Q(contact_in_full=False) | Value(may_see_full, output_field=BooleanField()))
+            )
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(EXPORT_PERMISSION)
+
+    @admin.display(description="progress")
+    def progress_bar(self, obj: CustomerExport) -> str:
+        return format_html(
+            '<progress max="100" value="{}">{} %</progress> {} % ({} of {} rows)',
+            obj.progress,
+            obj.progress,
+            obj.progress,
+            obj.rows_written,
+            obj.total,
+        )
+
+    @admin.display(description="file")
+    def download(self, obj: CustomerExport) -> str:
+        if obj.status != CustomerExport.Status.READY:
+            return obj.get_status_display()
+        if not obj.file:
+            return "Deleted"
+        if not getattr(obj, "downloadable", False):
+            return "Ready (only its requester may download it)"
+        url = reverse("admin:customers_customerexport_download", args=[obj.pk])
+        return format_html('<a href="{}">Download the CSV</a>', url)
+
+    @admin.display(description="stored file")
+    def file_kept(self, obj: CustomerExport) -> str:
+        days = settings.CUSTOMERS_EXPORT_FILE_RETENTION_DAYS
+        if obj.purged_at is not None:
+            return f"Deleted at {obj.purged_at:%Y-%m-%d %H:%M} UTC."
+        if obj.finished_at is None or not obj.file:
+            return "None."
+        until = obj.finished_at + timedelta(days=days)
+        return f"Kept until {until:%Y-%m-%d %H:%M} UTC, then deleted."
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<int:pk>/download/",
+                self.admin_site.admin_view(self.download_view),
+                name="customers_customerexport_download",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin_view_permissions("export")
+    def download_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+        get_object_or_404(CustomerExport, pk=pk)
+        try:
+            export = customer_export_download(export_id=pk, user=request.user)
+        except ExportError as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:customers_customerexport_change", args=[pk]))
+        return FileResponse(
+            export.file.open("rb"),
+            as_attachment=True,
+            filename=f"customers-{export.pk}.csv",
+            content_type="text/csv; charset=utf-8",
+        )
 
 
 @admin.register(ImportMapping)

@@ -37,11 +37,13 @@ class CustomersConfig(AppConfig):
             "customers.change_segmentmembership",
             "customers.delete_segmentmembership",
             "customers.export_customer",
+            "customers.view_customerexport",
         }
         | _PII,
         # Scoping an incident needs the record; a forensic list of accounts is an import.
         "Security analyst": _RECORD_VIEW | _IMPORT | _PII,
-        "CMO": _RECORD_VIEW | {"customers.export_customer"},
+        # Those who export see the background exports (only their own file downloads).
+        "CMO": _RECORD_VIEW | {"customers.export_customer", "customers.view_customerexport"},
         "CISO": set(_RECORD_VIEW),
         "DPO": _RECORD_VIEW | _PII | {"customers.view_piiaccess"},
         "Auditor": {
@@ -56,6 +58,7 @@ class CustomersConfig(AppConfig):
                 "importrejection",
                 "importmapping",
                 "piiaccess",
+                "customerexport",
             )
         },
     }

@@ -6,6 +6,7 @@ from django.conf import settings
 from .imports.layouts import LAYOUTS
 from .imports.normalize import FIELDS, email_normalize
 from .models import Customer, ImportMapping, Segment
+from .resources import EXPORT_FIELDS
 
 
 class ImportUploadForm(forms.Form):
@@ -97,3 +98,20 @@ class CustomerForm(forms.ModelForm):
             if clash.exists():
                 raise forms.ValidationError("Another customer already has this email address.")
         return email
+
+
+class CustomerExportForm(forms.Form):
+    """What a background export holds: whitelisted fields, all customers or one segment."""
+
+    columns = forms.MultipleChoiceField(
+        label="Fields",
+        choices=[(name, name) for name in EXPORT_FIELDS],
+        widget=forms.CheckboxSelectMultiple,
+        initial=list(EXPORT_FIELDS),
+    )
+    segment = forms.ModelChoiceField(
+        Segment.objects.all(),
+        required=False,
+        empty_label="All customers",
+        help_text="Only this segment's members; leave empty for every customer.",
+    )

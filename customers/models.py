@@ -309,3 +309,86 @@ class PiiAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_kind_display()} — {self.accessed_at:%Y-%m-%d %H:%M}"
+
+
+class CustomerExport(models.Model):
+    """A CSV of the customer list built in the background, for the person who asked for it.
+
+    Whether contact data is in full is decided once, from the requester's view_pii when
+    they asked; the file is deleted CUSTOMERS_EXPORT_FILE_RETENTION_DAYS after it was built.
+    """
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        RUNNING = "running", "Running"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed (no file)"
+
+    class Scope(models.TextChoices):
+        ALL = "all", "All customers"
+        SEGMENT = "segment", "One segment"
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    # Names from customers.resources.EXPORT_FIELDS, in that order.
+    fields = models.JSONField()
+    contact_in_full = models.BooleanField(
+        "contact data in full",
+        default=False,
+        help_text="Decided from the requester's right to see contact data when they asked.",
+    )
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.ALL)
+    # A deleted segment leaves the export without one: it then fails rather than
+    # exporting everyone.
+    segment = models.ForeignKey(
+        Segment, null=True, blank=True, on_delete=models.SET_NULL, related_name="exports"
+    )
+    segment_name = models.CharField(max_length=128, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.WAITING)
+    progress = models.PositiveSmallIntegerField("progress (%)", default=0)
+    rows_written = models.PositiveBigIntegerField(default=0)
+    total = models.PositiveBigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    file = models.FileField(upload_to="exports/", blank=True)
+    sha256 = models.CharField("file SHA-256", max_length=64, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    download_count = models.PositiveIntegerField(default=0)
+    downloaded_at = models.DateTimeField("last downloaded at", null=True, blank=True)
+    # When the daily housekeeping deleted its file (and any left by a crashed run).
+    purged_at = models.DateTimeField("file deleted at", null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(scope="segment") | Q(segment__isnull=True),
+                name="customerexport_segment_only_for_segment_scope",
+            ),
+        ]
+        indexes = [
+            # The dashboard's exports under way.
+            models.Index(fields=["status", "requested_at"], name="customerexport_status_idx"),
+            # The daily purge: finished exports whose files are not yet deleted.
+            models.Index(
+                fields=["finished_at"],
+                condition=Q(purged_at__isnull=True),
+                name="customerexport_purge_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Customer export {self.pk}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in {self.Status.READY, self.Status.FAILED}
+
+    @property
+    def selection(self) -> str:
+        if self.scope == self.Scope.SEGMENT:
+            return f"Segment {self.segment_name}"
+        return "All customers"

@@ -1,6 +1,11 @@
 """Background work for customers: tasks take ids and call one service."""
 
-from .services import import_files_purge, import_job_run
+from .services import (
+    customer_export_build,
+    customer_export_files_purge,
+    import_files_purge,
+    import_job_run,
+)
 
 
 def import_job_run_task(job_id: int) -> str:
@@ -10,3 +15,12 @@ def import_job_run_task(job_id: int) -> str:
 
 def import_files_purge_task() -> int:
     return import_files_purge()
+
+
+def customer_export_build_task(export_id: int) -> str:
+    export = customer_export_build(export_id=export_id)
+    return f"customer export {export.pk}: {export.status}"
+
+
+def export_files_purge_task() -> int:
+    return customer_export_files_purge()

@@ -11,8 +11,8 @@ from campaigns.models import Campaign
 from config import roles
 from config.dashboard import dashboard_progress, dashboard_waiting
 from config.demo_story import demo_template_submit
-from customers.models import ImportJob
-from customers.services import import_job_create
+from customers.models import CustomerExport, ImportJob
+from customers.services import customer_export_request, import_job_create
 from incidents.services import incident_open
 from notifications.selectors import communication_content_hash
 from notifications.services import communication_sign_off
@@ -176,14 +176,21 @@ def test_sends_and_imports_under_way_show_their_progress(make_user, settings):
         stream=io.BytesIO(b"Email\na@example.org\n"), file_name="a.csv", source="crm"
     )
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, progress=40)
-
     marketing = make_user("mo", roles.MARKETING_OPERATOR)
+    export = customer_export_request(user=marketing, fields=["id"])
+    CustomerExport.objects.filter(pk=export.pk).update(
+        status=CustomerExport.Status.RUNNING, progress=70
+    )
+
     bars = {
         bar.label: (bar.done, bar.total, bar.percent) for bar in dashboard_progress(user=marketing)
     }
 
     assert bars["Autumn"] == (2, 4, 50)
     assert bars["a.csv from crm (running)"] == (40, 100, 40)
+    assert bars["All customers for mo (running)"] == (70, 100, 70)
+    cmo_bars = [bar.label for bar in dashboard_progress(user=make_user("cmo", roles.CMO))]
+    assert "All customers for mo (running)" in cmo_bars
     assert dashboard_progress(user=make_user("legal", roles.LEGAL_REVIEWER)) == []
     assert dashboard_waiting(user=make_user("nobody")) == []
 

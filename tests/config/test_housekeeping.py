@@ -4,7 +4,12 @@ import pytest
 from django.utils import timezone
 from django_q.models import Failure, Schedule
 
-from config.tasks import FAILED_TASKS_PURGE, IMPORT_FILES_PURGE, failed_tasks_purge
+from config.tasks import (
+    EXPORT_FILES_PURGE,
+    FAILED_TASKS_PURGE,
+    IMPORT_FILES_PURGE,
+    failed_tasks_purge,
+)
 
 
 def failure(name: str, days_ago: int) -> Failure:
@@ -29,6 +34,7 @@ def test_failed_tasks_older_than_the_retention_are_purged(settings):
     [
         (FAILED_TASKS_PURGE, "config.tasks.failed_tasks_purge"),
         (IMPORT_FILES_PURGE, "customers.tasks.import_files_purge_task"),
+        (EXPORT_FILES_PURGE, "customers.tasks.export_files_purge_task"),
     ],
 )
 def test_migrate_schedules_each_purge_daily_once(name, func):

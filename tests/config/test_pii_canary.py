@@ -4,7 +4,8 @@ The canary customer is imported, scoped into an incident (and a second canary em
 sits unmatched in its forensic list), mailed by a campaign and edited in the admin
 (history). Then every role without customers.view_pii, and a user with no role, walks
 every admin page reachable from the index, searches every list for the email, asks
-every autocomplete for it and exports the customers; an error report about a request
+every autocomplete for it and exports the customers (at once and in the background,
+down to the stored file and its download); an error report about a request
 carrying the email is mailed to ADMINS. The email, its local part, the phone and the
 street appear nowhere; the masked form does where the record is shown.
 """
@@ -22,7 +23,8 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from config import roles
-from customers.models import Customer, PiiAccess
+from customers.models import Customer, CustomerExport, PiiAccess
+from customers.services import customer_export_build
 from notifications.models import Communication
 
 from .canary import Canary
@@ -82,7 +84,10 @@ def crawl(client, start: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("role", WITHOUT_PII, ids=lambda r: r or "no role")
-def test_canary_never_reaches_a_user_without_view_pii(client, make_user, canary, role):
+def test_canary_never_reaches_a_user_without_view_pii(
+    client, make_user, canary, role, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
     user = _user(make_user, role)
     client.force_login(user)
     found: dict[str, list[str]] = {}
@@ -135,6 +140,27 @@ def test_canary_never_reaches_a_user_without_view_pii(client, make_user, canary,
         text = export.content.decode("utf-8-sig")
         found.update({"export": leaks} if (leaks := canary.leaks(text)) else {})
         assert "c***@c***.org" in text.lower() and "+44 ***** **17" in text
+
+    # The background export, built as the task cluster would, then its page and file.
+    background = client.post(
+        reverse("admin:customers_customer_export_background"),
+        {"columns": ["id", "email", "phone", "street", "postal_code", "city"]},
+    )
+    if user.has_perm("customers.export_customer"):
+        export = customer_export_build(export_id=CustomerExport.objects.get(requested_by=user).pk)
+        assert export.status == CustomerExport.Status.READY, export.error
+        with export.file.open("rb") as stored:
+            text = stored.read().decode("utf-8-sig")
+        found.update({"background export": leaks} if (leaks := canary.leaks(text)) else {})
+        assert "c***@c***.org" in text.lower() and "+44 ***** **17" in text
+        page = client.get(reverse("admin:customers_customerexport_change", args=[export.pk]))
+        download = client.get(reverse("admin:customers_customerexport_download", args=[export.pk]))
+        body = b"".join(download.streaming_content).decode("utf-8-sig")
+        for where, shown in (("export page", page.content.decode()), ("download", body)):
+            found.update({where: leaks} if (leaks := canary.leaks(shown)) else {})
+    else:
+        assert background.status_code == 403
+        assert not CustomerExport.objects.filter(requested_by=user).exists()
 
     assert found == {}
     # The walk really reached the record where the role may read customers.

@@ -1,6 +1,6 @@
 """Tasks carry ids, never personal data: a canary customer goes through the import, a
-campaign send, a breach notice and an evidence pack, queued and run, and the task tables
-hold none of its contact data."""
+background export, a campaign send, a breach notice and an evidence pack, queued and run,
+and the task tables hold none of its contact data."""
 
 import io
 from datetime import UTC, datetime, timedelta
@@ -13,8 +13,8 @@ from django_q.signing import SignedPackage
 from django_q.tasks import async_task
 
 from campaigns.services import campaign_schedule, campaign_start
-from customers.models import Customer, ImportJob
-from customers.services import import_job_create, import_job_enqueue
+from customers.models import Customer, CustomerExport, ImportJob
+from customers.services import customer_export_request, import_job_create, import_job_enqueue
 from tests.campaigns.factories import CampaignFactory, segment_with
 
 from .canary import HEADER, Canary, canary_seed
@@ -43,7 +43,7 @@ def ids_only(args: Any, kwargs: Any) -> bool:
     return all(isinstance(v, int) or v is None for v in values)
 
 
-def _import_and_campaign(canary: Canary) -> None:
+def _import_export_and_campaign(canary: Canary, exporter: Any) -> None:
     content = (
         HEADER + f"003CANARYX0001,Cora,Finch,{canary.email},+44 7700 900 417,x,y,,z,GB,false,,\n"
     )
@@ -51,6 +51,7 @@ def _import_and_campaign(canary: Canary) -> None:
         stream=io.BytesIO(content.encode()), file_name="again.csv", source="salesforce"
     )
     import_job_enqueue(job=job)
+    customer_export_request(user=exporter, fields=["id", "email", "phone", "street"])
     Customer.objects.filter(pk=canary.customer.pk).update(
         marketing_consent=Customer.Consent.GRANTED
     )
@@ -64,21 +65,28 @@ def _import_and_campaign(canary: Canary) -> None:
 
 
 def test_queued_run_and_scheduled_tasks_carry_ids_and_no_contact_data(
-    django_capture_on_commit_callbacks, monkeypatch, mailoutbox
+    django_capture_on_commit_callbacks, monkeypatch, mailoutbox, make_user, settings, tmp_path
 ):
+    from config import roles
+
+    settings.MEDIA_ROOT = tmp_path
     canary = canary_seed()
+    # Holds view_pii: the export's file has the canary in full, its task must not.
+    exporter = make_user("mo", roles.MARKETING_OPERATOR)
     with django_capture_on_commit_callbacks(execute=True):
-        _import_and_campaign(canary)
+        _import_export_and_campaign(canary, exporter)
     queued = {row[1] for row in task_rows() if row[0] == "OrmQ"}
     assert {
         "customers.tasks.import_job_run_task",
+        "customers.tasks.customer_export_build_task",
         "campaigns.tasks.campaign_send_batch_task",
     } <= queued
     # The same paths once more with the tasks run on the spot, so their records are kept.
     monkeypatch.setattr(Conf, "SYNC", True)
     with django_capture_on_commit_callbacks(execute=True):
-        _import_and_campaign(canary)
+        _import_export_and_campaign(canary, exporter)
     assert ImportJob.objects.filter(file_name="again.csv", status="succeeded").exists()
+    assert CustomerExport.objects.filter(status=CustomerExport.Status.READY).count() == 1
     assert canary.email in [m.to[0] for m in mailoutbox]
 
     rows = task_rows()

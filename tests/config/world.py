@@ -10,7 +10,7 @@ from django.core.files.base import ContentFile
 
 from campaigns.models import Campaign
 from campaigns.services import campaign_send_batch, campaign_start
-from customers.models import Customer, ImportJob, ImportRejection, PiiAccess
+from customers.models import Customer, CustomerExport, ImportJob, ImportRejection, PiiAccess
 from customers.services import pii_access_record
 from incidents.models import EvidencePack, Incident, RegulatorNotice
 from incidents.services import assessment_record, incident_open, scope_add_forensic_list
@@ -45,6 +45,7 @@ class World:
     letter_batch: LetterBatch
     notice: RegulatorNotice
     pack: EvidencePack
+    customer_export: CustomerExport
 
 
 def world_build() -> World:
@@ -140,7 +141,10 @@ def world_build() -> World:
         incident=incident, number=1, phase=RegulatorNotice.Phase.values[0], content={}
     )
     pack = EvidencePack.objects.create(incident=incident, built_by=owner, stage="Queued")
+    # Still waiting for the task cluster, so that its page and download link open.
+    customer_export = CustomerExport.objects.create(requested_by=owner, fields=["id", "email"])
     return World(
+        customer_export=customer_export,
         delivery=delivery,
         letter_batch=batch,
         notice=notice,

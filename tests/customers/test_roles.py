@@ -34,10 +34,11 @@ EXPECTED = {
         "customers.change_segmentmembership",
         "customers.delete_segmentmembership",
         "customers.export_customer",
+        "customers.view_customerexport",
         "customers.view_pii",
     },
     roles.SECURITY_ANALYST: RECORD_VIEW | IMPORT | {"customers.view_pii"},
-    roles.CMO: RECORD_VIEW | {"customers.export_customer"},
+    roles.CMO: RECORD_VIEW | {"customers.export_customer", "customers.view_customerexport"},
     roles.CISO: RECORD_VIEW,
     roles.DPO: RECORD_VIEW | {"customers.view_pii", "customers.view_piiaccess"},
     roles.LEGAL_REVIEWER: set(),
@@ -51,6 +52,7 @@ EXPECTED = {
         "customers.view_importrejection",
         "customers.view_importmapping",
         "customers.view_piiaccess",
+        "customers.view_customerexport",
     },
 }
 

@@ -1,4 +1,4 @@
-"""Every write to the customer record: imports (all three doors) and edits by hand."""
+"""Imports into the customer record (all three doors: admin upload, command, task)."""
 
 import datetime
 import hashlib
@@ -19,19 +19,13 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .imports import ImportFileError
-from .imports.layouts import placement_for
-from .imports.merge import Merger, StageRow
-from .imports.normalize import (
-    RowRejected,
-    country_normalize,
-    email_normalize,
-    phone_normalize,
-    row_normalize,
-)
-from .imports.readers import Row, table_open
-from .models import Customer, ImportJob, ImportMapping, ImportRejection, PiiAccess, Segment
-from .pii import mask_text
+from ..imports import ImportFileError
+from ..imports.layouts import placement_for
+from ..imports.merge import Merger, StageRow
+from ..imports.normalize import RowRejected, row_normalize
+from ..imports.readers import Row, table_open
+from ..models import ImportJob, ImportMapping, ImportRejection, Segment
+from ..pii import mask_text
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -426,34 +420,3 @@ def import_files_purge() -> int:
             transaction.on_commit(partial(default_storage.delete, name))
             purged += 1
     return purged
-
-
-@transaction.atomic
-def customer_save(*, customer: Customer) -> Customer:
-    """Save a customer edited by hand, with the same normalisation an import applies."""
-    customer.email, customer.email_normalized, customer.email_status = _email_for_hand_edit(
-        customer
-    )
-    if customer.country or customer.country_raw:
-        code, raw = country_normalize(customer.country or customer.country_raw)
-        customer.country, customer.country_raw = code, raw
-    customer.phone = phone_normalize(customer.phone, customer.country)
-    customer.save()
-    return customer
-
-
-def _email_for_hand_edit(customer: Customer) -> tuple[str, str, str]:
-    email, normalized, status = email_normalize(customer.email)
-    # Whether an address bounced is known only from sending to it; a person may record it.
-    if status == "valid" and customer.email_status == Customer.EmailStatus.BOUNCED:
-        status = Customer.EmailStatus.BOUNCED
-    return email, normalized, status
-
-
-def pii_access_record(
-    *, user: Any, kind: str, customer_id: int | None = None, detail: str = ""
-) -> PiiAccess:
-    """Log that `user` saw contact data in full: one customer's record, or an export."""
-    return PiiAccess.objects.create(
-        user=user, customer_id=customer_id, kind=kind, detail=detail[:255]
-    )

@@ -1,0 +1,42 @@
+"""Every write to the customer record: imports, exports, edits by hand, the access log."""
+
+from .exports import (
+    ExportError,
+    customer_export_build,
+    customer_export_download,
+    customer_export_enqueue,
+    customer_export_files_purge,
+    customer_export_request,
+)
+from .imports import (
+    MAX_REJECTIONS_KEPT,
+    ImportCancelled,
+    import_files_purge,
+    import_job_cancel,
+    import_job_confirm,
+    import_job_create,
+    import_job_enqueue,
+    import_job_retry,
+    import_job_run,
+)
+from .records import customer_save, pii_access_record
+
+__all__ = [
+    "MAX_REJECTIONS_KEPT",
+    "ExportError",
+    "ImportCancelled",
+    "customer_export_build",
+    "customer_export_download",
+    "customer_export_enqueue",
+    "customer_export_files_purge",
+    "customer_export_request",
+    "customer_save",
+    "import_files_purge",
+    "import_job_cancel",
+    "import_job_confirm",
+    "import_job_create",
+    "import_job_enqueue",
+    "import_job_retry",
+    "import_job_run",
+    "pii_access_record",
+]
