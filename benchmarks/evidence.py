@@ -13,8 +13,6 @@ peak under 500 MB.
 import argparse
 import json
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -23,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from django.db import connection
+
+from benchmarks import child_run
 
 TARGET_SECONDS = 60
 TARGET_MB = 500
@@ -161,16 +161,6 @@ def _child_weasyprint(html_in: Path) -> dict[str, Any]:
     }
 
 
-def _run_child(*args: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "evidence", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks evidence")
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -195,8 +185,8 @@ def main(argv: list[str]) -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             html = Path(tmp) / "pack.html"
-            pack = _run_child("--child-build", str(incident_id), "--html", str(html))
-            alone = _run_child("--child-weasyprint", "--html", str(html))
+            pack = child_run("evidence", "--child-build", str(incident_id), "--html", str(html))
+            alone = child_run("evidence", "--child-weasyprint", "--html", str(html))
     finally:
         _cleanup(tag, incident_id)
 

@@ -16,14 +16,14 @@ import argparse
 import json
 import os
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+
+from benchmarks import child_run
 
 FIELDS = [
     "id", "first_name", "last_name", "email", "email_status", "phone", "street",
@@ -125,14 +125,7 @@ def child(kind: str, user_id: int, out: Path) -> None:
 
 
 def run_child(kind: str, user_id: int, out: Path) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "export", "--child", kind, "--user", str(user_id),
-         "--out", str(out)],
-        capture_output=True, text=True, env=os.environ,
-    )  # fmt: skip
-    if done.returncode:
-        raise SystemExit(f"{kind} failed:\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return child_run("export", "--child", kind, "--user", str(user_id), "--out", str(out))
 
 
 def main(argv: list[str]) -> None:

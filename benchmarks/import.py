@@ -17,17 +17,16 @@ of its own (so peak memory is that measurement's alone):
 import argparse
 import csv
 import json
-import os
 import random
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
+
+from benchmarks import child_run
 
 HEADER = [
     "Contact ID", "First Name", "Last Name", "Email", "Phone", "Mailing Street",
@@ -197,14 +196,7 @@ def child(kind: str, path: Path, slice_rows: int) -> None:
 
 
 def run_child(kind: str, path: Path, slice_rows: int) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "import", "--child", kind, "--file", str(path),
-         "--slice", str(slice_rows)],
-        capture_output=True, text=True, env=os.environ,
-    )  # fmt: skip
-    if out.returncode:
-        raise SystemExit(f"{kind} on {path.name} failed:\n{out.stderr}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return child_run("import", "--child", kind, "--file", str(path), "--slice", str(slice_rows))
 
 
 def main(argv: list[str]) -> None:
