@@ -1,5 +1,6 @@
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -16,9 +17,22 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import connection
+from django.db import connection, transaction
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def kept_for_the_module(django_db_blocker) -> Iterator[None]:
+    """Database writes of a module-scoped fixture (a world its tests only read).
+
+    They happen in a transaction left open for the module's tests: each test's own
+    transaction nests in it as a savepoint, so a test's writes are gone before the next
+    test, and the world itself is rolled back after the module's last test.
+    """
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield
+        transaction.set_rollback(True)
 
 
 @pytest.fixture
@@ -135,15 +149,14 @@ class TaskCluster:
         return process
 
     def stop(self) -> None:
+        # SIGKILL, not SIGTERM: on SIGTERM django-q2's sentinel waits up to Q_TIMEOUT for its
+        # workers, 20 s per test. The test has checked what the cluster wrote by now, and the
+        # database rolls back whatever a killed worker left open.
         for process in self.processes:
             if process.poll() is None:
-                os.killpg(process.pid, 15)
+                os.killpg(process.pid, signal.SIGKILL)
         for process in self.processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, 9)
-                process.wait()
+            process.wait()
         self.processes.clear()
 
 

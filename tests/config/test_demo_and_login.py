@@ -1,9 +1,14 @@
+from collections.abc import Iterator
+from io import StringIO
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.test import override_settings
 
 from config.demo import DEMO_USERS
 from config.roles import ROLES
+from tests.conftest import kept_for_the_module
 
 
 def snapshot():
@@ -14,10 +19,18 @@ def snapshot():
     ]
 
 
+@pytest.fixture(scope="module")
+def seeded(django_db_setup, django_db_blocker) -> Iterator[str]:
+    """The demo, seeded once for the module (the story takes seconds); what it printed."""
+    out = StringIO()
+    with kept_for_the_module(django_db_blocker), override_settings(DEBUG=True):
+        call_command("seed_demo", stdout=out)
+        yield out.getvalue()
+
+
 @pytest.mark.django_db
-def test_seed_demo_twice_leaves_the_same_data(settings, capsys):
+def test_seed_demo_twice_leaves_the_same_data(seeded, settings, capsys):
     settings.DEBUG = True
-    call_command("seed_demo")
     first = snapshot()
     call_command("seed_demo")
     assert snapshot() == first
@@ -25,28 +38,24 @@ def test_seed_demo_twice_leaves_the_same_data(settings, capsys):
     assert all(len(groups) == 1 and not superuser for *_, superuser, groups in first)
 
 
-@pytest.mark.django_db
-def test_seed_demo_prints_each_users_credentials(settings, capsys):
-    settings.DEBUG = True
-    call_command("seed_demo")
-    out = capsys.readouterr().out
+def test_seed_demo_prints_each_users_credentials(seeded):
+    out = seeded
     for demo in DEMO_USERS:
         assert demo.username in out and demo.password in out and demo.role in out
 
 
 @pytest.mark.django_db
 def test_seed_demo_refuses_without_debug(settings):
+    before = snapshot()
     settings.DEBUG = False
     with pytest.raises(CommandError, match="DEBUG"):
         call_command("seed_demo")
-    assert not get_user_model().objects.exists()
+    assert snapshot() == before
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("demo", DEMO_USERS, ids=lambda d: d.username)
-def test_each_demo_user_logs_in_with_the_printed_password(client, settings, demo):
-    settings.DEBUG = True
-    call_command("seed_demo")
+def test_each_demo_user_logs_in_with_the_printed_password(seeded, client, demo):
     response = client.post(
         "/login/", {"username": demo.username, "password": demo.password, "next": "/"}
     )

@@ -1,6 +1,7 @@
 """Requests a browser would never send change nothing: a read-only field posted anyway,
 an action the role is not offered, another incident's object in a custom view's form."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,15 +13,17 @@ from campaigns.services import campaign_start
 from config import roles
 from incidents.models import TimelineEvent
 from tests.campaigns.factories import CampaignFactory, segment_with
+from tests.conftest import kept_for_the_module
 
 from .world import World, world_build
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def world() -> World:
-    return world_build()
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker) -> Iterator[World]:
+    with kept_for_the_module(django_db_blocker):
+        yield world_build()
 
 
 def change_form_data(client, url: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ new custom admin URL or a new action fails here until it is given a row, and the
 meta-tests fail any action or custom view that declares no permission.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from django.urls import reverse
 from config import roles
 from config.admin_views import admin_view_permissions
 from incidents.models import Obligation
+from tests.conftest import kept_for_the_module
 
 from .world import World, world_build
 
@@ -179,9 +180,10 @@ def _url(model: Any, view: str, *args: Any) -> str:
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
 
 
-@pytest.fixture
-def world() -> World:
-    return world_build()
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker) -> Iterator[World]:
+    with kept_for_the_module(django_db_blocker):
+        yield world_build()
 
 
 @pytest.fixture
