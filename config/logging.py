@@ -4,7 +4,7 @@ from typing import Any
 
 from django.utils.log import AdminEmailHandler
 
-from customers.pii import mask_text
+from config.masking import mask_text
 
 
 class PiiMaskingAdminEmailHandler(AdminEmailHandler):
