@@ -4,6 +4,7 @@ from django.apps import AppConfig, apps
 from django.contrib.auth.signals import user_logged_in
 from django.core.management.base import OutputWrapper
 from django.db.models.signals import post_migrate
+from django.utils.module_loading import autodiscover_modules
 
 
 def _after_migrate(using: str, **kwargs: Any) -> None:
@@ -30,6 +31,7 @@ class BreachdeskConfig(AppConfig):
         from config import checks  # noqa: F401 (registers the checks)
         from config.middleware import session_start
 
+        autodiscover_modules("events")  # every app's timeline event kinds
         # Sent once per migrate, after every app (this app is listed last).
         user_logged_in.connect(session_start, dispatch_uid="config.session_start")
         post_migrate.connect(_after_migrate, sender=self, dispatch_uid="config.after_migrate")

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config import roles
+from incidents import events
 from incidents.models import (
     ENISA_CATEGORY,
     Assessment,
@@ -47,6 +48,9 @@ DESCRIPTIVE_FIELDS = (
 
 class IncidentError(ValueError):
     """The incident cannot change as asked; the message says why."""
+
+
+DECISION_KINDS = {"art33": events.INCIDENT_ART33_DECISION, "art34": events.INCIDENT_ART34_DECISION}
 
 
 def _user(actor: User | AnonymousUser | None) -> User | None:
@@ -167,6 +171,7 @@ def _transition(
     actor: User | AnonymousUser | None,
     sources: Sequence[str],
     target: str,
+    kind: str,
     verb: str,
     **updates: Any,
 ) -> Incident:
@@ -184,7 +189,7 @@ def _transition(
         )
     timeline_append(
         incident_id=incident_id,
-        kind=f"incident.{target}",
+        kind=kind,
         actor=actor,
         payload={"status": target, "from": list(sources), **updates},
     )
@@ -198,6 +203,7 @@ def incident_start_assessing(*, incident_id: int, actor: User | AnonymousUser | 
         actor=actor,
         sources=[Incident.Status.OPEN],
         target=Incident.Status.ASSESSING,
+        kind=events.INCIDENT_ASSESSING,
         verb="put under assessment",
     )
 
@@ -209,6 +215,7 @@ def incident_start_notifying(*, incident_id: int, actor: User | AnonymousUser | 
         actor=actor,
         sources=[Incident.Status.OPEN, Incident.Status.ASSESSING],
         target=Incident.Status.NOTIFYING,
+        kind=events.INCIDENT_NOTIFYING,
         verb="moved to notifying",
     )
 
@@ -224,6 +231,7 @@ def incident_mark_contained(
         actor=actor,
         sources=[Incident.Status.OPEN, Incident.Status.ASSESSING, Incident.Status.NOTIFYING],
         target=Incident.Status.CONTAINED,
+        kind=events.INCIDENT_CONTAINED,
         verb="marked contained",
         contained_at=contained_at,
     )
@@ -248,6 +256,7 @@ def incident_close(*, incident_id: int, actor: User | AnonymousUser | None) -> I
         actor=actor,
         sources=[Incident.Status.CONTAINED],
         target=Incident.Status.CLOSED,
+        kind=events.INCIDENT_CLOSED,
         verb="closed",
     )
     incident_closed.send(sender=Incident, incident_id=incident_id, actor=_user(actor))
@@ -275,7 +284,7 @@ def _decision_record(
         setattr(incident, name, value)
     timeline_append(
         incident_id=incident_id,
-        kind=f"incident.{article}_decision",
+        kind=DECISION_KINDS[article],
         actor=user,
         payload={"decision": decision, "reason": reason},
     )

@@ -10,6 +10,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
+from config.events import event_kind
 from incidents.models import Incident, TimelineEvent
 
 GENESIS_HASH = "0" * 64
@@ -53,6 +54,7 @@ def timeline_append(
     never read the same head and fork the chain. On SQLite the IMMEDIATE transaction
     mode already serialises every writer.
     """
+    event_kind(kind)  # an undeclared kind never reaches the evidence
     # Round-trip the payload so what is hashed is exactly what the JSON column returns.
     clean_payload = json.loads(json.dumps(payload or {}, cls=DjangoJSONEncoder))
     with transaction.atomic():

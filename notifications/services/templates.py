@@ -12,11 +12,18 @@ from config import roles
 from incidents.models import DataCategory, Incident
 from incidents.services import timeline_append
 
+from .. import events
 from ..models import Channel, MessageTemplate, TemplateVersion
 from ..selectors import language_primary, template_version_problems
 from .common import Actor, TransitionRefused, acting_user, holds_role
 
 VERSION_FIELDS = ("channel", "language", "data_categories", "subject", "text_body", "html_body")
+
+
+REVIEW_KINDS: dict[str, str] = {
+    TemplateVersion.Status.APPROVED: events.TEMPLATE_VERSION_APPROVED,
+    TemplateVersion.Status.REJECTED: events.TEMPLATE_VERSION_REJECTED,
+}
 
 
 def template_version_fields_clean(
@@ -279,7 +286,7 @@ def _review_close(
         )
     timeline_append(
         incident_id=version.template.incident_id,
-        kind=f"template_version.{outcome}",
+        kind=REVIEW_KINDS[outcome],
         actor=actor,  # type: ignore[arg-type]
         payload={**_version_payload(version), "comment": comment.strip()},
     )

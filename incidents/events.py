@@ -1,0 +1,83 @@
+"""The timeline event kinds the incidents app writes, in the words a regulator reads."""
+
+from config.events import event_kind_declare as declare
+
+INCIDENT_OPENED = declare(
+    "incident.opened", "Incident opened", "The incident was recorded and its clock started."
+)
+INCIDENT_UPDATED = declare(
+    "incident.updated", "Incident facts changed", "Facts of the incident were corrected."
+)
+INCIDENT_ASSESSING = declare(
+    "incident.assessing", "Assessment started", "The incident moved to assessment."
+)
+INCIDENT_NOTIFYING = declare(
+    "incident.notifying", "Notification started", "The incident moved to notifying people."
+)
+INCIDENT_CONTAINED = declare(
+    "incident.contained", "Breach contained", "The breach was recorded as contained."
+)
+INCIDENT_CLOSED = declare("incident.closed", "Incident closed", "The incident was closed.")
+INCIDENT_ART33_DECISION = declare(
+    "incident.art33_decision",
+    "Art. 33 decision recorded",
+    "Whether the supervisory authority must be notified, with the reason.",
+)
+INCIDENT_ART34_DECISION = declare(
+    "incident.art34_decision",
+    "Art. 34 decision recorded",
+    "Whether the people affected must be told, with the reason.",
+)
+INCIDENT_MATERIALITY = declare(
+    "incident.materiality",
+    "Materiality determined",
+    "The materiality decision that starts the SEC clock.",
+)
+INCIDENT_PEOPLE_NOTIFIED = declare(
+    "incident.people_notified",
+    "People notified",
+    "The time the people affected were told was recorded.",
+)
+ASSESSMENT_RECORDED = declare(
+    "assessment.recorded",
+    "Severity assessed",
+    "An ENISA severity assessment (SE = DPC x EI + CB) was recorded.",
+)
+SCOPE_SET = declare(
+    "scope.set", "Scope changed", "The set of affected people was written or changed."
+)
+OBLIGATION_CREATED = declare(
+    "obligation.created", "Obligation found", "A regulatory obligation applies, with its deadline."
+)
+OBLIGATION_CLOCK = declare(
+    "obligation.clock", "Deadline moved", "An obligation's clock start or deadline changed."
+)
+OBLIGATION_DECISION = declare(
+    "obligation.decision", "Obligation decided", "A decision on whether an obligation applies."
+)
+OBLIGATION_NOT_REQUIRED = declare(
+    "obligation.not_required",
+    "Obligation waived",
+    "An obligation was recorded as not required, with the reason.",
+)
+OBLIGATION_MET = declare(
+    "obligation.met", "Obligation met", "An obligation was met, on time or late with a reason."
+)
+NOTICE_DRAFTED = declare(
+    "notice.drafted", "Regulator notice drafted", "A notice to an authority was drafted."
+)
+NOTICE_FILED = declare(
+    "notice.filed", "Regulator notice filed", "A notice was filed, frozen and hashed."
+)
+EVIDENCE_REQUESTED = declare(
+    "evidence.requested", "Evidence pack requested", "An evidence pack build was requested."
+)
+EVIDENCE_BUILT = declare(
+    "evidence.built", "Evidence pack built", "An evidence pack was built, with its hash."
+)
+EVIDENCE_FAILED = declare(
+    "evidence.failed", "Evidence pack failed", "An evidence pack build failed."
+)
+EVIDENCE_DOWNLOADED = declare(
+    "evidence.downloaded", "Evidence pack downloaded", "Someone downloaded an evidence pack."
+)

@@ -1,0 +1,60 @@
+"""The timeline event kinds the notifications app writes on an incident's timeline."""
+
+from config.events import event_kind_declare as declare
+
+MESSAGE_TEMPLATE_CREATED = declare(
+    "message_template.created", "Message template created", "Words for a breach message begun."
+)
+TEMPLATE_VERSION_CREATED = declare(
+    "template_version.created", "Template version written", "A version of the words was written."
+)
+TEMPLATE_VERSION_SUBMITTED = declare(
+    "template_version.submitted",
+    "Submitted for legal review",
+    "A version of the words was sent to legal review.",
+)
+TEMPLATE_VERSION_APPROVED = declare(
+    "template_version.approved", "Words approved by legal", "Legal approved a version."
+)
+TEMPLATE_VERSION_REJECTED = declare(
+    "template_version.rejected", "Words rejected by legal", "Legal rejected a version."
+)
+COMMUNICATION_CREATED = declare(
+    "communication.created", "Communication drafted", "A breach communication was drafted."
+)
+COMMUNICATION_CHANGED = declare(
+    "communication.changed", "Communication changed", "A breach communication was changed."
+)
+COMMUNICATION_SIGNED_OFF = declare(
+    "communication.signed_off", "Signed off", "The CMO or the CISO signed off the content."
+)
+COMMUNICATION_SIGN_OFFS_VOIDED = declare(
+    "communication.sign_offs_voided",
+    "Sign-offs voided",
+    "A change to what was signed voided the sign-offs.",
+)
+COMMUNICATION_APPROVED = declare(
+    "communication.approved",
+    "Communication approved",
+    "Both the CMO and the CISO signed off: it may be sent.",
+)
+DELIVERY_STARTED = declare(
+    "delivery.started", "Sending started", "Notices to the affected people began to go out."
+)
+DELIVERY_PAUSED = declare("delivery.paused", "Sending paused", "Sending was paused.")
+DELIVERY_RESUMED = declare("delivery.resumed", "Sending resumed", "Sending was resumed.")
+DELIVERY_COMPLETED = declare(
+    "delivery.completed", "Sending completed", "Every notice of the wave was handled."
+)
+DELIVERY_LETTERS_BUILT = declare(
+    "delivery.letters_built", "Letters prepared", "A batch of postal letters was built."
+)
+DELIVERY_LETTERS_POSTED = declare(
+    "delivery.letters_posted", "Letters posted", "A batch of letters was handed to the post."
+)
+DELIVERY_CODES_IMPORTED = declare(
+    "delivery.codes_imported", "Remediation codes imported", "Credit-monitoring codes added."
+)
+DELIVERY_BOUNCES_RECORDED = declare(
+    "delivery.bounces_recorded", "Bounces recorded", "Undeliverable emails were recorded."
+)
