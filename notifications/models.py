@@ -518,6 +518,10 @@ class DeliveryEvent(models.Model):
     provider_message_id = models.CharField(max_length=255, blank=True)
     # Our Message-ID, carried back by the provider in the message's metadata.
     reference = models.CharField(max_length=255, blank=True)
+    # The reference read when received (no lookup in the request): whose message it was.
+    ref_communication_id = models.BigIntegerField(null=True, blank=True)
+    ref_campaign_id = models.BigIntegerField(null=True, blank=True)
+    ref_customer_id = models.BigIntegerField(null=True, blank=True)
     recipient = models.CharField(max_length=254, blank=True)
     occurred_at = models.DateTimeField(null=True, blank=True)
     description = models.CharField(max_length=500, blank=True)
