@@ -185,7 +185,7 @@ ANYMAIL = {
     if value
 }
 # Stored provider events applied per batch by the task cluster.
-DELIVERY_EVENTS_BATCH_SIZE = env.int("DELIVERY_EVENTS_BATCH_SIZE", default=5000)
+DELIVERY_EVENTS_BATCH_SIZE = env.int("DELIVERY_EVENTS_BATCH_SIZE", default=20000)
 
 # --- Task queue -----------------------------------------------------------------------
 # django-q2 keeps tasks in the database (no extra service) unless REDIS_URL names a Redis

@@ -492,9 +492,10 @@ class LetterBatch(models.Model):
 class DeliveryEvent(models.Model):
     """One tracking event of an email provider, normalised by anymail, stored as received.
 
-    The webhook only stores it (fast, idempotent by `dedupe_key`); the task cluster applies
-    stored events in batches (`delivery_events_apply`). An event naming no known message is
-    kept with outcome "unknown" for a person to look at, and changes nothing.
+    The webhook only stores it (fast, idempotent by `dedupe_key`) and queues it in
+    PendingDeliveryEvent; the task cluster applies queued events in batches
+    (`delivery_events_apply`). An event naming no known message is kept with outcome
+    "unknown" for a person to look at, and changes nothing.
     """
 
     class Kind(models.TextChoices):
@@ -507,8 +508,7 @@ class DeliveryEvent(models.Model):
         OTHER = "other", "Other (queued, sent, ...)"
 
     class Outcome(models.TextChoices):
-        PENDING = "", "Not applied yet"
-        APPLIED = "applied", "Applied"
+        RECEIVED = "", "Received"
         UNKNOWN = "unknown", "Unknown message"
 
     provider = models.CharField(max_length=32)
@@ -528,26 +528,34 @@ class DeliveryEvent(models.Model):
     # SHA-256 over what the provider said: a repeated event is the same row.
     dedupe_key = models.CharField(max_length=64, unique=True)
     received_at = models.DateTimeField()
-    # Resolved when applied: the message (breach notices) and the person it is about.
-    notification = models.ForeignKey(
-        Notification, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    customer = models.ForeignKey(
-        "customers.Customer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    applied_at = models.DateTimeField(null=True, blank=True)
+    # Blank once applied to a known message; "unknown" when it named none.
     outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True, default="")
 
     class Meta:
         ordering = ["-received_at"]
         indexes = [
-            # The apply task claims events not yet applied, oldest first.
+            # The admin's "unknown message" list (few rows: a partial index).
             models.Index(
-                fields=["id"], condition=Q(applied_at__isnull=True), name="deliveryevent_todo_idx"
+                fields=["received_at"],
+                condition=Q(outcome="unknown"),
+                name="deliveryevent_unknown_idx",
             ),
-            # The admin's "unknown message" list.
-            models.Index(fields=["outcome", "received_at"], name="deliveryevent_outcome_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.provider} {self.event_type} {self.provider_message_id or self.reference}"
+
+
+class PendingDeliveryEvent(models.Model):
+    """A stored provider event not applied yet: the apply task's queue.
+
+    A queue of its own so that applying an event deletes one narrow row instead of
+    rewriting the event (a new row version and an entry in each of its indexes).
+    """
+
+    event = models.OneToOneField(
+        DeliveryEvent, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"event {self.event_id} waiting"

@@ -32,6 +32,7 @@ from ..models import (
     DeliveryEvent,
     DeliveryState,
     Notification,
+    PendingDeliveryEvent,
 )
 from .delivery import delivery_breaker_check
 
@@ -114,12 +115,28 @@ def delivery_event_row(*, provider: str, event: Any, received_at: datetime) -> D
 
 
 def delivery_events_store(*, rows: Iterable[DeliveryEvent]) -> int:
-    """Keep the events of one webhook request: one INSERT; a repeat of a kept event is
-    dropped by the unique dedupe key. Returns how many rows were given."""
-    items = list(rows)
-    if items:
-        DeliveryEvent.objects.bulk_create(items, ignore_conflicts=True)
-    return len(items)
+    """Keep the events of one webhook request and queue them to be applied; an event kept
+    already (a provider repeats itself) is dropped here. Returns how many were new.
+
+    Two requests repeating one event at the same moment: the second fails on the unique
+    dedupe key, answers 500, and the provider's retry finds the event kept.
+    """
+    fresh: dict[str, DeliveryEvent] = {row.dedupe_key: row for row in rows}
+    if not fresh:
+        return 0
+    kept = set(
+        DeliveryEvent.objects.filter(dedupe_key__in=list(fresh)).values_list(
+            "dedupe_key", flat=True
+        )
+    )
+    new = [row for key, row in fresh.items() if key not in kept]
+    if new:
+        with transaction.atomic():
+            DeliveryEvent.objects.bulk_create(new)
+            PendingDeliveryEvent.objects.bulk_create(
+                [PendingDeliveryEvent(event_id=row.pk) for row in new]
+            )
+    return len(new)
 
 
 # --- Applying ------------------------------------------------------------------------------
@@ -136,11 +153,11 @@ def _state_for_rank_sql(column: str) -> str:
 
 
 def _claim(limit: int) -> list[int]:
-    query = DeliveryEvent.objects.filter(applied_at__isnull=True).order_by("id")
+    query = PendingDeliveryEvent.objects.order_by("event_id")
     if connection.features.has_select_for_update_skip_locked:
         # Several workers apply at once, each its own events.
         query = query.select_for_update(skip_locked=True)
-    return list(query.values_list("id", flat=True)[:limit])
+    return list(query.values_list("event_id", flat=True)[:limit])
 
 
 @transaction.atomic
@@ -162,76 +179,92 @@ def delivery_events_apply(*, limit: int | None = None) -> int:
     notification = Notification._meta.db_table
     customer = Customer._meta.db_table
     touchpoint = Touchpoint._meta.db_table
-    # The batch's ids go in through a temporary table: portable, and one join however many.
-    batch = f"delivery_event_batch_{uuid.uuid4().hex[:12]}"
+    postgres = connection.vendor == "postgresql"
+    # The batch is copied into a temporary table (not written to the log, dropped at the
+    # end) where it is resolved; each stored event is then written once, when marked.
+    b = f"delivery_event_batch_{uuid.uuid4().hex[:12]}"
+    id_params: list[Any]
+    if postgres:
+        chosen, id_params = "= ANY(%s)", [ids]
+    else:
+        chosen, id_params = f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
+    pending = PendingDeliveryEvent._meta.db_table
     hard, opt_outs = Kind.HARD_BOUNCE.value, (Kind.COMPLAINED.value, Kind.UNSUBSCRIBED.value)
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMPORARY TABLE {batch} (id bigint PRIMARY KEY)")
-        cursor.executemany(f"INSERT INTO {batch} (id) VALUES (%s)", [(i,) for i in ids])
-        mine = f"e.id IN (SELECT id FROM {batch})"
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {b} AS SELECT e.id, e.kind, e.provider, e.reference, "
+            "e.recipient, e.provider_message_id, e.ref_communication_id, e.ref_customer_id, "
+            "e.ref_campaign_id, COALESCE(e.occurred_at, e.received_at) AS at, "
+            "CAST(NULL AS bigint) AS notification_id, CAST(NULL AS bigint) AS customer_id, "
+            "CAST(NULL AS bigint) AS communication_id "
+            f"FROM {event} e WHERE e.id {chosen}",
+            id_params,
+        )
+        if postgres:
+            cursor.execute(f"ANALYZE {b}")
         steps: list[tuple[str, list[Any]]] = [
             # Whose message: by our reference first, else by the provider's id.
             (
-                f"UPDATE {event} AS e SET notification_id = n.id, customer_id = n.customer_id "
-                f"FROM {notification} n WHERE {mine} AND e.ref_communication_id IS NOT NULL "
-                "AND n.communication_id = e.ref_communication_id "
-                "AND n.customer_id = e.ref_customer_id",
+                f"UPDATE {b} SET notification_id = n.id, customer_id = n.customer_id, "
+                "communication_id = n.communication_id "
+                f"FROM {notification} n WHERE {b}.ref_communication_id IS NOT NULL "
+                f"AND n.communication_id = {b}.ref_communication_id "
+                f"AND n.customer_id = {b}.ref_customer_id",
                 [],
             ),
             (
-                f"UPDATE {event} AS e SET notification_id = n.id, customer_id = n.customer_id "
-                f"FROM {notification} n WHERE {mine} AND e.notification_id IS NULL "
-                "AND e.ref_campaign_id IS NULL AND e.provider_message_id <> '' "
-                "AND n.provider_message_id = e.provider_message_id",
+                f"UPDATE {b} SET notification_id = n.id, customer_id = n.customer_id, "
+                "communication_id = n.communication_id "
+                f"FROM {notification} n WHERE {b}.notification_id IS NULL "
+                f"AND {b}.ref_campaign_id IS NULL AND {b}.provider_message_id <> '' "
+                # Spelled out so that the partial index on the provider id serves the join.
+                f"AND n.provider_message_id <> '' "
+                f"AND n.provider_message_id = {b}.provider_message_id",
                 [],
             ),
             # A campaign's message: the person is known from the reference.
             (
-                f"UPDATE {event} AS e SET customer_id = c.id FROM {customer} c "
-                f"WHERE {mine} AND e.customer_id IS NULL AND e.ref_campaign_id IS NOT NULL "
-                "AND c.id = e.ref_customer_id",
+                f"UPDATE {b} SET customer_id = c.id FROM {customer} c "
+                f"WHERE {b}.ref_campaign_id IS NOT NULL AND c.id = {b}.ref_customer_id",
                 [],
             ),
             # The furthest state of each message in the batch, if further than it was.
             (
                 f"UPDATE {notification} AS n SET delivery_state = "
-                f"{_state_for_rank_sql('b.rank')}, delivery_state_at = b.at FROM "
-                f"(SELECT e.notification_id, MAX({_rank_sql('e.kind')}) AS rank, "
-                "MAX(COALESCE(e.occurred_at, e.received_at)) AS at "
-                f"FROM {event} e WHERE {mine} AND e.notification_id IS NOT NULL "
-                "GROUP BY e.notification_id) b "
-                f"WHERE n.id = b.notification_id AND b.rank > {_rank_sql('n.delivery_state')}",
+                f"{_state_for_rank_sql('r.rank')}, delivery_state_at = r.at FROM "
+                f"(SELECT notification_id, MAX({_rank_sql('kind')}) AS rank, MAX(at) AS at "
+                f"FROM {b} WHERE notification_id IS NOT NULL GROUP BY notification_id) r "
+                f"WHERE n.id = r.notification_id AND r.rank > {_rank_sql('n.delivery_state')}",
                 [],
             ),
             # A hard bounce: the letter queue, for this message ...
             (
                 f"UPDATE {notification} SET status = %s, bounced_at = %s "
-                f"WHERE status = %s AND id IN (SELECT e.notification_id FROM {event} e "
-                f"WHERE {mine} AND e.kind = %s)",
+                f"WHERE status = %s AND id IN (SELECT notification_id FROM {b} WHERE kind = %s)",
                 [Notification.Status.BOUNCED, now, Notification.Status.SENT, hard],
             ),
             # ... and for any breach message still waiting to go to the same address.
             (
                 f"UPDATE {notification} AS n SET channel = 'letter', status = %s, "
                 "last_error = 'the address hard-bounced' "
-                f"WHERE n.status = %s AND n.channel = 'email' AND EXISTS (SELECT 1 FROM {event} e "
-                f"WHERE {mine} AND e.kind = %s AND e.customer_id = n.customer_id "
-                "AND LOWER(e.recipient) = LOWER(n.email))",
+                f"WHERE n.status = %s AND n.channel = 'email' AND EXISTS (SELECT 1 FROM {b} "
+                f"WHERE {b}.kind = %s AND {b}.customer_id = n.customer_id "
+                f"AND LOWER({b}.recipient) = LOWER(n.email))",
                 [Notification.Status.LETTER, Notification.Status.PENDING, hard],
             ),
             # The address that bounced is marked (a new address from an import starts afresh).
             (
                 f"UPDATE {customer} AS c SET email_status = %s, updated_at = %s "
-                f"WHERE c.email_status = %s AND EXISTS (SELECT 1 FROM {event} e WHERE {mine} "
-                "AND e.kind = %s AND e.customer_id = c.id "
-                "AND (e.recipient = '' OR LOWER(e.recipient) = c.email_normalized))",
+                f"WHERE c.email_status = %s AND EXISTS (SELECT 1 FROM {b} "
+                f"WHERE {b}.kind = %s AND {b}.customer_id = c.id "
+                f"AND ({b}.recipient = '' OR LOWER({b}.recipient) = c.email_normalized))",
                 [Customer.EmailStatus.BOUNCED, now, Customer.EmailStatus.VALID, hard],
             ),
             (
                 f"UPDATE {customer} AS c SET marketing_consent = %s, consent_updated_at = %s, "
                 "consent_source = 'email provider: complaint or unsubscribe', updated_at = %s "
-                f"WHERE c.marketing_consent <> %s AND EXISTS (SELECT 1 FROM {event} e "
-                f"WHERE {mine} AND e.kind IN (%s, %s) AND e.customer_id = c.id)",
+                f"WHERE c.marketing_consent <> %s AND EXISTS (SELECT 1 FROM {b} "
+                f"WHERE {b}.kind IN (%s, %s) AND {b}.customer_id = c.id)",
                 [
                     Customer.Consent.WITHDRAWN,
                     now,
@@ -242,29 +275,29 @@ def delivery_events_apply(*, limit: int | None = None) -> int:
             ),
             (
                 f"INSERT INTO {touchpoint} (customer_id, channel, kind, occurred_at, reference) "
-                "SELECT e.customer_id, 'email', %s, COALESCE(e.occurred_at, e.received_at), "
-                "SUBSTR(e.provider || ': ' || e.kind || ' ' || e.reference, 1, 255) "
-                f"FROM {event} e WHERE {mine} AND e.customer_id IS NOT NULL "
-                "AND e.kind IN (%s, %s, %s)",
+                "SELECT customer_id, 'email', %s, at, "
+                "SUBSTR(provider || ': ' || kind || ' ' || reference, 1, 255) "
+                f"FROM {b} WHERE customer_id IS NOT NULL AND kind IN (%s, %s, %s)",
                 [Touchpoint.Kind.RECORD, hard, *opt_outs],
             ),
+            # Applied: out of the queue; an event that named no message is kept, marked.
+            (f"DELETE FROM {pending} WHERE event_id {chosen}", id_params),
             (
-                f"UPDATE {event} AS e SET applied_at = %s, outcome = CASE WHEN "
-                "e.customer_id IS NULL THEN %s ELSE %s END WHERE " + mine,
-                [now, DeliveryEvent.Outcome.UNKNOWN, DeliveryEvent.Outcome.APPLIED],
+                f"UPDATE {event} SET outcome = %s "
+                f"WHERE id IN (SELECT id FROM {b} WHERE customer_id IS NULL)",
+                [DeliveryEvent.Outcome.UNKNOWN],
             ),
         ]
         for sql, params in steps:
             cursor.execute(sql, params)
         cursor.execute(
-            f"SELECT n.communication_id, e.kind, COUNT(*) FROM {event} e "
-            f"JOIN {notification} n ON n.id = e.notification_id WHERE {mine} "
-            "GROUP BY n.communication_id, e.kind"
+            f"SELECT communication_id, kind, COUNT(*) FROM {b} "
+            "WHERE communication_id IS NOT NULL GROUP BY communication_id, kind"
         )
         heard: dict[int, dict[str, int]] = defaultdict(dict)
         for communication_id, kind, count in cursor.fetchall():
             heard[communication_id][kind] = count
-        cursor.execute(f"DROP TABLE {batch}")
+        cursor.execute(f"DROP TABLE {b}")
     _timeline_tell(heard)
     return len(ids)
 

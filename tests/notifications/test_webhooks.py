@@ -12,7 +12,12 @@ from django.core import mail
 
 from customers.models import Customer, Touchpoint
 from incidents.models import TimelineEvent
-from notifications.models import DeliveryEvent, DeliveryState, Notification
+from notifications.models import (
+    DeliveryEvent,
+    DeliveryState,
+    Notification,
+    PendingDeliveryEvent,
+)
 from notifications.services.delivery import communication_send, delivery_send_batch
 from notifications.services.letters import letters_due
 from notifications.services.provider_events import delivery_events_apply_all
@@ -283,6 +288,7 @@ def test_brevo_unsubscribe_from_a_campaign_is_an_opt_out_and_an_unknown_message_
     assert person.marketing_consent == Customer.Consent.WITHDRAWN
     assert person.consent_source.startswith("email provider")
     outcomes = dict(DeliveryEvent.objects.values_list("kind", "outcome"))
-    assert outcomes == {"unsubscribed": "applied", "hard_bounce": "unknown"}
+    assert outcomes == {"unsubscribed": "", "hard_bounce": "unknown"}
+    assert not PendingDeliveryEvent.objects.exists()
     assert not Customer.objects.filter(email_status="bounced").exists()
     assert not Notification.objects.filter(status=Notification.Status.BOUNCED).exists()
