@@ -117,6 +117,8 @@ class CampaignSend(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
     message_id = models.CharField(max_length=255, blank=True)
+    # The email provider's own id for the message (blank over SMTP).
+    provider_message_id = models.CharField(max_length=255, blank=True, default="", db_default="")
 
     class Meta:
         constraints = [

@@ -597,14 +597,16 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
         customer = customers[customer_id]
         message_id = message_id_for(campaign_id=campaign_id, customer_id=customer_id)
         subject, body = campaign_render(campaign=campaign, customer=customer)
-        messages.append(
-            EmailMessage(
-                subject=subject,
-                body=body,
-                to=[str(customer["email"])],
-                headers={"Message-ID": message_id},
-            )
+        message = EmailMessage(
+            subject=subject,
+            body=body,
+            to=[str(customer["email"])],
+            headers={"Message-ID": message_id},
         )
+        # Through an email provider (anymail) our Message-ID comes back with each tracking
+        # event, so a bounce or a complaint finds the person.
+        message.metadata = {"breachdesk": message_id}  # type: ignore[attr-defined]
+        messages.append(message)
     try:
         with get_connection() as mail:
             mail.send_messages(messages)
@@ -619,9 +621,15 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
             pk__in=list(claimed), status=CampaignSend.Status.PENDING, attempts__gte=3
         ).update(status=CampaignSend.Status.FAILED)
         return BatchResult(claimed=len(claimed), withheld=withheld, skipped=skipped, more=True)
+    # The provider's id of each message (anymail sets it; SMTP leaves none).
+    provider_ids = {}
+    for send_id, message in zip(claimed, messages, strict=True):
+        status = getattr(message, "anymail_status", None)
+        if status is not None and status.message_id is not None:
+            provider_ids[send_id] = str(status.message_id)[:255]
     # The mail has left: a dropped connection must not make it leave again.
     sent = on_lost_connection_retry(
-        lambda: _sent_record(campaign_id, claimed, token),
+        lambda: _sent_record(campaign_id, claimed, token, provider_ids),
         what=f"recording the sends of campaign {campaign_id}",
     )
     return _batch_finish(
@@ -631,7 +639,12 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
 
 
 @transaction.atomic
-def _sent_record(campaign_id: int, claimed: dict[int, int], token: uuid.UUID) -> int:
+def _sent_record(
+    campaign_id: int,
+    claimed: dict[int, int],
+    token: uuid.UUID,
+    provider_ids: dict[int, str] | None = None,
+) -> int:
     now = timezone.now()
     CampaignSend.objects.filter(pk__in=list(claimed), claim_token=token).update(
         status=CampaignSend.Status.SENT,
@@ -663,6 +676,16 @@ def _sent_record(campaign_id: int, claimed: dict[int, int], token: uuid.UUID) ->
             for customer_id in mine
         ]
     )
+    if provider_ids:
+        ours = set(
+            CampaignSend.objects.filter(
+                pk__in=list(provider_ids), claim_token=token, status=CampaignSend.Status.SENT
+            ).values_list("pk", flat=True)
+        )
+        CampaignSend.objects.bulk_update(
+            [CampaignSend(pk=pk, provider_message_id=provider_ids[pk]) for pk in sorted(ours)],
+            ["provider_message_id"],
+        )
     CampaignSend.objects.filter(pk__in=list(claimed), claim_token=token).update(claim_token=None)
     return len(mine)
 

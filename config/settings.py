@@ -142,6 +142,24 @@ MEDIA_URL = "media/"
 # EMAIL_URL=smtp+tls://user:password@smtp.example.com:587 in production. By default every
 # message is written as an .eml file under var/mail/ so the demo shows what was sent.
 EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+# EMAIL_URL=anymail+postmark:// (or +mailgun, +brevo, +amazon-ses, +sendgrid, +sparkpost,
+# +mailjet, +resend; +test in tests) sends through the company's email provider with
+# django-anymail; the ANYMAIL_* variables below hold its keys and webhook secrets.
+ANYMAIL_PROVIDERS = (
+    "amazon_ses",
+    "brevo",
+    "mailgun",
+    "mailjet",
+    "postmark",
+    "resend",
+    "sendgrid",
+    "sparkpost",
+    "test",
+)
+for _esp in ANYMAIL_PROVIDERS:
+    environ.Env.EMAIL_SCHEMES[f"anymail+{_esp.replace('_', '-')}"] = (
+        f"anymail.backends.{_esp}.EmailBackend"
+    )
 _email = env.email_url("EMAIL_URL", default="filemail://")
 if _email["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBackend":
     _email["EMAIL_BACKEND"] = "config.mail.EmlFileBackend"
@@ -150,6 +168,24 @@ vars().update(_email)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Breachdesk <breachdesk@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+# The provider's keys, and the webhooks' credentials: ANYMAIL_WEBHOOK_SECRET is the
+# "user:password" the provider is given in its webhook URLs (basic auth); Mailgun also
+# signs each event with MAILGUN_WEBHOOK_SIGNING_KEY. A webhook whose provider has no
+# credentials configured refuses every request.
+ANYMAIL = {
+    key: value
+    for key, value in {
+        "WEBHOOK_SECRET": env.list("ANYMAIL_WEBHOOK_SECRET", default=[]),
+        "POSTMARK_SERVER_TOKEN": env.str("POSTMARK_SERVER_TOKEN", default=""),
+        "MAILGUN_API_KEY": env.str("MAILGUN_API_KEY", default=""),
+        "MAILGUN_SENDER_DOMAIN": env.str("MAILGUN_SENDER_DOMAIN", default=""),
+        "MAILGUN_WEBHOOK_SIGNING_KEY": env.str("MAILGUN_WEBHOOK_SIGNING_KEY", default=""),
+        "BREVO_API_KEY": env.str("BREVO_API_KEY", default=""),
+    }.items()
+    if value
+}
+# Stored provider events applied per batch by the task cluster.
+DELIVERY_EVENTS_BATCH_SIZE = env.int("DELIVERY_EVENTS_BATCH_SIZE", default=20000)
 
 # --- Task queue -----------------------------------------------------------------------
 # django-q2 keeps tasks in the database (no extra service) unless REDIS_URL names a Redis

@@ -286,6 +286,30 @@ class Delivery(models.Model):
         return f"Delivery of {self.communication}"
 
 
+class DeliveryState(models.TextChoices):
+    """What became of a sent message, by the provider's word; ordered by DELIVERY_STATE_RANK."""
+
+    NONE = "", "No news"
+    SOFT_BOUNCE = "soft_bounce", "Soft bounce (deferred)"
+    DELIVERED = "delivered", "Delivered"
+    OPENED = "opened", "Opened"
+    HARD_BOUNCE = "hard_bounce", "Hard bounce"
+    COMPLAINED = "complained", "Complained (spam)"
+
+
+# A state moves only to a higher rank: events arrive late, twice and out of order, and a
+# late "delivered" must never undo a "bounced". Opt-outs and clicks carry no rank of their
+# own: an unsubscribe changes consent, a click says as much as an open.
+DELIVERY_STATE_RANK = {
+    DeliveryState.NONE: 0,
+    DeliveryState.SOFT_BOUNCE: 1,
+    DeliveryState.DELIVERED: 2,
+    DeliveryState.OPENED: 3,
+    DeliveryState.HARD_BOUNCE: 4,
+    DeliveryState.COMPLAINED: 5,
+}
+
+
 class Notification(models.Model):
     """One person's copy of one communication: the ledger row that makes "exactly once"."""
 
@@ -331,6 +355,14 @@ class Notification(models.Model):
         on_delete=models.SET_NULL,
         related_name="notifications",
     )
+    # The email provider's own id for the message (blank over SMTP); its webhooks name it.
+    provider_message_id = models.CharField(max_length=255, blank=True, default="", db_default="")
+    # What the provider's webhooks said became of the message: the furthest state heard,
+    # never moved back (a late "delivered" does not undo a bounce). See DeliveryState.
+    delivery_state = models.CharField(
+        max_length=16, choices=DeliveryState.choices, blank=True, default="", db_default=""
+    )
+    delivery_state_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["communication", "customer"]
@@ -343,6 +375,12 @@ class Notification(models.Model):
             # The batch claim: open rows of one communication in id order.
             models.Index(fields=["communication", "status", "id"], name="notification_claim_idx"),
             models.Index(fields=["email"], name="notification_email_idx"),
+            # A webhook event names the message by the provider's id.
+            models.Index(
+                fields=["provider_message_id"],
+                condition=~Q(provider_message_id=""),
+                name="notification_provider_id_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -449,3 +487,75 @@ class LetterBatch(models.Model):
 
     def __str__(self) -> str:
         return f"Letters {self.pk} for {self.communication} ({self.letters})"
+
+
+class DeliveryEvent(models.Model):
+    """One tracking event of an email provider, normalised by anymail, stored as received.
+
+    The webhook only stores it (fast, idempotent by `dedupe_key`) and queues it in
+    PendingDeliveryEvent; the task cluster applies queued events in batches
+    (`delivery_events_apply`). An event naming no known message is kept with outcome
+    "unknown" for a person to look at, and changes nothing.
+    """
+
+    class Kind(models.TextChoices):
+        DELIVERED = "delivered", "Delivered"
+        OPENED = "opened", "Opened or clicked"
+        SOFT_BOUNCE = "soft_bounce", "Soft bounce"
+        HARD_BOUNCE = "hard_bounce", "Hard bounce"
+        COMPLAINED = "complained", "Complained"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        OTHER = "other", "Other (queued, sent, ...)"
+
+    class Outcome(models.TextChoices):
+        RECEIVED = "", "Received"
+        UNKNOWN = "unknown", "Unknown message"
+
+    provider = models.CharField(max_length=32)
+    # anymail's normalised event type (bounced, deferred, delivered, ...), as received.
+    event_type = models.CharField(max_length=16)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    provider_message_id = models.CharField(max_length=255, blank=True)
+    # Our Message-ID, carried back by the provider in the message's metadata.
+    reference = models.CharField(max_length=255, blank=True)
+    # The reference read when received (no lookup in the request): whose message it was.
+    ref_communication_id = models.BigIntegerField(null=True, blank=True)
+    ref_campaign_id = models.BigIntegerField(null=True, blank=True)
+    ref_customer_id = models.BigIntegerField(null=True, blank=True)
+    recipient = models.CharField(max_length=254, blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    description = models.CharField(max_length=500, blank=True)
+    # SHA-256 over what the provider said: a repeated event is the same row.
+    dedupe_key = models.CharField(max_length=64, unique=True)
+    received_at = models.DateTimeField()
+    # Blank once applied to a known message; "unknown" when it named none.
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True, default="")
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [
+            # The admin's "unknown message" list (few rows: a partial index).
+            models.Index(
+                fields=["received_at"],
+                condition=Q(outcome="unknown"),
+                name="deliveryevent_unknown_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event_type} {self.provider_message_id or self.reference}"
+
+
+class PendingDeliveryEvent(models.Model):
+    """A stored provider event not applied yet: the apply task's queue.
+
+    A queue of its own so that applying an event deletes one narrow row instead of
+    rewriting the event (a new row version and an entry in each of its indexes).
+    """
+
+    event = models.OneToOneField(
+        DeliveryEvent, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"event {self.event_id} waiting"

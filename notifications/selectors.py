@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from customers.models import Customer
@@ -505,3 +505,65 @@ def delivery_progress(*, communication_id: int) -> DeliveryProgress | None:
     if progress.pending and progress.per_minute and delivery.status == "sending":
         progress.estimated_finish = now + timedelta(minutes=progress.pending / progress.per_minute)
     return progress
+
+
+@dataclass
+class DeliveryOutcomes:
+    """What became of a wave, by the provider's webhooks and the letter queue."""
+
+    sent: int = 0
+    delivered: int = 0
+    opened: int = 0
+    soft_bounced: int = 0
+    hard_bounced: int = 0
+    complained: int = 0
+    letters_owed: int = 0
+    letters_posted: int = 0
+
+    @property
+    def no_news(self) -> int:
+        return max(0, self.sent - self.delivered - self.soft_bounced - self.hard_bounced)
+
+    @property
+    def bars(self) -> list[tuple[str, int, float, str]]:
+        """(label, count, percent of sent, colour) for the bar over everything sent."""
+        parts = (
+            ("delivered", self.delivered - self.complained, "#2e7d32"),
+            ("complained", self.complained, "#6a1b9a"),
+            ("soft bounce", self.soft_bounced, "#ef6c00"),
+            ("hard bounce", self.hard_bounced, "#c62828"),
+            ("no news yet", self.no_news, "#e0e0e0"),
+        )
+        return [
+            (label, value, round(100 * value / self.sent, 1) if self.sent else 0.0, colour)
+            for label, value, colour in parts
+        ]
+
+
+def delivery_outcomes(*, communication_id: int) -> DeliveryOutcomes:
+    """One aggregate over the wave's notifications (and their letter batches): no query
+    per person, whatever the wave's size."""
+    from .models import DeliveryState, LetterBatch
+
+    letter = Q(status__in=["letter", "bounced", "failed"])
+    posted = Q(letter_batch__status=LetterBatch.Status.POSTED)
+    counts = Notification.objects.filter(communication_id=communication_id).aggregate(
+        sent=Count("pk", filter=Q(sent_at__isnull=False)),
+        delivered=Count(
+            "pk",
+            filter=Q(
+                delivery_state__in=[
+                    DeliveryState.DELIVERED,
+                    DeliveryState.OPENED,
+                    DeliveryState.COMPLAINED,
+                ]
+            ),
+        ),
+        opened=Count("pk", filter=Q(delivery_state=DeliveryState.OPENED)),
+        soft_bounced=Count("pk", filter=Q(delivery_state=DeliveryState.SOFT_BOUNCE, status="sent")),
+        hard_bounced=Count("pk", filter=Q(status="bounced")),
+        complained=Count("pk", filter=Q(delivery_state=DeliveryState.COMPLAINED)),
+        letters_owed=Count("pk", filter=letter & ~posted),
+        letters_posted=Count("pk", filter=letter & posted),
+    )
+    return DeliveryOutcomes(**counts)

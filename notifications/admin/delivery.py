@@ -21,7 +21,7 @@ from config.admin_views import admin_view_permissions
 from customers.pii import can_view_pii, mask_email, mask_text
 
 from ..models import Communication, Delivery, LetterBatch, Notification, RemediationCode
-from ..selectors import delivery_progress
+from ..selectors import delivery_outcomes, delivery_progress
 from ..services.bounces import bounces_from_csv, bounces_from_dsn, bounces_record, dsn_messages
 from ..services.codes import codes_free, codes_import
 from ..services.delivery import (
@@ -47,6 +47,7 @@ def progress_html(communication: Communication) -> SafeString:
             {
                 "communication": communication,
                 "progress": delivery_progress(communication_id=communication.pk),
+                "outcomes": delivery_outcomes(communication_id=communication.pk),
             },
         )
     )
@@ -251,6 +252,12 @@ class DeliveryAdmin(admin.ModelAdmin):
                     f"{len(bounces)} bounces read, {marked} sent messages marked bounced.",
                     messages.SUCCESS,
                 )
+                # Back to the wave's page when the upload was reached from it.
+                back = request.GET.get("communication", "")
+                if back.isdigit():
+                    return HttpResponseRedirect(
+                        reverse("admin:notifications_communication_change", args=[int(back)])
+                    )
                 return HttpResponseRedirect(reverse("admin:notifications_delivery_changelist"))
         return _form_page(
             request,

@@ -13,6 +13,12 @@ from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
 from typing import Any
 
+from anymail.exceptions import (
+    AnymailAPIError,
+    AnymailError,
+    AnymailInvalidAddress,
+    AnymailRecipientsRefused,
+)
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -473,6 +479,9 @@ def _messages_build(
             headers={"Message-ID": row.message_id},
         )
         message.attach_alternative(rendered.html, "text/html")
+        # Through an email provider (anymail), our Message-ID comes back with every tracking
+        # event in the metadata, even for a message whose provider id was never recorded.
+        message.metadata = {"breachdesk": row.message_id}  # type: ignore[attr-defined]
         if communication.incident.is_drill:
             # A drill's message never reaches the person: only the drill addresses.
             drill_message_redirect(message)
@@ -530,13 +539,37 @@ def _smtp_code(error: Exception) -> int:
     return int(getattr(error, "smtp_code", 0) or 0)
 
 
+def provider_message_id(message: EmailMultiAlternatives) -> str:
+    """The email provider's id for a message anymail sent ("" over SMTP)."""
+    status = getattr(message, "anymail_status", None)
+    value = getattr(status, "message_id", None)
+    if value is None and status is not None:
+        # One id per recipient when the provider gave several; ours have one recipient.
+        ids = {str(s.message_id) for s in status.recipients.values() if s.message_id}
+        value = ids.pop() if len(ids) == 1 else None
+    return "" if value is None else str(value)[:255]
+
+
+def _provider_failure(error: AnymailError) -> tuple[bool, str]:
+    """(permanent?, reason) of a provider's refusal: its 4xx answers are final except 429."""
+    if isinstance(error, AnymailRecipientsRefused | AnymailInvalidAddress):
+        return True, f"refused by the provider: {error}"
+    code = getattr(error, "status_code", None) if isinstance(error, AnymailAPIError) else None
+    permanent = code is not None and 400 <= int(code) < 500 and int(code) != 429
+    # The error's own words only: the provider's response body may echo the address.
+    words = " ".join(str(arg) for arg in error.args).splitlines()
+    return permanent, f"provider {code or 'error'}: {(words or [''])[0][:300]}"
+
+
 def _messages_send(
     messages: list[tuple[int, EmailMultiAlternatives]],
+    provider_ids: dict[int, str] | None = None,
 ) -> tuple[list[int], dict[int, str], dict[int, str]]:
     """Send over one connection: (sent ids, temporary failures, permanent failures).
 
     Each message is sent on its own so that one refused recipient fails only itself; a
-    lost connection leaves the rest of the batch for a retry.
+    lost connection leaves the rest of the batch for a retry. Through an email provider
+    the provider's id of each sent message goes into `provider_ids`.
     """
     sent: list[int] = []
     temporary: dict[int, str] = {}
@@ -562,6 +595,12 @@ def _messages_send(
                     smtp.sendmail(envelope_from, message.to, message_bytes(message))
                 else:
                     backend.send_messages([message])
+            except AnymailError as error:
+                # The provider's API answered (or could not be reached) for this message
+                # alone: a refusal fails it, anything else is tried again later.
+                is_permanent, reason = _provider_failure(error)
+                (permanent if is_permanent else temporary)[pk] = reason
+                continue
             except smtplib.SMTPServerDisconnected as error:
                 lost = error
             except smtplib.SMTPException as error:
@@ -573,6 +612,10 @@ def _messages_send(
                 lost = error
             else:
                 sent.append(pk)
+                if provider_ids is not None and smtp is None:
+                    provider_id = provider_message_id(message)
+                    if provider_id:
+                        provider_ids[pk] = provider_id
                 continue
             for rest, _ in messages[index:]:
                 temporary[rest] = f"connection lost: {lost}"
@@ -594,14 +637,26 @@ def _outcomes_record(
     temporary: dict[int, str],
     permanent: dict[int, str],
     malformed: dict[int, str],
+    provider_ids: dict[int, str] | None = None,
 ) -> tuple[int, int, int, int]:
     now = timezone.now()
     mine = Notification.objects.filter(claim_token=token, status=Notification.Status.CLAIMED)
     # Only rows still ours: if the lease ran out and another worker took a row, it records it.
-    sent_customers = list(mine.filter(pk__in=sent).values_list("customer_id", flat=True))
+    sent_rows = list(mine.filter(pk__in=sent).values_list("pk", "customer_id"))
+    sent_customers = [customer_id for _pk, customer_id in sent_rows]
     mine.filter(pk__in=sent).update(
         status=Notification.Status.SENT, sent_at=now, lease_expires_at=None, last_error=""
     )
+    if provider_ids:
+        # One UPDATE with a CASE over the batch: the id the provider's webhooks will name.
+        Notification.objects.bulk_update(
+            [
+                Notification(pk=pk, provider_message_id=provider_ids[pk])
+                for pk, _customer in sent_rows
+                if pk in provider_ids
+            ],
+            ["provider_message_id"],
+        )
     Touchpoint.objects.bulk_create(
         [
             Touchpoint(
@@ -675,7 +730,8 @@ def delivery_send_batch(*, delivery_id: int) -> BatchResult:
         return _batch_finish(delivery, BatchResult(wait=wait))
     rows = list(Notification.objects.filter(pk__in=ids, claim_token=token))
     messages, malformed, broken = _messages_build(delivery.communication, rows)
-    sent, temporary, permanent = _messages_send(messages)
+    provider_ids: dict[int, str] = {}
+    sent, temporary, permanent = _messages_send(messages, provider_ids)
     permanent.update(broken)
     # The mail has left: a dropped connection must not make it leave again.
     counts = on_lost_connection_retry(
@@ -686,6 +742,7 @@ def delivery_send_batch(*, delivery_id: int) -> BatchResult:
             temporary=temporary,
             permanent=permanent,
             malformed=malformed,
+            provider_ids=provider_ids,
         ),
         what=f"recording the outcomes of delivery {delivery_id}",
     )
@@ -785,4 +842,5 @@ __all__ = [
     "delivery_send_batch",
     "notification_message_id",
     "notifications_fan_out",
+    "provider_message_id",
 ]

@@ -1,0 +1,252 @@
+"""Applying the email provider's tracking events, against a raw UPDATE ... FROM; and the
+webhook endpoint's latency while the task cluster applies them.
+
+    python -m benchmarks webhooks [--events N] [--requests N] [--workers N]
+
+Runs on PostgreSQL. A signed-off communication is fanned out to N/2 people and marked
+sent with a provider id each; N stored events (delivered for everyone, then opens, soft
+and hard bounces, complaints, in shuffled order, with repeats of the newest states) are
+applied
+
+1. by a raw `UPDATE notification ... FROM (SELECT ... GROUP BY)` of the same states and
+   bounced statuses (the floor: what the states cost with nothing else), then
+2. by `delivery_events_apply` in its batches (resolving messages, the letter queue,
+   addresses, opt-outs, touchpoints, timeline), after resetting the states.
+
+Both must leave the same states; the ratio is reported (target <= 2x). Then the events are
+marked unapplied again, a task cluster is started to apply them, and a bounded loop posts
+Postmark webhooks (basic auth) to the endpoint meanwhile: p50/p99 per request (target
+p99 < 50 ms).
+"""
+
+import argparse
+import base64
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+
+from benchmarks.send import build
+from notifications.models import DeliveryEvent, Notification, PendingDeliveryEvent
+from notifications.services.delivery import communication_send
+from notifications.services.provider_events import _rank_sql, _state_for_rank_sql
+from notifications.services.provider_events import delivery_events_apply_all as apply_all
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench:webhook-secret"
+# Per person after "delivered": what else the provider says (shares of people).
+EXTRA = [("opened", 0.80), ("soft_bounce", 0.07), ("hard_bounce", 0.05), ("complained", 0.02)]
+
+
+def _event_rows(notifications: list[tuple[int, str, str]], total: int) -> list[DeliveryEvent]:
+    rng = random.Random(20)
+    now = datetime.now(UTC)
+    rows = []
+
+    def add(provider_id: str, email: str, kind: str, at: datetime) -> None:
+        rows.append(
+            DeliveryEvent(
+                provider="postmark",
+                event_type={"hard_bounce": "bounced", "soft_bounce": "deferred"}.get(kind, kind),
+                kind=kind,
+                provider_message_id=provider_id,
+                recipient=email,
+                occurred_at=at,
+                dedupe_key=uuid.uuid4().hex,
+                received_at=now,
+            )
+        )
+
+    for _pk, provider_id, email in notifications:
+        add(provider_id, email, "delivered", now - timedelta(minutes=30))
+    while len(rows) < total:
+        _pk, provider_id, email = rng.choice(notifications)
+        draw, kind = rng.random(), "opened"
+        for name, share in EXTRA:
+            if draw < share:
+                kind = name
+                break
+            draw -= share
+        add(provider_id, email, kind, now - timedelta(minutes=rng.randint(0, 29)))
+    rng.shuffle(rows)
+    return rows[:total]
+
+
+def _states(communication_id: int) -> dict[tuple[str, str], int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT delivery_state, status, COUNT(*) FROM notifications_notification "
+            "WHERE communication_id = %s GROUP BY 1, 2",
+            [communication_id],
+        )
+        return {(state, status): n for state, status, n in cursor.fetchall()}
+
+
+def _reset(communication_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE notifications_notification SET delivery_state = '', delivery_state_at = NULL, "
+            "status = 'sent', bounced_at = NULL WHERE communication_id = %s",
+            [communication_id],
+        )
+        cursor.execute("UPDATE notifications_deliveryevent SET outcome = '' WHERE outcome <> ''")
+        cursor.execute("DELETE FROM notifications_pendingdeliveryevent")
+        cursor.execute(
+            "INSERT INTO notifications_pendingdeliveryevent (event_id) "
+            "SELECT id FROM notifications_deliveryevent WHERE provider = 'postmark'"
+        )
+        cursor.execute("ANALYZE notifications_notification")
+        cursor.execute("ANALYZE notifications_deliveryevent")
+
+
+def _raw_floor(communication_id: int) -> float:
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE notifications_notification AS n SET "
+            f"delivery_state = {_state_for_rank_sql('b.rank')}, delivery_state_at = b.at "
+            f"FROM (SELECT m.id, MAX({_rank_sql('e.kind')}) AS rank, MAX(e.occurred_at) AS at "
+            "FROM notifications_deliveryevent e JOIN notifications_notification m "
+            "ON m.provider_message_id = e.provider_message_id WHERE m.communication_id = %s "
+            "GROUP BY m.id) b WHERE n.id = b.id",
+            [communication_id],
+        )
+        cursor.execute(
+            "UPDATE notifications_notification AS n SET status = 'bounced', bounced_at = now() "
+            "FROM (SELECT DISTINCT provider_message_id FROM notifications_deliveryevent "
+            "WHERE kind = 'hard_bounce') b WHERE n.communication_id = %s AND n.status = 'sent' "
+            "AND n.provider_message_id = b.provider_message_id",
+            [communication_id],
+        )
+    return time.perf_counter() - started
+
+
+def _postmark(row: tuple[int, str, str], n: int) -> str:
+    _pk, provider_id, email = row
+    return json.dumps(
+        {
+            "RecordType": "Open",
+            "MessageStream": "outbound",
+            "FirstOpen": n == 0,
+            "Recipient": email,
+            "MessageID": provider_id,
+            "ReceivedAt": (datetime.now(UTC) + timedelta(seconds=n)).isoformat(),
+            "Platform": "WebMail",
+            "UserAgent": "Mozilla/5.0",
+            "Tag": "breach-notice",
+            "Metadata": {},
+        }
+    )
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks webhooks")
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=2_000)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    if connection.vendor != "postgresql":
+        raise SystemExit("Run this on PostgreSQL (DATABASE_URL=postgres://...).")
+    people = max(1, args.events // 2)
+    communication = build(people)
+    cmo = get_user_model().objects.get(username="bench-send-cmo")
+    communication_send(communication_id=communication.pk, actor=cmo)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE notifications_notification SET status = 'sent', sent_at = now(), "
+            "provider_message_id = 'pm-' || id WHERE communication_id = %s",
+            [communication.pk],
+        )
+        cursor.execute("DELETE FROM notifications_pendingdeliveryevent")
+        cursor.execute("DELETE FROM notifications_deliveryevent WHERE provider = 'postmark'")
+    notifications = list(
+        Notification.objects.filter(communication=communication).values_list(
+            "pk", "provider_message_id", "email"
+        )
+    )
+    rows = _event_rows(notifications, args.events)
+    DeliveryEvent.objects.bulk_create(rows, batch_size=5000)
+    _reset(communication.pk)
+    print(f"{people:,} people sent to, {len(rows):,} stored events to apply")
+
+    floor = _raw_floor(communication.pk)
+    floor_states = _states(communication.pk)
+    _reset(communication.pk)
+    started = time.perf_counter()
+    applied = apply_all()
+    ours = time.perf_counter() - started
+    our_states = _states(communication.pk)
+    same = floor_states == our_states
+    print(f"raw UPDATE ... FROM of the states        {floor:7.2f}s")
+    print(
+        f"delivery_events_apply ({settings.DELIVERY_EVENTS_BATCH_SIZE:,} a batch)  {ours:7.2f}s"
+        f"  {applied / ours:,.0f} events/s"
+    )
+    print(f"same states as the floor: {'yes' if same else 'NO: ' + str(our_states)}")
+    ratio = ours / floor
+    print(f"ratio apply/raw {ratio:.2f} (target <= 2.0): {'OK' if ratio <= 2 else 'MISSED'}")
+
+    # The endpoint under load while a task cluster applies the stored events.
+    _reset(communication.pk)
+    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": [SECRET]}
+    env = {**os.environ, "Q_WORKERS": str(args.workers), "PYTHONPATH": str(ROOT)}
+    env.pop("REDIS_URL", None)
+    from django_q.tasks import async_task
+
+    for _ in range(args.workers):
+        async_task("notifications.tasks.delivery_events_apply_task")
+    cluster = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = Client(SERVER_NAME="localhost")
+    headers = {"Authorization": "Basic " + base64.b64encode(SECRET.encode()).decode()}
+    timings = []
+    try:
+        time.sleep(2.0)  # the cluster starts and takes its first batch
+        pending_before = PendingDeliveryEvent.objects.count()
+        for n in range(args.requests):
+            body = _postmark(notifications[n % len(notifications)], n)
+            started = time.perf_counter()
+            response = client.post(
+                "/webhooks/postmark/tracking/",
+                data=body,
+                content_type="application/json",
+                headers=headers,
+            )
+            timings.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                raise SystemExit(f"the endpoint answered {response.status_code}")
+        pending_after = PendingDeliveryEvent.objects.count()
+    finally:
+        os.killpg(cluster.pid, signal.SIGTERM)
+        try:
+            cluster.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(cluster.pid, signal.SIGKILL)
+            cluster.wait()
+    timings.sort()
+    p50 = statistics.median(timings) * 1000
+    p99 = timings[int(len(timings) * 0.99) - 1] * 1000
+    print(
+        f"endpoint, {args.requests:,} requests in a loop while the cluster applied "
+        f"({pending_before:,} -> {pending_after:,} events waiting): "
+        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms (target p99 < 50 ms): "
+        f"{'OK' if p99 < 50 else 'MISSED'}"
+    )
