@@ -18,6 +18,7 @@ VIEW = {
         "forensiclistrow",
         "regulatornotice",
         "filing",
+        "businessdayclosure",
     )
 }
 RESPOND = {
@@ -46,7 +47,14 @@ class IncidentsConfig(AppConfig):
     role_permissions: dict[str, set[str]] = {
         "Security analyst": VIEW | RESPOND,
         "CISO": VIEW | RESPOND | DECIDE | EVIDENCE,
-        "DPO": VIEW | DECIDE | EVIDENCE | {"incidents.add_regime", "incidents.change_regime"},
+        "DPO": VIEW
+        | DECIDE
+        | EVIDENCE
+        | {
+            "incidents.add_regime",
+            "incidents.change_regime",
+            "incidents.add_businessdayclosure",
+        },
         "CMO": VIEW | EVIDENCE,
         "Legal reviewer": VIEW,
         "Marketing operator": VIEW,

@@ -329,6 +329,7 @@ class Regime(models.Model):
         HOURS = "hours", "Hours"
         DAYS = "days", "Calendar days"
         US_BUSINESS_DAYS = "us_business_days", "US business days"
+        BUSINESS_DAYS = "business_days", "Business days (the regulator's calendar)"
         MONTHS = "months", "Months"
         NONE = "none", "No fixed deadline"
 
@@ -365,7 +366,17 @@ class Regime(models.Model):
     deadline_unit = models.CharField(max_length=32, choices=Unit.choices)
     # Business-day deadlines end at a local time of day (EDGAR accepts filings until 17:30 ET).
     due_local_time = models.TimeField(null=True, blank=True)
-    due_timezone = models.CharField(max_length=64, blank=True)
+    due_timezone = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The jurisdiction's time zone: days end at the end of its local day.",
+    )
+    holiday_calendar = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="Business days skip this calendar's holidays: a country (US, BR), a "
+        "subdivision (US-NY) or a market (NYSE). Closures entered by an admin are added.",
+    )
     terms = models.TextField(help_text="What must be done, in plain words.")
     source = models.TextField(help_text="The provision this rule comes from.")
     active = models.BooleanField(default=True)
@@ -385,6 +396,30 @@ class Regime(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class BusinessDayClosure(models.Model):
+    """A one-off day a regulator is closed that no holiday rule knows (an executive order
+    closing federal offices, EDGAR down for a national day of mourning)."""
+
+    calendar = models.CharField(
+        max_length=16, help_text="The holiday calendar it closes, as regimes name it (US)."
+    )
+    day = models.DateField()
+    reason = models.CharField(max_length=300)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(fields=["calendar", "day"], name="closure_calendar_day_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.calendar} closed on {self.day:%Y-%m-%d}"
 
 
 class Obligation(models.Model):

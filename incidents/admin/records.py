@@ -157,6 +157,7 @@ class RegimeAdmin(admin.ModelAdmin):
                     "deadline_unit",
                     "due_local_time",
                     "due_timezone",
+                    "holiday_calendar",
                 ]
             },
         ),

@@ -19,6 +19,7 @@ from .incident import (
 )
 from .obligations import (
     ObligationError,
+    closure_add,
     obligation_mark_not_required,
     obligation_meet,
     obligations_sync,
@@ -33,6 +34,7 @@ __all__ = [
     "ScopeChange",
     "ScopeError",
     "assessment_record",
+    "closure_add",
     "incident_close",
     "incident_decide_art33",
     "incident_decide_art34",

@@ -1,14 +1,14 @@
 """Regulatory obligations: created from the regimes that apply, met (on time or late), waived."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
 
-from incidents.models import Incident, Obligation, Regime
-from incidents.rules import deadline, regime_applies
+from incidents.models import BusinessDayClosure, Incident, Obligation, Regime
+from incidents.rules import RuleError, deadline, is_business_day, regime_applies
 
 from .timeline import timeline_append
 
@@ -37,6 +37,7 @@ def regime_terms(regime: Regime) -> dict[str, Any]:
         "deadline_unit": regime.deadline_unit,
         "due_local_time": regime.due_local_time.isoformat() if regime.due_local_time else None,
         "due_timezone": regime.due_timezone,
+        "holiday_calendar": regime.holiday_calendar,
         "terms": regime.terms,
         "source": regime.source,
     }
@@ -116,11 +117,16 @@ def obligations_sync(*, incident_id: int, actor: User | AnonymousUser | None) ->
                     payload={"obligation": obligation.pk, "regime": regime.code, "why": why},
                 )
     met = {o.terms["code"]: o.met_at for o in existing.values()}
+    closures = closures_by_calendar()
     for obligation in existing.values():
         if obligation.status != Obligation.Status.OPEN:
             continue
         start = _clock_start(obligation.terms, incident, met)
-        due = deadline(obligation.terms, start)
+        due = deadline(
+            obligation.terms,
+            start,
+            closures=closures.get(_calendar_of(obligation.terms), set()),
+        )
         if (start, due) != (obligation.clock_started_at, obligation.due_at):
             Obligation.objects.filter(pk=obligation.pk, status=Obligation.Status.OPEN).update(
                 clock_started_at=start, due_at=due
@@ -138,6 +144,57 @@ def obligations_sync(*, incident_id: int, actor: User | AnonymousUser | None) ->
                 },
             )
     return created
+
+
+def _calendar_of(terms: dict[str, Any]) -> str:
+    if terms["deadline_unit"] == Regime.Unit.US_BUSINESS_DAYS:
+        return terms.get("holiday_calendar") or "US"
+    return terms.get("holiday_calendar") or ""
+
+
+def closures_by_calendar() -> dict[str, set[date]]:
+    closures: dict[str, set[date]] = {}
+    for calendar, day in BusinessDayClosure.objects.values_list("calendar", "day"):
+        closures.setdefault(calendar.upper(), set()).add(day)
+    return closures
+
+
+@transaction.atomic
+def closure_add(
+    *, calendar: str, day: date, reason: str, actor: User | AnonymousUser | None
+) -> BusinessDayClosure:
+    """Record a one-off closure and move the open business-day clocks it falls inside.
+
+    A closure is a fact about the regulator, not an edit of a regime: the law counts
+    business days, so an open clock on that calendar moves with it."""
+    calendar, reason = calendar.strip().upper(), reason.strip()
+    if not calendar:
+        raise ObligationError("Name the calendar the closure applies to (for example US).")
+    if not reason:
+        raise ObligationError("Say why the regulator is closed that day.")
+    try:
+        is_business_day(day, calendar)
+    except RuleError as error:
+        raise ObligationError(str(error)) from None
+    if BusinessDayClosure.objects.filter(calendar=calendar, day=day).exists():
+        raise ObligationError(f"{calendar} is already closed on {day:%Y-%m-%d}.")
+    closure = BusinessDayClosure.objects.create(
+        calendar=calendar,
+        day=day,
+        reason=reason,
+        created_by=actor if isinstance(actor, User) else None,
+    )
+    incidents = (
+        Obligation.objects.filter(
+            status=Obligation.Status.OPEN,
+            terms__deadline_unit__in=[Regime.Unit.BUSINESS_DAYS, Regime.Unit.US_BUSINESS_DAYS],
+        )
+        .values_list("incident_id", flat=True)
+        .distinct()
+    )
+    for incident_id in list(incidents):
+        obligations_sync(incident_id=incident_id, actor=actor)
+    return closure
 
 
 def _locked_open(obligation_id: int) -> Obligation:

@@ -62,6 +62,7 @@ PAGES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "incidents.Incident": (ALL_ROLES, frozenset({CISO, SA})),
     "incidents.Obligation": (ALL_ROLES, NOBODY),
     "incidents.Regime": (ALL_ROLES, frozenset({DPO})),
+    "incidents.BusinessDayClosure": (ALL_ROLES, frozenset({DPO})),
     "incidents.TimelineEvent": (ALL_ROLES, NOBODY),
     "incidents.AffectedCustomer": (ALL_ROLES, NOBODY),
     "incidents.Assessment": (ALL_ROLES, NOBODY),
