@@ -351,6 +351,11 @@ class Regime(models.Model):
     countries = models.JSONField(default=list, blank=True, help_text="ISO 3166 codes.")
     regions = models.JSONField(default=list, blank=True, help_text="US state codes, e.g. TX.")
     min_affected = models.PositiveIntegerField(default=0)
+    threshold_per_subdivision = models.BooleanField(
+        default=False,
+        help_text="The threshold counts the residents of one subdivision (a State), not "
+        "the whole scope.",
+    )
     clock_start = models.CharField(
         max_length=32, choices=ClockStart.choices, default=ClockStart.AWARENESS
     )

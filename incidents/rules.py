@@ -218,6 +218,19 @@ def residents(
     )
 
 
+def _largest_subdivision(
+    counts: Mapping[tuple[str, str], int], countries: Iterable[str]
+) -> tuple[str, int]:
+    """The subdivision ("US-TX") of these countries (all, when none named) with the most
+    affected residents, and how many; people with no known subdivision count for none."""
+    country_set = {c.upper() for c in countries}
+    best, most = "", 0
+    for (country, region), n in sorted(counts.items()):
+        if region and (not country_set or country.upper() in country_set) and n > most:
+            best, most = f"{country.upper()}-{region.upper()}", n
+    return best, most
+
+
 def regime_applies(
     *,
     profile_flag: str,
@@ -226,16 +239,26 @@ def regime_applies(
     min_affected: int,
     profile: Mapping[str, bool],
     counts: Mapping[tuple[str, str], int],
+    per_subdivision: bool = False,
 ) -> str | None:
     """Why a regime applies ("company profile" or "N residents of ..."), or None.
 
     By profile: the flag is set and the scope holds at least `min_affected` people. By
     residence: at least max(`min_affected`, 1) affected people live in the jurisdiction.
+    A threshold `per_subdivision` counts the residents of each subdivision on their own
+    (HIPAA's media notice: more than 500 residents of one State), never a sum of several.
     """
     total = sum(counts.values())
+    if per_subdivision and min_affected:
+        if profile_flag and not profile.get(profile_flag):
+            return None
+        where, most = _largest_subdivision(counts, countries)
+        if most >= min_affected:
+            return f"{most} affected residents of {where} (threshold {min_affected} in one)"
+        return None
     if profile_flag and profile.get(profile_flag) and total >= min_affected:
         return f"company profile: {profile_flag.replace('_', ' ')}" + (
-            f", {total} affected" if min_affected else ""
+            f", {total} affected (threshold {min_affected})" if min_affected else ""
         )
     if countries:
         living = residents(counts, countries, regions)
@@ -243,5 +266,6 @@ def regime_applies(
             where = "/".join(regions) if regions else ", ".join(countries[:5])
             if not regions and len(countries) > 5:
                 where += ", ..."
-            return f"{living} affected resident{'s' if living != 1 else ''} of {where}"
+            threshold = f" (threshold {min_affected})" if min_affected > 1 else ""
+            return f"{living} affected resident{'s' if living != 1 else ''} of {where}{threshold}"
     return None

@@ -5,9 +5,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Min, Q
-from django.db.models.functions import Upper
+from django.db.models import Case, Count, Min, Q, Value, When
+from django.db.models.functions import Substr
 from django.utils import timezone
+
+from customers.regions import region_is_placed, region_normalize
 
 from .models import AffectedCustomer, DataCategory, Incident, Obligation, Regime, TimelineEvent
 from .rules import regime_applies
@@ -27,15 +29,49 @@ def company_profile() -> dict[str, bool]:
     return {flag: bool(getattr(settings, name)) for flag, name in PROFILE_SETTINGS.items()}
 
 
-def scope_jurisdiction_counts(*, incident_id: int) -> dict[tuple[str, str], int]:
-    """Affected people by (country, upper-cased region), one GROUP BY in the database."""
-    rows = (
+def _scope_residence_groups(*, incident_id: int) -> list[dict]:
+    """Affected people grouped by country, region as stored and (where no region is
+    given) the first five characters of the postal code: one GROUP BY in the database."""
+    return list(
         AffectedCustomer.objects.filter(incident_id=incident_id)
-        .values("customer__country", region=Upper("customer__region"))
+        .values(
+            "customer__country",
+            "customer__region",
+            zip5=Case(
+                When(customer__region="", then=Substr("customer__postal_code", 1, 5)),
+                default=Value(""),
+            ),
+        )
         .annotate(n=Count("pk"))
         .order_by()
     )
-    return {(r["customer__country"] or "", r["region"] or ""): r["n"] for r in rows}
+
+
+def scope_jurisdiction_counts(*, incident_id: int) -> dict[tuple[str, str], int]:
+    """Affected people by (country, ISO 3166-2 subdivision's own code or ""). Regions are
+    normalised per group, not per person: "Texas", "tx" and a Texas ZIP count as TX even
+    on rows imported before the import normalised them."""
+    counts: dict[tuple[str, str], int] = {}
+    for row in _scope_residence_groups(incident_id=incident_id):
+        country = row["customer__country"] or ""
+        region = region_normalize(row["customer__region"] or "", country, row["zip5"] or "")
+        key = (country, region.upper() if region_is_placed(region, country) else "")
+        counts[key] = counts.get(key, 0) + row["n"]
+    return counts
+
+
+def scope_unplaced_regions(*, incident_id: int) -> list[tuple[str, str, int]]:
+    """(country, region as written, people) for residences no subdivision was found for,
+    so that a person can place them; the largest first."""
+    unplaced: dict[tuple[str, str], int] = {}
+    for row in _scope_residence_groups(incident_id=incident_id):
+        country = row["customer__country"] or ""
+        region = region_normalize(row["customer__region"] or "", country, row["zip5"] or "")
+        # Countries whose regimes are national need no region; a US one does.
+        if country and not region_is_placed(region, country) and (region or country == "US"):
+            key = (country, region or row["zip5"] or "")
+            unplaced[key] = unplaced.get(key, 0) + row["n"]
+    return sorted(((c, r, n) for (c, r), n in unplaced.items()), key=lambda item: (-item[2], item))
 
 
 @dataclass(frozen=True)
@@ -91,6 +127,7 @@ def regimes_triggered(*, counts: dict[tuple[str, str], int]) -> list[tuple[Regim
             min_affected=regime.min_affected,
             profile=profile,
             counts=counts,
+            per_subdivision=regime.threshold_per_subdivision,
         )
         if why:
             triggered.append((regime, why))

@@ -145,7 +145,16 @@ class RegimeAdmin(admin.ModelAdmin):
         (None, {"fields": ["code", "name", "recipient", "active", "terms", "source"]}),
         (
             "When it applies",
-            {"fields": ["profile_flag", "countries", "regions", "min_affected", "waived_by"]},
+            {
+                "fields": [
+                    "profile_flag",
+                    "countries",
+                    "regions",
+                    "min_affected",
+                    "threshold_per_subdivision",
+                    "waived_by",
+                ]
+            },
         ),
         (
             "Clock",

@@ -26,6 +26,8 @@ def set_zones(apps, schema_editor):
     Regime = apps.get_model("incidents", "Regime")
     for code, zone in ZONES.items():
         Regime.objects.filter(code=code, due_timezone="").update(due_timezone=zone)
+    # More than 500 residents of one State, not of the whole scope (45 CFR 164.406(a)).
+    Regime.objects.filter(code="hipaa-media").update(threshold_per_subdivision=True)
     Regime.objects.filter(code="sec-8k-item-1-05").update(
         deadline_unit="business_days", holiday_calendar="US"
     )
@@ -53,6 +55,11 @@ class Migration(migrations.Migration):
             model_name='regime',
             name='due_timezone',
             field=models.CharField(blank=True, help_text="The jurisdiction's time zone: days end at the end of its local day.", max_length=64),
+        ),
+        migrations.AddField(
+            model_name='regime',
+            name='threshold_per_subdivision',
+            field=models.BooleanField(default=False, help_text='The threshold counts the residents of one subdivision (a State), not the whole scope.'),
         ),
         migrations.CreateModel(
             name='BusinessDayClosure',

@@ -31,6 +31,7 @@ def regime_terms(regime: Regime) -> dict[str, Any]:
         "countries": list(regime.countries),
         "regions": list(regime.regions),
         "min_affected": regime.min_affected,
+        "threshold_per_subdivision": regime.threshold_per_subdivision,
         "clock_start": regime.clock_start,
         "follows": regime.follows.code if regime.follows else None,
         "deadline_amount": regime.deadline_amount,
@@ -95,6 +96,7 @@ def obligations_sync(*, incident_id: int, actor: User | AnonymousUser | None) ->
                 min_affected=regime.min_affected,
                 profile=profile,
                 counts=counts,
+                per_subdivision=regime.threshold_per_subdivision,
             )
             if why:
                 terms = regime_terms(regime)
