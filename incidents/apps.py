@@ -19,6 +19,8 @@ VIEW = {
         "regulatornotice",
         "filing",
         "businessdayclosure",
+        "regulator",
+        "obligationpause",
     )
 }
 RESPOND = {
@@ -54,6 +56,8 @@ class IncidentsConfig(AppConfig):
             "incidents.add_regime",
             "incidents.change_regime",
             "incidents.add_businessdayclosure",
+            "incidents.add_regulator",
+            "incidents.change_regulator",
         },
         "CMO": VIEW | EVIDENCE,
         "Legal reviewer": VIEW,

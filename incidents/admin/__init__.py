@@ -3,7 +3,7 @@ that hang on it (obligations, regimes, timeline, scope, assessments, forensic li
 
 from .evidence import EvidencePackAdmin, FilingAdmin, RegulatorNoticeAdmin
 from .incident import IncidentAdmin
-from .matrix import BusinessDayClosureAdmin
+from .matrix import BusinessDayClosureAdmin, RegulatorAdmin
 from .records import (
     AffectedCustomerAdmin,
     AssessmentAdmin,
@@ -23,6 +23,7 @@ __all__ = [
     "IncidentAdmin",
     "ObligationAdmin",
     "RegimeAdmin",
+    "RegulatorAdmin",
     "RegulatorNoticeAdmin",
     "TimelineEventAdmin",
 ]

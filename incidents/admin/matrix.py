@@ -8,7 +8,7 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 
 from incidents import services
-from incidents.models import BusinessDayClosure
+from incidents.models import BusinessDayClosure, Regulator
 
 from .common import ERRORS
 
@@ -41,3 +41,15 @@ class BusinessDayClosureAdmin(admin.ModelAdmin):
             self.message_user(request, str(error), messages.ERROR)
             return
         obj.pk = closure.pk
+
+
+@admin.register(Regulator)
+class RegulatorAdmin(admin.ModelAdmin):
+    list_display = ["name", "jurisdiction", "portal_url", "email", "form", "language"]
+    list_filter = ["jurisdiction", "language"]
+    search_fields = ["code", "name", "jurisdiction", "email"]
+    fields = ["code", "name", "jurisdiction", "address", "portal_url", "email", "form", "language"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Regimes point at their authority; correct it instead.
+        return False

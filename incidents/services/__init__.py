@@ -11,6 +11,7 @@ from .incident import (
     incident_decide_art34,
     incident_mark_contained,
     incident_open,
+    incident_record_clock_start,
     incident_record_materiality,
     incident_record_people_notified,
     incident_start_assessing,
@@ -22,6 +23,7 @@ from .obligations import (
     closure_add,
     obligation_mark_not_required,
     obligation_meet,
+    obligation_pause,
     obligations_sync,
 )
 from .scope import ScopeChange, ScopeError, scope_add_forensic_list, scope_set
@@ -40,6 +42,7 @@ __all__ = [
     "incident_decide_art34",
     "incident_mark_contained",
     "incident_open",
+    "incident_record_clock_start",
     "incident_record_materiality",
     "incident_record_people_notified",
     "incident_start_assessing",
@@ -47,6 +50,7 @@ __all__ = [
     "incident_update",
     "obligation_mark_not_required",
     "obligation_meet",
+    "obligation_pause",
     "obligations_sync",
     "scope_add_forensic_list",
     "scope_set",
