@@ -7,7 +7,7 @@ Emails, phone numbers and postal addresses are shown whole only to users holding
 
 from typing import Any
 
-from config.masking import mask_word, mask_email, mask_phone, mask_text
+from config.masking import mask_email, mask_phone, mask_text, mask_word
 
 __all__ = [
     "CONTACT_FIELDS",

@@ -18,6 +18,9 @@ VIEW = {
         "forensiclistrow",
         "regulatornotice",
         "filing",
+        "businessdayclosure",
+        "regulator",
+        "obligationpause",
     )
 }
 RESPOND = {
@@ -46,7 +49,16 @@ class IncidentsConfig(AppConfig):
     role_permissions: dict[str, set[str]] = {
         "Security analyst": VIEW | RESPOND,
         "CISO": VIEW | RESPOND | DECIDE | EVIDENCE,
-        "DPO": VIEW | DECIDE | EVIDENCE | {"incidents.add_regime", "incidents.change_regime"},
+        "DPO": VIEW
+        | DECIDE
+        | EVIDENCE
+        | {
+            "incidents.add_regime",
+            "incidents.change_regime",
+            "incidents.add_businessdayclosure",
+            "incidents.add_regulator",
+            "incidents.change_regulator",
+        },
         "CMO": VIEW | EVIDENCE,
         "Legal reviewer": VIEW,
         "Marketing operator": VIEW,

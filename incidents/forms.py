@@ -174,6 +174,17 @@ class ObligationMeetForm(forms.Form):
     )
 
 
+class ObligationPauseForm(forms.Form):
+    requested_by = forms.CharField(
+        max_length=200, help_text="The law-enforcement agency and officer who asked."
+    )
+    reference = forms.CharField(
+        label="Documented request", max_length=200, help_text="Letter or case reference."
+    )
+    starts_at = forms.SplitDateTimeField(label="Paused from (UTC)", widget=AdminSplitDateTime)
+    until = forms.SplitDateTimeField(label="Until (UTC)", widget=AdminSplitDateTime)
+
+
 class ObligationNotRequiredForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
 

@@ -92,6 +92,10 @@ class Incident(models.Model):
     )
     art34_reason = models.TextField(blank=True)
     materiality_determined_at = models.DateTimeField(null=True, blank=True)
+    # Clock starts other than awareness that state laws name: the determination that a
+    # breach occurred, and the scope (who, which data) being identified.
+    breach_determined_at = models.DateTimeField("breach determined at", null=True, blank=True)
+    scope_identified_at = models.DateTimeField("scope identified at", null=True, blank=True)
     credentials_open = models.CharField(
         "the leaked credentials open",
         max_length=16,
@@ -304,6 +308,28 @@ class Assessment(models.Model):
         )
 
 
+class Regulator(models.Model):
+    """An authority notices go to: where and how it takes them. The notices (drafted by
+    the documents side) read the recipient's address, channel, form and language here."""
+
+    code = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    jurisdiction = models.CharField(max_length=16, help_text="ISO 3166 code: US, US-TX, DE.")
+    address = models.TextField(blank=True)
+    portal_url = models.URLField("portal", blank=True)
+    email = models.EmailField(blank=True)
+    form = models.CharField(
+        max_length=200, blank=True, help_text="The form or portal page the notice uses."
+    )
+    language = models.CharField(max_length=8, default="en", help_text="ISO 639-1.")
+
+    class Meta:
+        ordering = ["jurisdiction", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Regime(models.Model):
     """A notification rule kept as data: who must be told, by when, and on what authority.
 
@@ -324,11 +350,24 @@ class Regime(models.Model):
         AWARENESS = "awareness", "Awareness (discovery)"
         MATERIALITY = "materiality", "Materiality determination"
         PRECEDING_FILING = "preceding_filing", "Submission of the preceding filing"
+        DETERMINATION = "determination", "Determination that a breach occurred"
+        SCOPE_IDENTIFIED = "scope_identified", "Scope identified"
+        CONTAINMENT = "containment", "Containment (the incident handled)"
+        CONSUMER_NOTICE = "consumer_notice", "Notice to the people affected"
+        YEAR_END = "year_end", "End of the calendar year of discovery"
+
+    class Relation(models.TextChoices):
+        NONE = "", "None"
+        BEFORE = "before", "Before"
+        SAME_TIME = "same_time", "At the same time as"
+        NO_LATER_THAN = "no_later_than", "No later than"
+        SOONER_OF = "sooner_of", "Its own clock or the other's, whichever is sooner"
 
     class Unit(models.TextChoices):
         HOURS = "hours", "Hours"
         DAYS = "days", "Calendar days"
         US_BUSINESS_DAYS = "us_business_days", "US business days"
+        BUSINESS_DAYS = "business_days", "Business days (the regulator's calendar)"
         MONTHS = "months", "Months"
         NONE = "none", "No fixed deadline"
 
@@ -340,6 +379,14 @@ class Regime(models.Model):
     code = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     recipient = models.CharField(max_length=200)
+    regulator = models.ForeignKey(
+        Regulator,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="regimes",
+        help_text="The authority told, when the recipient is one.",
+    )
     # GDPR filings stop being owed when the DPO records that they are not required.
     waived_by = models.CharField(
         max_length=8, choices=WaivedBy.choices, blank=True, default=WaivedBy.NOTHING
@@ -350,6 +397,11 @@ class Regime(models.Model):
     countries = models.JSONField(default=list, blank=True, help_text="ISO 3166 codes.")
     regions = models.JSONField(default=list, blank=True, help_text="US state codes, e.g. TX.")
     min_affected = models.PositiveIntegerField(default=0)
+    threshold_per_subdivision = models.BooleanField(
+        default=False,
+        help_text="The threshold counts the residents of one subdivision (a State), not "
+        "the whole scope.",
+    )
     clock_start = models.CharField(
         max_length=32, choices=ClockStart.choices, default=ClockStart.AWARENESS
     )
@@ -361,11 +413,32 @@ class Regime(models.Model):
         related_name="+",
         help_text="The filing whose submission starts this clock.",
     )
+    relation = models.CharField(
+        max_length=16, choices=Relation.choices, blank=True, default=Relation.NONE
+    )
+    relative_to = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The obligation this one is ordered against (the consumer notice).",
+    )
     deadline_amount = models.PositiveIntegerField(null=True, blank=True)
     deadline_unit = models.CharField(max_length=32, choices=Unit.choices)
     # Business-day deadlines end at a local time of day (EDGAR accepts filings until 17:30 ET).
     due_local_time = models.TimeField(null=True, blank=True)
-    due_timezone = models.CharField(max_length=64, blank=True)
+    due_timezone = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The jurisdiction's time zone: days end at the end of its local day.",
+    )
+    holiday_calendar = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="Business days skip this calendar's holidays: a country (US, BR), a "
+        "subdivision (US-NY) or a market (NYSE). Closures entered by an admin are added.",
+    )
     terms = models.TextField(help_text="What must be done, in plain words.")
     source = models.TextField(help_text="The provision this rule comes from.")
     active = models.BooleanField(default=True)
@@ -381,10 +454,38 @@ class Regime(models.Model):
                 condition=~Q(clock_start="preceding_filing") | Q(follows__isnull=False),
                 name="regime_preceding_filing_named",
             ),
+            models.CheckConstraint(
+                condition=Q(relation="") | Q(relative_to__isnull=False),
+                name="regime_relation_named",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+
+class BusinessDayClosure(models.Model):
+    """A one-off day a regulator is closed that no holiday rule knows (an executive order
+    closing federal offices, EDGAR down for a national day of mourning)."""
+
+    calendar = models.CharField(
+        max_length=16, help_text="The holiday calendar it closes, as regimes name it (US)."
+    )
+    day = models.DateField()
+    reason = models.CharField(max_length=300)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-day"]
+        constraints = [
+            models.UniqueConstraint(fields=["calendar", "day"], name="closure_calendar_day_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.calendar} closed on {self.day:%Y-%m-%d}"
 
 
 class Obligation(models.Model):
@@ -402,6 +503,9 @@ class Obligation(models.Model):
     recipient = models.CharField(max_length=200)
     terms = models.JSONField(
         help_text="The regime's terms, copied when the obligation was created."
+    )
+    why = models.TextField(
+        "why it applies", blank=True, help_text="The rule's test as the scope met it."
     )
     clock_started_at = models.DateTimeField(null=True, blank=True)
     due_at = models.DateTimeField(null=True, blank=True)
@@ -431,6 +535,36 @@ class Obligation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.incident})"
+
+
+class ObligationPause(models.Model):
+    """A documented pause of an obligation's clock: a law-enforcement agency asked in
+    writing that notice be delayed. The due time moves by the pause's length."""
+
+    obligation = models.ForeignKey(Obligation, on_delete=models.PROTECT, related_name="pauses")
+    requested_by = models.CharField(
+        "requested by", max_length=200, help_text="The agency and officer who asked."
+    )
+    reference = models.CharField(
+        "documented request", max_length=200, help_text="The letter or case reference."
+    )
+    starts_at = models.DateTimeField()
+    until = models.DateTimeField()
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["obligation", "starts_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(until__gt=models.F("starts_at")), name="pause_ends_after_it_starts"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Paused by {self.requested_by} until {self.until:%Y-%m-%d}"
 
 
 # --- Regulator notice and evidence -----------------------------------------------------

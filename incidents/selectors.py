@@ -5,9 +5,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Min, Q
-from django.db.models.functions import Upper
+from django.db.models import Case, Count, Min, Q, Value, When
+from django.db.models.functions import Substr
 from django.utils import timezone
+
+from customers.regions import region_is_placed, region_normalize
 
 from .models import AffectedCustomer, DataCategory, Incident, Obligation, Regime, TimelineEvent
 from .rules import regime_applies
@@ -27,15 +29,54 @@ def company_profile() -> dict[str, bool]:
     return {flag: bool(getattr(settings, name)) for flag, name in PROFILE_SETTINGS.items()}
 
 
-def scope_jurisdiction_counts(*, incident_id: int) -> dict[tuple[str, str], int]:
-    """Affected people by (country, upper-cased region), one GROUP BY in the database."""
-    rows = (
+def _scope_residence_groups(*, incident_id: int) -> list[dict]:
+    """Affected people grouped by country, region as stored and (where no region is
+    given) the first five characters of the postal code: one GROUP BY in the database."""
+    return list(
         AffectedCustomer.objects.filter(incident_id=incident_id)
-        .values("customer__country", region=Upper("customer__region"))
+        .values(
+            "customer__country",
+            "customer__region",
+            zip5=Case(
+                When(customer__region="", then=Substr("customer__postal_code", 1, 5)),
+                default=Value(""),
+            ),
+        )
         .annotate(n=Count("pk"))
         .order_by()
     )
-    return {(r["customer__country"] or "", r["region"] or ""): r["n"] for r in rows}
+
+
+def _residence_tally(
+    groups: list[dict],
+) -> tuple[dict[tuple[str, str], int], list[tuple[str, str, int]]]:
+    counts: dict[tuple[str, str], int] = {}
+    unplaced: dict[tuple[str, str], int] = {}
+    for row in groups:
+        country = row["customer__country"] or ""
+        region = region_normalize(row["customer__region"] or "", country, row["zip5"] or "")
+        placed = region_is_placed(region, country)
+        key = (country, region.upper() if placed else "")
+        counts[key] = counts.get(key, 0) + row["n"]
+        # Countries whose regimes are national need no region; a US one does.
+        if country and not placed and (region or country == "US"):
+            where = (country, region or row["zip5"] or "")
+            unplaced[where] = unplaced.get(where, 0) + row["n"]
+    listed = sorted(((c, r, n) for (c, r), n in unplaced.items()), key=lambda i: (-i[2], i))
+    return counts, listed
+
+
+def scope_jurisdiction_counts(*, incident_id: int) -> dict[tuple[str, str], int]:
+    """Affected people by (country, ISO 3166-2 subdivision's own code or ""). Regions are
+    normalised per group, not per person: "Texas", "tx" and a Texas ZIP count as TX even
+    on rows imported before the import normalised them."""
+    return _residence_tally(_scope_residence_groups(incident_id=incident_id))[0]
+
+
+def scope_unplaced_regions(*, incident_id: int) -> list[tuple[str, str, int]]:
+    """(country, region as written, people) for residences no subdivision was found for,
+    so that a person can place them; the largest first."""
+    return _residence_tally(_scope_residence_groups(incident_id=incident_id))[1]
 
 
 @dataclass(frozen=True)
@@ -45,12 +86,13 @@ class ScopeSummary:
     by_country: list[tuple[str, int]]
     by_us_state: list[tuple[str, int]]
     regimes: list[tuple[Regime, str]] = field(default_factory=list)
+    unplaced: list[tuple[str, str, int]] = field(default_factory=list)
 
 
 def scope_summary(*, incident_id: int) -> ScopeSummary:
     """What the incident page shows: counts by category, country and US state, and the
     regimes those counts (with the company profile) trigger."""
-    counts = scope_jurisdiction_counts(incident_id=incident_id)
+    counts, unplaced = _residence_tally(_scope_residence_groups(incident_id=incident_id))
     by_country: dict[str, int] = {}
     by_state: dict[str, int] = {}
     for (country, region), n in counts.items():
@@ -65,6 +107,7 @@ def scope_summary(*, incident_id: int) -> ScopeSummary:
         by_country=sorted(by_country.items(), key=lambda item: (-item[1], item[0])),
         by_us_state=sorted(by_state.items(), key=lambda item: (-item[1], item[0])),
         regimes=regimes_triggered(counts=counts),
+        unplaced=unplaced,
     )
 
 
@@ -91,6 +134,7 @@ def regimes_triggered(*, counts: dict[tuple[str, str], int]) -> list[tuple[Regim
             min_affected=regime.min_affected,
             profile=profile,
             counts=counts,
+            per_subdivision=regime.threshold_per_subdivision,
         )
         if why:
             triggered.append((regime, why))

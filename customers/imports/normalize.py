@@ -13,6 +13,8 @@ from typing import NamedTuple
 import phonenumbers
 import pycountry
 
+from customers.regions import region_normalize
+
 # Our fields a layout or mapping can fill. `email_opt_out` is the inverse of consent,
 # as Salesforce and Zoho export it.
 FIELDS = (
@@ -243,7 +245,7 @@ def row_normalize(raw: Mapping[str, str]) -> CustomerRow:
         (get("street") or "").strip(),
         (get("postal_code") or "").strip(),
         (get("city") or "").strip(),
-        (get("region") or "").strip(),
+        region_normalize(get("region") or "", country, get("postal_code") or ""),
         country,
         country_raw,
         (get("language") or "").strip().lower(),

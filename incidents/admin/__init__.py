@@ -3,6 +3,7 @@ that hang on it (obligations, regimes, timeline, scope, assessments, forensic li
 
 from .evidence import EvidencePackAdmin, FilingAdmin, RegulatorNoticeAdmin
 from .incident import IncidentAdmin
+from .matrix import BusinessDayClosureAdmin, RegulatorAdmin
 from .records import (
     AffectedCustomerAdmin,
     AssessmentAdmin,
@@ -15,12 +16,14 @@ from .records import (
 __all__ = [
     "AffectedCustomerAdmin",
     "AssessmentAdmin",
+    "BusinessDayClosureAdmin",
     "EvidencePackAdmin",
     "FilingAdmin",
     "ForensicListAdmin",
     "IncidentAdmin",
     "ObligationAdmin",
     "RegimeAdmin",
+    "RegulatorAdmin",
     "RegulatorNoticeAdmin",
     "TimelineEventAdmin",
 ]

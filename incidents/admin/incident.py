@@ -201,7 +201,9 @@ class IncidentAdmin(admin.ModelAdmin):
             context.update(
                 scope=scope_summary(incident_id=incident.pk),
                 assessments=list(incident.assessments.select_related("assessed_by")[:10]),
-                obligations=list(incident.obligations.order_by("due_at", "name")),
+                obligations=list(
+                    incident.obligations.order_by("due_at", "name").prefetch_related("pauses")
+                ),
                 forensic_lists=list(incident.forensic_lists.all()[:10]),
                 unmatched_rows=list(
                     ForensicListRow.objects.filter(

@@ -14,6 +14,7 @@ from incidents import services
 from incidents.forms import (
     ObligationMeetForm,
     ObligationNotRequiredForm,
+    ObligationPauseForm,
     utc,
 )
 from incidents.models import (
@@ -22,6 +23,7 @@ from incidents.models import (
     ForensicList,
     ForensicListRow,
     Obligation,
+    ObligationPause,
     Regime,
     TimelineEvent,
 )
@@ -29,8 +31,30 @@ from incidents.models import (
 from .common import ERRORS, ReadOnlyAdmin, form_page
 
 
+class ObligationPauseInline(admin.TabularInline):
+    model = ObligationPause
+    extra = 0
+    fields = ["requested_by", "reference", "starts_at", "until", "recorded_by", "recorded_at"]
+    readonly_fields = [
+        "requested_by",
+        "reference",
+        "starts_at",
+        "until",
+        "recorded_by",
+        "recorded_at",
+    ]
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Obligation)
 class ObligationAdmin(ReadOnlyAdmin):
+    inlines = [ObligationPauseInline]
     list_display = ["name", "incident", "recipient", "due_at", "status", "met_at", "lateness"]
     list_filter = ["status", ("incident", admin.RelatedOnlyFieldListFilter), "regime"]
     search_fields = ["name", "incident__title", "recipient"]
@@ -41,6 +65,7 @@ class ObligationAdmin(ReadOnlyAdmin):
         "name",
         "recipient",
         "terms",
+        "why",
         "clock_started_at",
         "due_at",
         "status",
@@ -55,6 +80,7 @@ class ObligationAdmin(ReadOnlyAdmin):
         view = self.admin_site.admin_view
         return [
             path("<int:pk>/meet/", view(self.meet_view), name="incidents_obligation_meet"),
+            path("<int:pk>/pause/", view(self.pause_view), name="incidents_obligation_pause"),
             path(
                 "<int:pk>/not-required/",
                 view(self.not_required_view),
@@ -98,6 +124,35 @@ class ObligationAdmin(ReadOnlyAdmin):
             obj=obligation,
             opts=self.opts,
             intro=f"{obligation.incident}: {due}.",
+        )
+
+    @admin_view_permissions("incidents.meet_obligation")
+    def pause_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        obligation = self._obligation_for(request, pk)
+        form = ObligationPauseForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.obligation_pause(
+                    obligation_id=obligation.pk,
+                    actor=request.user,
+                    requested_by=data["requested_by"],
+                    reference=data["reference"],
+                    starts_at=utc(data["starts_at"]),  # type: ignore[arg-type]
+                    until=utc(data["until"]),  # type: ignore[arg-type]
+                )
+            except ERRORS as error:
+                form.add_error(None, str(error))
+            else:
+                self.message_user(request, f"{obligation.name}: clock paused.")
+                return self._back(obligation)
+        return form_page(
+            request,
+            title=f"Record a law-enforcement delay of {obligation.name}",
+            form=form,
+            obj=obligation,
+            opts=self.opts,
+            intro="The due time moves by the delay's length. Keep the written request.",
         )
 
     @admin_view_permissions("incidents.meet_obligation")
@@ -145,7 +200,16 @@ class RegimeAdmin(admin.ModelAdmin):
         (None, {"fields": ["code", "name", "recipient", "active", "terms", "source"]}),
         (
             "When it applies",
-            {"fields": ["profile_flag", "countries", "regions", "min_affected", "waived_by"]},
+            {
+                "fields": [
+                    "profile_flag",
+                    "countries",
+                    "regions",
+                    "min_affected",
+                    "threshold_per_subdivision",
+                    "waived_by",
+                ]
+            },
         ),
         (
             "Clock",
@@ -157,6 +221,7 @@ class RegimeAdmin(admin.ModelAdmin):
                     "deadline_unit",
                     "due_local_time",
                     "due_timezone",
+                    "holiday_calendar",
                 ]
             },
         ),

@@ -11,6 +11,7 @@ from .incident import (
     incident_decide_art34,
     incident_mark_contained,
     incident_open,
+    incident_record_clock_start,
     incident_record_materiality,
     incident_record_people_notified,
     incident_start_assessing,
@@ -19,8 +20,10 @@ from .incident import (
 )
 from .obligations import (
     ObligationError,
+    closure_add,
     obligation_mark_not_required,
     obligation_meet,
+    obligation_pause,
     obligations_sync,
 )
 from .scope import ScopeChange, ScopeError, scope_add_forensic_list, scope_set
@@ -33,11 +36,13 @@ __all__ = [
     "ScopeChange",
     "ScopeError",
     "assessment_record",
+    "closure_add",
     "incident_close",
     "incident_decide_art33",
     "incident_decide_art34",
     "incident_mark_contained",
     "incident_open",
+    "incident_record_clock_start",
     "incident_record_materiality",
     "incident_record_people_notified",
     "incident_start_assessing",
@@ -45,6 +50,7 @@ __all__ = [
     "incident_update",
     "obligation_mark_not_required",
     "obligation_meet",
+    "obligation_pause",
     "obligations_sync",
     "scope_add_forensic_list",
     "scope_set",

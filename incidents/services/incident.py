@@ -18,6 +18,7 @@ from incidents.models import (
     EnisaCategory,
     Incident,
     Obligation,
+    Regime,
 )
 from incidents.rules import RuleError, enisa_severity
 from incidents.signals import incident_closed, incident_updated
@@ -226,7 +227,7 @@ def incident_mark_contained(
 ) -> Incident:
     contained_at = contained_at or timezone.now()
     _check_time("contained at", contained_at)
-    return _transition(
+    incident = _transition(
         incident_id=incident_id,
         actor=actor,
         sources=[Incident.Status.OPEN, Incident.Status.ASSESSING, Incident.Status.NOTIFYING],
@@ -235,6 +236,12 @@ def incident_mark_contained(
         verb="marked contained",
         contained_at=contained_at,
     )
+    # Containment starts the clocks of final reports ("after the incident is handled").
+    if Obligation.objects.filter(
+        incident_id=incident_id, terms__clock_start=Regime.ClockStart.CONTAINMENT
+    ).exists():
+        obligations_sync(incident_id=incident_id, actor=actor)
+    return incident
 
 
 @transaction.atomic
@@ -370,9 +377,47 @@ def incident_record_people_notified(
             actor=actor,
             payload={"notified_at": notified_at},
         )
+        # The consumer notice starts the clocks of filings ordered after it.
+        if Obligation.objects.filter(
+            incident_id=incident_id, terms__clock_start=Regime.ClockStart.CONSUMER_NOTICE
+        ).exists():
+            obligations_sync(incident_id=incident_id, actor=actor)
     elif not Incident.objects.filter(pk=incident_id).exists():
         raise IncidentError(f"Incident {incident_id} does not exist.")
     return bool(updated)
+
+
+CLOCK_FACTS = {
+    "breach_determined_at": "The determination that a breach occurred",
+    "scope_identified_at": "The identification of the people affected",
+}
+
+
+@transaction.atomic
+def incident_record_clock_start(
+    *, incident_id: int, actor: User | AnonymousUser | None, fact: str, at: datetime
+) -> Incident:
+    """Record a fact a state law starts its clock at (the determination of the breach, the
+    scope identified). Clocks already running move with it; met obligations keep theirs."""
+    if fact not in CLOCK_FACTS:
+        raise IncidentError(f"{fact!r} is no clock start; use one of {', '.join(CLOCK_FACTS)}.")
+    user = _require_decider(actor, CLOCK_FACTS[fact])
+    _check_time(fact.replace("_", " "), at)
+    incident = Incident.objects.select_for_update().get(pk=incident_id)
+    if at < incident.awareness_at:
+        raise IncidentError(
+            f"{CLOCK_FACTS[fact]} cannot come before awareness "
+            f"({incident.awareness_at.isoformat()})."
+        )
+    Incident.objects.filter(pk=incident_id).update(**{fact: at, "updated_at": timezone.now()})
+    timeline_append(
+        incident_id=incident_id,
+        kind="incident.clock_start",
+        actor=user,
+        payload={"fact": fact, "at": at},
+    )
+    obligations_sync(incident_id=incident_id, actor=user)
+    return Incident.objects.get(pk=incident_id)
 
 
 @transaction.atomic

@@ -1,14 +1,15 @@
 """Regulatory obligations: created from the regimes that apply, met (on time or late), waived."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
 
-from incidents.models import Incident, Obligation, Regime
-from incidents.rules import deadline, regime_applies
+from incidents.models import BusinessDayClosure, Incident, Obligation, ObligationPause, Regime
+from incidents.rules import END_OF_DAY, RuleError, deadline, is_business_day, regime_applies
 
 from .timeline import timeline_append
 
@@ -31,12 +32,16 @@ def regime_terms(regime: Regime) -> dict[str, Any]:
         "countries": list(regime.countries),
         "regions": list(regime.regions),
         "min_affected": regime.min_affected,
+        "threshold_per_subdivision": regime.threshold_per_subdivision,
         "clock_start": regime.clock_start,
         "follows": regime.follows.code if regime.follows else None,
+        "relation": regime.relation,
+        "relative_to": regime.relative_to.code if regime.relative_to else None,
         "deadline_amount": regime.deadline_amount,
         "deadline_unit": regime.deadline_unit,
         "due_local_time": regime.due_local_time.isoformat() if regime.due_local_time else None,
         "due_timezone": regime.due_timezone,
+        "holiday_calendar": regime.holiday_calendar,
         "terms": regime.terms,
         "source": regime.source,
     }
@@ -46,11 +51,33 @@ def _clock_start(
     terms: dict[str, Any], incident: Incident, met: dict[str, datetime | None]
 ) -> datetime | None:
     start = terms["clock_start"]
-    if start == Regime.ClockStart.AWARENESS:
-        return incident.awareness_at
-    if start == Regime.ClockStart.MATERIALITY:
-        return incident.materiality_determined_at
+    facts = {
+        Regime.ClockStart.AWARENESS: incident.awareness_at,
+        Regime.ClockStart.MATERIALITY: incident.materiality_determined_at,
+        Regime.ClockStart.DETERMINATION: incident.breach_determined_at,
+        Regime.ClockStart.SCOPE_IDENTIFIED: incident.scope_identified_at,
+        Regime.ClockStart.CONTAINMENT: incident.contained_at,
+        Regime.ClockStart.CONSUMER_NOTICE: incident.people_notified_at,
+    }
+    if start in facts:
+        return facts[start]
+    if start == Regime.ClockStart.YEAR_END:
+        # HIPAA's log of small breaches: "within 60 days after the end of each calendar
+        # year", counted from the last moment of the year of discovery.
+        zone = ZoneInfo(terms.get("due_timezone") or "UTC")
+        year = incident.awareness_at.astimezone(zone).year
+        return datetime.combine(date(year, 12, 31), END_OF_DAY, tzinfo=zone).astimezone(UTC)
     return met.get(terms["follows"])
+
+
+def _related_due(relation: str, own: datetime | None, other: datetime | None) -> datetime | None:
+    """An obligation ordered against another: at the same time as it, or before / no later
+    than it (its own clock may end sooner: "whichever is sooner")."""
+    if other is None:
+        return own
+    if relation == Regime.Relation.SAME_TIME:
+        return other
+    return other if own is None else min(own, other)
 
 
 def _waiver(terms: dict[str, Any], incident: Incident) -> str:
@@ -84,7 +111,7 @@ def obligations_sync(*, incident_id: int, actor: User | AnonymousUser | None) ->
     profile = company_profile()
     created: list[Obligation] = []
     if incident.status != Incident.Status.CLOSED:
-        for regime in Regime.objects.filter(active=True).select_related("follows"):
+        for regime in Regime.objects.filter(active=True).select_related("follows", "relative_to"):
             if regime.pk in existing:
                 continue
             why = regime_applies(
@@ -94,6 +121,7 @@ def obligations_sync(*, incident_id: int, actor: User | AnonymousUser | None) ->
                 min_affected=regime.min_affected,
                 profile=profile,
                 counts=counts,
+                per_subdivision=regime.threshold_per_subdivision,
             )
             if why:
                 terms = regime_terms(regime)
@@ -104,6 +132,7 @@ def obligations_sync(*, incident_id: int, actor: User | AnonymousUser | None) ->
                     name=regime.name,
                     recipient=regime.recipient,
                     terms=terms,
+                    why=why,
                     status=Obligation.Status.NOT_REQUIRED if waiver else Obligation.Status.OPEN,
                     not_required_reason=waiver,
                 )
@@ -116,11 +145,28 @@ def obligations_sync(*, incident_id: int, actor: User | AnonymousUser | None) ->
                     payload={"obligation": obligation.pk, "regime": regime.code, "why": why},
                 )
     met = {o.terms["code"]: o.met_at for o in existing.values()}
+    closures = closures_by_calendar()
+    paused = paused_by_obligation(incident_id=incident_id)
+    clocks: dict[str, tuple[datetime | None, datetime | None]] = {}
+    for obligation in existing.values():
+        start = _clock_start(obligation.terms, incident, met)
+        clocks[obligation.terms["code"]] = (
+            start,
+            deadline(
+                obligation.terms,
+                start,
+                closures=closures.get(_calendar_of(obligation.terms), set()),
+                paused=paused.get(obligation.pk, timedelta(0)),
+            ),
+        )
     for obligation in existing.values():
         if obligation.status != Obligation.Status.OPEN:
             continue
-        start = _clock_start(obligation.terms, incident, met)
-        due = deadline(obligation.terms, start)
+        start, due = clocks[obligation.terms["code"]]
+        relation, other_code = obligation.terms.get("relation"), obligation.terms.get("relative_to")
+        if relation and other_code in clocks:
+            other_met = met.get(other_code)
+            due = _related_due(relation, due, other_met or clocks[other_code][1])
         if (start, due) != (obligation.clock_started_at, obligation.due_at):
             Obligation.objects.filter(pk=obligation.pk, status=Obligation.Status.OPEN).update(
                 clock_started_at=start, due_at=due
@@ -135,9 +181,122 @@ def obligations_sync(*, incident_id: int, actor: User | AnonymousUser | None) ->
                     "regime": obligation.terms["code"],
                     "clock_started_at": start,
                     "due_at": due,
+                    "paused_seconds": int(paused.get(obligation.pk, timedelta(0)).total_seconds()),
                 },
             )
     return created
+
+
+def _calendar_of(terms: dict[str, Any]) -> str:
+    if terms["deadline_unit"] == Regime.Unit.US_BUSINESS_DAYS:
+        return terms.get("holiday_calendar") or "US"
+    return terms.get("holiday_calendar") or ""
+
+
+def closures_by_calendar() -> dict[str, set[date]]:
+    closures: dict[str, set[date]] = {}
+    for calendar, day in BusinessDayClosure.objects.values_list("calendar", "day"):
+        closures.setdefault(calendar.upper(), set()).add(day)
+    return closures
+
+
+@transaction.atomic
+def closure_add(
+    *, calendar: str, day: date, reason: str, actor: User | AnonymousUser | None
+) -> BusinessDayClosure:
+    """Record a one-off closure and move the open business-day clocks it falls inside.
+
+    A closure is a fact about the regulator, not an edit of a regime: the law counts
+    business days, so an open clock on that calendar moves with it."""
+    calendar, reason = calendar.strip().upper(), reason.strip()
+    if not calendar:
+        raise ObligationError("Name the calendar the closure applies to (for example US).")
+    if not reason:
+        raise ObligationError("Say why the regulator is closed that day.")
+    try:
+        is_business_day(day, calendar)
+    except RuleError as error:
+        raise ObligationError(str(error)) from None
+    if BusinessDayClosure.objects.filter(calendar=calendar, day=day).exists():
+        raise ObligationError(f"{calendar} is already closed on {day:%Y-%m-%d}.")
+    closure = BusinessDayClosure.objects.create(
+        calendar=calendar,
+        day=day,
+        reason=reason,
+        created_by=actor if isinstance(actor, User) else None,
+    )
+    incidents = (
+        Obligation.objects.filter(
+            status=Obligation.Status.OPEN,
+            terms__deadline_unit__in=[Regime.Unit.BUSINESS_DAYS, Regime.Unit.US_BUSINESS_DAYS],
+        )
+        .values_list("incident_id", flat=True)
+        .distinct()
+    )
+    for incident_id in list(incidents):
+        obligations_sync(incident_id=incident_id, actor=actor)
+    return closure
+
+
+def paused_by_obligation(*, incident_id: int) -> dict[int, timedelta]:
+    """How long each obligation's clock was paused, summed over its documented pauses."""
+    totals: dict[int, timedelta] = {}
+    pauses = ObligationPause.objects.filter(obligation__incident_id=incident_id)
+    for obligation_id, starts_at, until in pauses.values_list(
+        "obligation_id", "starts_at", "until"
+    ):
+        totals[obligation_id] = totals.get(obligation_id, timedelta(0)) + (until - starts_at)
+    return totals
+
+
+@transaction.atomic
+def obligation_pause(
+    *,
+    obligation_id: int,
+    actor: User | AnonymousUser | None,
+    requested_by: str,
+    reference: str,
+    starts_at: datetime,
+    until: datetime,
+) -> ObligationPause:
+    """Record a law-enforcement delay: who asked, on what documented request, from when
+    until when. The obligation's due time moves by the pause's length."""
+    requested_by, reference = requested_by.strip(), reference.strip()
+    if not requested_by:
+        raise ObligationError("Name the agency (and officer) who asked for the delay.")
+    if not reference:
+        raise ObligationError("Give the reference of the written request for the delay.")
+    if timezone.is_naive(starts_at) or timezone.is_naive(until):
+        raise ObligationError("Give the pause's times with their time zone.")
+    if until <= starts_at:
+        raise ObligationError(
+            f"The delay must end after it starts ({until.isoformat()} is not after "
+            f"{starts_at.isoformat()})."
+        )
+    obligation = _locked_open(obligation_id)
+    pause = ObligationPause.objects.create(
+        obligation=obligation,
+        requested_by=requested_by,
+        reference=reference,
+        starts_at=starts_at,
+        until=until,
+        recorded_by=actor if isinstance(actor, User) else None,
+    )
+    timeline_append(
+        incident_id=obligation.incident_id,
+        kind="obligation.paused",
+        actor=actor,
+        payload={
+            "obligation": obligation.pk,
+            "regime": obligation.terms["code"],
+            "requested_by": requested_by,
+            "reference": reference,
+            "starts_at": starts_at,
+            "until": until,
+        },
+    )
+    obligations_sync(incident_id=obligation.incident_id, actor=actor)
+    return pause
 
 
 def _locked_open(obligation_id: int) -> Obligation:

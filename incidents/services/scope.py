@@ -159,6 +159,12 @@ def _scope_write(
     scope_changed.send(
         sender=Incident, incident_id=incident.pk, added=added, removed=removed, actor=user
     )
+    if total and incident.scope_identified_at is None:
+        # The first scope written is when the people affected were identified: a clock
+        # start some state laws name. A DPO may record an earlier time.
+        Incident.objects.filter(pk=incident.pk, scope_identified_at__isnull=True).update(
+            scope_identified_at=timezone.now()
+        )
     # Which regimes apply depends on where the affected customers live.
     obligations_sync(incident_id=incident.pk, actor=actor)
     return ScopeChange(added=added, removed=removed, total=total)

@@ -3,6 +3,7 @@ from typing import Any
 
 from django import template
 
+from incidents.models import Regime
 from incidents.selectors import DashboardRow, dashboard_incidents
 
 register = template.Library()
@@ -27,3 +28,19 @@ def countdown(remaining: timedelta | None) -> str:
     hours, rest = divmod(rest, 3600)
     text = f"{days} d {hours:02d} h" if days else f"{hours} h {rest // 60:02d} min"
     return f"{text} late" if remaining.total_seconds() < 0 else f"{text} left"
+
+
+@register.filter
+def clock_start_label(value: str) -> str:
+    """'Determination that a breach occurred' for a copied regime's clock start."""
+    return dict(Regime.ClockStart.choices).get(value, value)
+
+
+@register.filter
+def relation_label(value: str) -> str:
+    return dict(Regime.Relation.choices).get(value, value).lower()
+
+
+@register.filter
+def unit_label(value: str) -> str:
+    return dict(Regime.Unit.choices).get(value, value).lower()

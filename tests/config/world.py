@@ -12,8 +12,13 @@ from campaigns.models import Campaign
 from campaigns.services import campaign_send_batch, campaign_start
 from customers.models import Customer, CustomerExport, ImportJob, ImportRejection, PiiAccess
 from customers.services import pii_access_record
-from incidents.models import EvidencePack, Incident, RegulatorNotice
-from incidents.services import assessment_record, incident_open, scope_add_forensic_list
+from incidents.models import EvidencePack, Incident, Regulator, RegulatorNotice
+from incidents.services import (
+    assessment_record,
+    closure_add,
+    incident_open,
+    scope_add_forensic_list,
+)
 from notifications.models import (
     Communication,
     Delivery,
@@ -141,6 +146,10 @@ def world_build() -> World:
         incident=incident, number=1, phase=RegulatorNotice.Phase.values[0], content={}
     )
     pack = EvidencePack.objects.create(incident=incident, built_by=owner, stage="Queued")
+    closure_add(calendar="US", day=now.date(), reason="Executive order", actor=None)
+    Regulator.objects.get_or_create(
+        code="world-authority", defaults={"name": "World authority", "jurisdiction": "US"}
+    )
     # Still waiting for the task cluster, so that its page and download link open.
     customer_export = CustomerExport.objects.create(requested_by=owner, fields=["id", "email"])
     return World(

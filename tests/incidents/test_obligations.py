@@ -1,6 +1,7 @@
 """Obligations: which regimes an incident owes, their clocks, meeting them, waiving them."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -9,6 +10,7 @@ from customers.models import Customer
 from incidents.models import Incident, Obligation, Regime
 from incidents.services import (
     ObligationError,
+    closure_add,
     incident_decide_art33,
     incident_decide_art34,
     incident_open,
@@ -23,6 +25,11 @@ from .factories import SegmentFactory, SegmentMembershipFactory
 
 pytestmark = pytest.mark.django_db
 AWARE = datetime(2026, 3, 27, 9, 0, tzinfo=UTC)
+
+
+def end_of(day, zone):
+    """The last second of a local day: where a calendar-day clock ends."""
+    return datetime.combine(day, datetime.max.time(), tzinfo=ZoneInfo(zone)).replace(microsecond=0)
 
 
 def open_incident(**kwargs):
@@ -98,19 +105,26 @@ def test_where_the_affected_live_decides_the_regimes(profile):
         "us-tx-individuals",
     }
     assert owed(incident)["uk-gdpr-art33"].due_at == AWARE + timedelta(hours=72)
-    assert owed(incident)["us-ca"].due_at == AWARE + timedelta(days=30)
-    assert owed(incident)["us-tx-individuals"].due_at == AWARE + timedelta(days=60)
+    # Calendar days end at the end of the local day in the state's own time zone.
+    assert owed(incident)["us-ca"].due_at == end_of(date(2026, 4, 26), "America/Los_Angeles")
+    assert owed(incident)["us-tx-individuals"].due_at == end_of(
+        date(2026, 5, 26), "America/Chicago"
+    )
 
     scope_people(incident, country="US", region="TX")
 
-    assert owed(incident)["us-tx-attorney-general"].due_at == AWARE + timedelta(days=30)
+    assert owed(incident)["us-tx-attorney-general"].due_at == end_of(
+        date(2026, 4, 26), "America/Chicago"
+    )
 
 
 def test_hipaa_owes_hhs_from_500_and_the_media_above_500(profile):
     profile.COMPANY_HIPAA_COVERED = True
     incident = open_incident()
     assert set(owed(incident)) == {"hipaa-individuals"}
-    assert owed(incident)["hipaa-individuals"].due_at == AWARE + timedelta(days=60)
+    assert owed(incident)["hipaa-individuals"].due_at == end_of(
+        date(2026, 5, 26), "America/New_York"
+    )
 
     scope_people(incident, country="US", region="OR", n=500)
     assert set(owed(incident)) == {"hipaa-individuals", "hipaa-hhs"}
@@ -132,7 +146,7 @@ def test_nis2_final_report_runs_one_month_from_the_notification_actually_filed(p
 
     final = owed(incident)["nis2-final-report"]
     assert final.clock_started_at == filed
-    assert final.due_at == datetime(2026, 4, 29, 11, 0, tzinfo=UTC)
+    assert final.due_at == end_of(date(2026, 4, 29), "Europe/Brussels")
 
 
 def test_sec_clock_starts_at_the_materiality_determination(profile, make_user):
@@ -147,6 +161,34 @@ def test_sec_clock_starts_at_the_materiality_determination(profile, make_user):
     )
 
     assert owed(incident)["sec-8k-item-1-05"].due_at == datetime(2026, 12, 2, 22, 30, tzinfo=UTC)
+
+
+def test_a_closure_entered_by_an_admin_moves_an_open_sec_clock(profile, make_user):
+    profile.COMPANY_SEC_REGISTRANT = True
+    incident = open_incident()
+    incident_record_materiality(
+        incident_id=incident.pk,
+        actor=make_user("dpo", roles.DPO),
+        determined_at=datetime(2026, 6, 8, 15, 0, tzinfo=UTC),
+    )
+    eastern = ZoneInfo("America/New_York")
+    assert owed(incident)["sec-8k-item-1-05"].due_at == datetime(
+        2026, 6, 12, 17, 30, tzinfo=eastern
+    )
+
+    closure_add(calendar="us", day=date(2026, 6, 10), reason="Executive order", actor=None)
+
+    assert owed(incident)["sec-8k-item-1-05"].due_at == datetime(
+        2026, 6, 15, 17, 30, tzinfo=eastern
+    )
+    assert incident.timeline.filter(kind="obligation.clock").count() == 2
+
+
+def test_a_closure_needs_a_known_calendar_and_a_reason():
+    with pytest.raises(ObligationError, match="XX"):
+        closure_add(calendar="XX", day=date(2026, 6, 10), reason="r", actor=None)
+    with pytest.raises(ObligationError, match="why"):
+        closure_add(calendar="US", day=date(2026, 6, 10), reason=" ", actor=None)
 
 
 def test_terms_are_copied_so_editing_a_regime_changes_no_deadline_already_owed(profile):
