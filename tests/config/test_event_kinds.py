@@ -72,7 +72,7 @@ def test_the_declaration_test_catches_an_undeclared_kind(text):
 
 @pytest.mark.django_db
 def test_the_timeline_refuses_an_undeclared_kind_and_writes_nothing():
-    incident = IncidentFactory()
+    incident = IncidentFactory.create()
     before = TimelineEvent.objects.filter(incident=incident).count()
     with pytest.raises(UndeclaredEventKindError, match=r"incident\.reopened"):
         timeline_append(incident_id=incident.pk, kind="incident.reopened", actor=None)
