@@ -81,3 +81,13 @@ EVIDENCE_FAILED = declare(
 EVIDENCE_DOWNLOADED = declare(
     "evidence.downloaded", "Evidence pack downloaded", "Someone downloaded an evidence pack."
 )
+INCIDENT_CLOCK_START = declare(
+    "incident.clock_start",
+    "Clock start recorded",
+    "A fact a law starts its clock at (determination, scope identified) was recorded.",
+)
+OBLIGATION_PAUSED = declare(
+    "obligation.paused",
+    "Deadline paused",
+    "A documented law-enforcement delay paused an obligation's clock.",
+)
