@@ -33,8 +33,10 @@ from .models import (
     ImportMapping,
     ImportRejection,
     PiiAccess,
+    PlaceholderEmail,
     Segment,
     SegmentMembership,
+    SharedEmail,
     SourceRecord,
     Touchpoint,
 )
@@ -466,9 +468,15 @@ def _job_summary(job: ImportJob) -> str:
         return f"{job.file_name}: {job.get_status_display()}. {job.error}"
     if job.changed_nothing:
         return f"{job.file_name}: nothing changed, every row was already imported as it is."
-    return (
-        f"{job.file_name}: {job.created} created, {job.updated} updated, {job.merged} merged, "
-        f"{job.unchanged} unchanged, {job.rejected} rejected."
+    return " ".join(
+        filter(
+            None,
+            [
+                f"{job.file_name}: {job.created} created, {job.updated} updated, "
+                f"{job.merged} merged, {job.unchanged} unchanged, {job.rejected} rejected.",
+                job.email_unkeyed_summary,
+            ],
+        )
     )
 
 
@@ -514,6 +522,9 @@ class ImportJobAdmin(admin.ModelAdmin):
         "unchanged",
         "duplicate",
         "rejected",
+        "email_malformed",
+        "email_placeholder",
+        "email_shared",
         "error_report",
         "created_by",
         "created_at",
@@ -836,4 +847,46 @@ class PiiAccessAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(PlaceholderEmail)
+class PlaceholderEmailAdmin(admin.ModelAdmin):
+    """The patterns an import treats as no one's address; edits apply from the next import."""
+
+    list_display = ["pattern", "note", "created_at"]
+    search_fields = ["pattern"]
+
+
+@admin.register(SharedEmail)
+class SharedEmailAdmin(admin.ModelAdmin):
+    """Addresses found on several ids of one source. Written by imports only."""
+
+    list_display = ["email", "source", "first_seen_at"]
+    list_filter = ["source"]
+    show_full_result_count = False
+
+    def get_list_display(self, request: HttpRequest) -> list[Any]:
+        if can_view_pii(request.user):
+            return list(self.list_display)
+        return ["masked_email", "source", "first_seen_at"]
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        # A search would tell someone without view_pii whether an address is known.
+        return ["email"] if can_view_pii(request.user) else []
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return self.get_list_display(request)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return self.get_list_display(request)
+
+    @admin.display(description="email")
+    def masked_email(self, obj: SharedEmail) -> str:
+        return mask_email(obj.email)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

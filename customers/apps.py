@@ -14,6 +14,12 @@ _IMPORT = {
     "customers.view_importmapping",
     "customers.add_importmapping",
     "customers.change_importmapping",
+    # Which addresses identify nobody is decided by those who import.
+    "customers.view_placeholderemail",
+    "customers.add_placeholderemail",
+    "customers.change_placeholderemail",
+    "customers.delete_placeholderemail",
+    "customers.view_sharedemail",
 }
 
 
@@ -59,6 +65,8 @@ class CustomersConfig(AppConfig):
                 "importmapping",
                 "piiaccess",
                 "customerexport",
+                "placeholderemail",
+                "sharedemail",
             )
         },
     }

@@ -11,6 +11,9 @@ class Customer(models.Model):
         UNDELIVERABLE = "undeliverable", "Undeliverable (malformed)"
         BOUNCED = "bounced", "Bounced"
         MISSING = "missing", "No email"
+        # A placeholder or an address several people's records carry: not the person's own,
+        # so it joins nobody and a breach notice goes by letter instead.
+        SHARED = "shared", "Shared or placeholder (not the person's own)"
 
     class Consent(models.TextChoices):
         UNKNOWN = "unknown", "Unknown"
@@ -19,7 +22,9 @@ class Customer(models.Model):
 
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
-    # `email` is what the source said (trimmed); `email_normalized` is the matching key.
+    # `email` is what the source said (trimmed); `email_normalized` is the matching key,
+    # empty when the address is malformed, a placeholder or shared: such an address
+    # must never join two people.
     email = models.CharField(max_length=254, blank=True)
     email_normalized = models.CharField(max_length=254, blank=True, editable=False)
     email_status = models.CharField(
@@ -112,6 +117,40 @@ class SourceRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}:{self.external_id}"
+
+
+class PlaceholderEmail(models.Model):
+    """An address pattern CRMs fill in when they have no email: it identifies nobody."""
+
+    pattern = models.CharField(
+        max_length=254,
+        unique=True,
+        help_text='Shell-style, case-insensitive: "noemail@*", "none@none.com", "info@*".',
+    )
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pattern"]
+        verbose_name = "placeholder email pattern"
+
+    def __str__(self) -> str:
+        return self.pattern
+
+
+class SharedEmail(models.Model):
+    """An address found on several external ids of one source: never a merge key again."""
+
+    email = models.CharField(max_length=254, unique=True)
+    source = models.CharField(max_length=64, help_text="The source it was first seen shared in.")
+    first_seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["email"]
+        verbose_name = "shared email"
+
+    def __str__(self) -> str:
+        return self.email
 
 
 class Segment(models.Model):
@@ -243,6 +282,10 @@ class ImportJob(models.Model):
     merged = models.PositiveBigIntegerField(default=0)
     duplicate = models.PositiveBigIntegerField(default=0)
     rejected = models.PositiveBigIntegerField(default=0)
+    # Rows kept but whose email joins nobody, by why (see CustomerRow.email_flag).
+    email_malformed = models.PositiveBigIntegerField("malformed email", default=0)
+    email_placeholder = models.PositiveBigIntegerField("placeholder email", default=0)
+    email_shared = models.PositiveBigIntegerField("shared email", default=0)
     error = models.TextField(blank=True)
 
     class Meta:
@@ -259,6 +302,24 @@ class ImportJob(models.Model):
             self.Status.FAILED,
             self.Status.CANCELLED,
         }
+
+    @property
+    def email_unkeyed_summary(self) -> str:
+        """Rows kept whose email joins nobody, and why, in a sentence ("" when none)."""
+        reasons = [
+            (self.email_malformed, "malformed"),
+            (self.email_placeholder, "a placeholder address (noemail@…, generic inboxes)"),
+            (self.email_shared, "shared by several external ids of this source"),
+        ]
+        parts = [f"{count} {why}" for count, why in reasons if count]
+        if not parts:
+            return ""
+        total = self.email_malformed + self.email_placeholder + self.email_shared
+        return (
+            f"{total} rows kept with an email that matches no one else: "
+            + "; ".join(parts)
+            + ". They get a letter, not an email."
+        )
 
     @property
     def changed_nothing(self) -> bool:

@@ -59,6 +59,8 @@ PAGES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "customers.PiiAccess": (frozenset({DPO, AUD}), NOBODY),
     # Those who export, and auditors; the file itself goes only to its requester.
     "customers.CustomerExport": (frozenset({CMO, MO, AUD}), NOBODY),
+    "customers.PlaceholderEmail": (frozenset({MO, SA, AUD}), frozenset({MO, SA})),
+    "customers.SharedEmail": (frozenset({MO, SA, AUD}), NOBODY),
     "incidents.Incident": (ALL_ROLES, frozenset({CISO, SA})),
     "incidents.Obligation": (ALL_ROLES, NOBODY),
     "incidents.Regime": (ALL_ROLES, frozenset({DPO})),
@@ -88,6 +90,7 @@ PAGES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 ACTIONS: dict[str, dict[str, frozenset[str]]] = {
     "customers.ImportJob": {"cancel": frozenset({MO, SA}), "run_again": frozenset({MO, SA})},
     "customers.Segment": {"delete_selected": frozenset({MO})},
+    "customers.PlaceholderEmail": {"delete_selected": frozenset({MO, SA})},
     "incidents.Incident": {
         name: frozenset({CISO, SA})
         for name in ("start_assessing", "start_notifying", "mark_contained", "close")

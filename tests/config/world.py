@@ -10,7 +10,14 @@ from django.core.files.base import ContentFile
 
 from campaigns.models import Campaign
 from campaigns.services import campaign_send_batch, campaign_start
-from customers.models import Customer, CustomerExport, ImportJob, ImportRejection, PiiAccess
+from customers.models import (
+    Customer,
+    CustomerExport,
+    ImportJob,
+    ImportRejection,
+    PiiAccess,
+    SharedEmail,
+)
 from customers.services import pii_access_record
 from incidents.models import EvidencePack, Incident, RegulatorNotice
 from incidents.services import assessment_record, incident_open, scope_add_forensic_list
@@ -58,6 +65,9 @@ def world_build() -> World:
         pass
     TouchpointFactory.create(customer=customer)
     ImportMappingFactory.create()
+    SharedEmail.objects.create(
+        email="family@home.example", source="salesforce", first_seen_at=datetime.now(UTC)
+    )
     job = ImportJob.objects.get(dry_run=False)
     ImportRejection.objects.create(
         job=job, row=2, line=3, field="email", reason="not an email", value=canary.ghost_email

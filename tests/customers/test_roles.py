@@ -21,6 +21,11 @@ IMPORT = {
     "customers.view_importmapping",
     "customers.add_importmapping",
     "customers.change_importmapping",
+    "customers.view_placeholderemail",
+    "customers.add_placeholderemail",
+    "customers.change_placeholderemail",
+    "customers.delete_placeholderemail",
+    "customers.view_sharedemail",
 }
 
 EXPECTED = {
@@ -53,6 +58,8 @@ EXPECTED = {
         "customers.view_importmapping",
         "customers.view_piiaccess",
         "customers.view_customerexport",
+        "customers.view_placeholderemail",
+        "customers.view_sharedemail",
     },
 }
 
