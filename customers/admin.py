@@ -37,6 +37,7 @@ from .models import (
     Segment,
     SegmentMembership,
     SharedEmail,
+    SourcePriority,
     SourceRecord,
     Touchpoint,
 )
@@ -69,15 +70,61 @@ EXPORT_PERMISSION = "customers.export_customer"
 TIMELINE_LIMIT = 100
 
 
+_HELD = ("email", "phone", "street", "postal_code", "city", "region", "country")
+_GROUPS = (("email", "email"), ("phone", "phone"), ("address", "postal address"))
+
+
+def _held_values(record: SourceRecord, *, in_full: bool) -> str:
+    parts = [
+        (name.replace("_", " "), value if in_full else mask_field(name, value))
+        for name in _HELD
+        if (value := getattr(record, name))
+    ]
+    if not parts:
+        return "-"
+    return format_html_join(format_html("<br>"), "{}: {}", parts)
+
+
 class SourceRecordInline(admin.TabularInline):
+    """Every value each source holds, and which of them the customer record kept."""
+
     model = SourceRecord
     extra = 0
     can_delete = False
-    fields = ("source", "external_id", "first_seen_at", "last_seen_at")
+    fields = ("source", "external_id", "held_values", "kept", "first_seen_at", "last_seen_at")
     readonly_fields = fields
+    verbose_name = "source record"
+    verbose_name_plural = "Source records: what each source holds, and which value was kept"
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if can_view_pii(request.user):
+            return self.fields
+        return [("held_values_masked" if f == "held_values" else f) for f in self.fields]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.get_fields(request, obj)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="values it holds")
+    def held_values(self, obj: SourceRecord) -> str:
+        return _held_values(obj, in_full=True)
+
+    @admin.display(description="values it holds")
+    def held_values_masked(self, obj: SourceRecord) -> str:
+        return _held_values(obj, in_full=False)
+
+    @admin.display(description="kept from it")
+    def kept(self, obj: SourceRecord) -> str:
+        customer = obj.customer
+        won = [
+            label
+            for group, label in _GROUPS
+            if getattr(customer, f"{group}_source") == obj.source
+            and getattr(customer, f"{group}_source_id") == obj.external_id
+        ]
+        return ", ".join(won) or "-"
 
 
 class SegmentMembershipInline(admin.TabularInline):
@@ -159,6 +206,7 @@ class CustomerAdmin(ExportMixin, admin.ModelAdmin):
         "updated_at",
         "touchpoint_timeline",
         "incidents_touching",
+        "provenance",
     ]
     fieldsets = [
         (None, {"fields": ["first_name", "last_name", "language", "lifecycle_stage"]}),
@@ -171,6 +219,7 @@ class CustomerAdmin(ExportMixin, admin.ModelAdmin):
             "Marketing consent",
             {"fields": ["marketing_consent", "consent_updated_at", "consent_source"]},
         ),
+        ("Where the kept contact values come from", {"fields": ["provenance"]}),
         ("Journey", {"fields": ["touchpoint_timeline", "incidents_touching"]}),
         ("Record", {"fields": ["created_at", "updated_at"]}),
     ]
@@ -312,6 +361,25 @@ class CustomerAdmin(ExportMixin, admin.ModelAdmin):
             "export_segment": request.GET.get(SegmentFilter.parameter_name, ""),
         }
         return super().changelist_view(request, extra_context)
+
+    @admin.display(description="Kept from")
+    def provenance(self, obj: Customer) -> str:
+        rows = [
+            (
+                label,
+                getattr(obj, f"{group}_source"),
+                getattr(obj, f"{group}_source_id"),
+                seen.strftime("%Y-%m-%d %H:%M UTC")
+                if (seen := getattr(obj, f"{group}_seen_at"))
+                else "-",
+            )
+            for group, label in _GROUPS
+            if getattr(obj, f"{group}_source")
+        ]
+        if not rows:
+            return "Typed by hand or imported before sources were recorded"
+        items = format_html_join("", "<li>{}: {} record {}, last brought {}</li>", rows)
+        return format_html("<ul>{}</ul>", items)
 
     @admin.display(description="Touchpoints (newest first)")
     def touchpoint_timeline(self, obj: Customer) -> str:
@@ -848,6 +916,15 @@ class PiiAccessAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(SourcePriority)
+class SourcePriorityAdmin(admin.ModelAdmin):
+    """Which source's contact data is kept when two disagree; edits apply from the next import."""
+
+    list_display = ["source", "priority", "note"]
+    list_editable = ["priority"]
+    search_fields = ["source"]
 
 
 @admin.register(PlaceholderEmail)

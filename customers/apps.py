@@ -20,6 +20,10 @@ _IMPORT = {
     "customers.change_placeholderemail",
     "customers.delete_placeholderemail",
     "customers.view_sharedemail",
+    "customers.view_sourcepriority",
+    "customers.add_sourcepriority",
+    "customers.change_sourcepriority",
+    "customers.delete_sourcepriority",
 }
 
 
@@ -67,6 +71,7 @@ class CustomersConfig(AppConfig):
                 "customerexport",
                 "placeholderemail",
                 "sharedemail",
+                "sourcepriority",
             )
         },
     }

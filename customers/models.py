@@ -46,6 +46,19 @@ class Customer(models.Model):
     consent_updated_at = models.DateTimeField(null=True, blank=True)
     consent_source = models.CharField(max_length=64, blank=True)
     lifecycle_stage = models.CharField(max_length=64, blank=True)
+    # Where each kept contact value came from (survivorship, see SourcePriority): the
+    # source, its record's external id, and when that record last brought the value.
+    # Street, postal code, city, region and country are one address: mixing two
+    # sources' parts would make an address nobody lives at.
+    email_source = models.CharField(max_length=64, blank=True)
+    email_source_id = models.CharField(max_length=128, blank=True)
+    email_seen_at = models.DateTimeField(null=True, blank=True)
+    phone_source = models.CharField(max_length=64, blank=True)
+    phone_source_id = models.CharField(max_length=128, blank=True)
+    phone_seen_at = models.DateTimeField(null=True, blank=True)
+    address_source = models.CharField(max_length=64, blank=True)
+    address_source_id = models.CharField(max_length=128, blank=True)
+    address_seen_at = models.DateTimeField(null=True, blank=True)
     segments: "models.ManyToManyField[Segment, SegmentMembership]" = models.ManyToManyField(
         "Segment", through="SegmentMembership", related_name="customers", blank=True
     )
@@ -104,6 +117,14 @@ class SourceRecord(models.Model):
     external_id = models.CharField(max_length=128)
     # Hash of the normalised row last imported: a re-import of the same row changes nothing.
     row_hash = models.CharField(max_length=64, blank=True)
+    # The contact values this source holds, as last imported, whether or not they won.
+    email = models.CharField(max_length=254, blank=True)
+    phone = models.CharField(max_length=64, blank=True)
+    street = models.TextField(blank=True)
+    postal_code = models.CharField(max_length=32, blank=True)
+    city = models.CharField(max_length=128, blank=True)
+    region = models.CharField(max_length=128, blank=True)
+    country = models.CharField(max_length=2, blank=True)
     first_seen_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now=True)
 
@@ -117,6 +138,25 @@ class SourceRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}:{self.external_id}"
+
+
+class SourcePriority(models.Model):
+    """How far a source system is trusted for contact data; sources not listed count 0.
+
+    A value from a source of higher priority is kept over one from a lower; among equal
+    priorities the most recently imported value wins.
+    """
+
+    source = models.CharField(max_length=64, unique=True)
+    priority = models.IntegerField(default=0, help_text="Higher wins; unlisted sources are 0.")
+    note = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-priority", "source"]
+        verbose_name_plural = "source priorities"
+
+    def __str__(self) -> str:
+        return f"{self.source} ({self.priority})"
 
 
 class PlaceholderEmail(models.Model):

@@ -31,17 +31,26 @@ _NEW_CONSENT = (
 )
 _CONSENT_CHANGED = f"{_NEW_CONSENT} <> customers_customer.marketing_consent"
 _EMAIL_TAKEN = "s.email_free = 1 OR (s.email_free = 2 AND customers_customer.email_normalized = '')"
-_KEEP_UNLESS_GIVEN = (
-    "first_name",
-    "last_name",
-    "phone",
-    "street",
-    "postal_code",
-    "city",
-    "region",
-    "language",
-    "lifecycle_stage",
+# When a row gives a value of each provenance group (the address counts as one); {t} is
+# the staging table's alias.
+_GIVEN = {
+    "email": "{t}email <> ''",
+    "phone": "{t}phone <> ''",
+    "address": "({t}street <> '' OR {t}postal_code <> '' OR {t}city <> '' "
+    "OR {t}region <> '' OR {t}country <> '' OR {t}country_raw <> '')",
+}
+_PROVENANCE_COLUMNS = ", ".join(
+    f"{group}_source, {group}_source_id, {group}_seen_at" for group in _GIVEN
 )
+# A new customer's provenance: this source, for each group its row gives.
+_NEW_PROVENANCE = ", ".join(
+    f"CASE WHEN {given} THEN %(source)s ELSE '' END, "
+    f"CASE WHEN {given} THEN external_id ELSE '' END, "
+    f"CASE WHEN {given} THEN %(now)s END"
+    for given in (g.format(t="") for g in _GIVEN.values())
+)
+_KEEP_UNLESS_GIVEN = ("first_name", "last_name", "language", "lifecycle_stage")
+_ADDRESS = ("street", "postal_code", "city", "region")
 
 COUNTS = (
     "created",
@@ -66,6 +75,12 @@ class Merger:
         self.now = now
         self.postgres = connection.vendor == "postgresql"
         self.counts = dict.fromkeys(COUNTS, 0)
+        # Sources trusted more than this one: a value they gave is not replaced by ours.
+        from ..models import SourcePriority
+
+        priorities = dict(SourcePriority.objects.values_list("source", "priority"))
+        own = priorities.get(source, 0)
+        self.higher = sorted(name for name, rank in priorities.items() if rank > own)
 
     def _execute(self, sql: str, params: dict[str, Any] | None = None) -> int:
         with connection.cursor() as cursor:
@@ -166,12 +181,16 @@ class Merger:
         self._new_customers(p, first_row=rows[0][0])
         self._update_customers(p)
         self._execute(
-            "INSERT INTO customers_sourcerecord "
-            "(customer_id, source, external_id, row_hash, first_seen_at, last_seen_at) "
-            "SELECT customer_id, %(source)s, external_id, row_hash, %(now)s, %(now)s "
+            "INSERT INTO customers_sourcerecord (customer_id, source, external_id, row_hash, "
+            "first_seen_at, last_seen_at, email, phone, street, postal_code, city, region, "
+            "country) SELECT customer_id, %(source)s, external_id, row_hash, %(now)s, %(now)s, "
+            "email, phone, street, postal_code, city, region, country "
             "FROM bd_stage WHERE outcome <> 'unchanged' "
             "ON CONFLICT (source, external_id) DO UPDATE SET "
-            "row_hash = excluded.row_hash, last_seen_at = excluded.last_seen_at",
+            "row_hash = excluded.row_hash, last_seen_at = excluded.last_seen_at, "
+            "email = excluded.email, phone = excluded.phone, street = excluded.street, "
+            "postal_code = excluded.postal_code, city = excluded.city, "
+            "region = excluded.region, country = excluded.country",
             p,
         )
         if self.segment_id is not None:
@@ -235,38 +254,76 @@ class Merger:
             "WHERE customer_id IS NULL"
         )
         self._execute(
-            "INSERT INTO customers_customer (id, first_name, last_name, email, "
+            "INSERT INTO customers_customer (id, first_name, last_name, email, "  # noqa: S608
             "email_normalized, email_status, phone, street, postal_code, city, region, "
             "country, country_raw, language, marketing_consent, consent_updated_at, "
-            "consent_source, lifecycle_stage, created_at, updated_at) "
+            "consent_source, lifecycle_stage, created_at, updated_at, "
+            f"{_PROVENANCE_COLUMNS}) "
             "SELECT customer_id, first_name, last_name, email, email_normalized, "
             "email_status, phone, street, postal_code, city, region, country, country_raw, "
             "language, CASE WHEN consent <> '' THEN consent ELSE 'unknown' END, "
             "CASE WHEN consent <> '' THEN %(now)s END, "
             "CASE WHEN consent <> '' THEN %(source)s ELSE '' END, lifecycle_stage, "
-            "%(now)s, %(now)s FROM bd_stage WHERE is_new",
+            f"%(now)s, %(now)s, {_NEW_PROVENANCE} FROM bd_stage WHERE is_new",
             p,
         )
 
+    def _wins(self, group: str, p: dict[str, Any]) -> str:
+        """SQL: the row's value of `group` replaces the customer's (survivorship).
+
+        Most recent wins, so the row does, unless the kept value came from a source of
+        higher priority.
+        """
+        given = _GIVEN[group].format(t="s.")
+        if not self.higher:
+            return given
+        names = []
+        for n, name in enumerate(self.higher):
+            p[f"higher{n}"] = name
+            names.append(f"%(higher{n})s")
+        return f"({given} AND customers_customer.{group}_source NOT IN ({', '.join(names)}))"
+
     def _update_customers(self, p: dict[str, Any]) -> None:
+        wins = {group: self._wins(group, p) for group in _GIVEN}
         keep = ", ".join(
             f"{f} = CASE WHEN s.{f} <> '' THEN s.{f} ELSE customers_customer.{f} END"
             for f in _KEEP_UNLESS_GIVEN
         )
-        country_given = "(s.country <> '' OR s.country_raw <> '')"
+        # Within the winning address an empty cell keeps what the record had, as before.
+        address = ", ".join(
+            f"{f} = CASE WHEN {wins['address']} AND s.{f} <> '' THEN s.{f} "
+            f"ELSE customers_customer.{f} END"
+            for f in _ADDRESS
+        )
+        phone = f"phone = CASE WHEN {wins['phone']} THEN s.phone ELSE customers_customer.phone END"
+        email_taken = f"({_EMAIL_TAKEN}) AND {wins['email']}"
+        provenance = ", ".join(
+            f"{group}_source = CASE WHEN {won} THEN %(source)s "
+            f"ELSE customers_customer.{group}_source END, "
+            f"{group}_source_id = CASE WHEN {won} THEN s.external_id "
+            f"ELSE customers_customer.{group}_source_id END, "
+            f"{group}_seen_at = CASE WHEN {won} THEN %(now)s "
+            f"ELSE customers_customer.{group}_seen_at END"
+            for group, won in (
+                ("email", email_taken),
+                ("phone", wins["phone"]),
+                ("address", wins["address"]),
+            )
+        )
+        country_given = f"(s.country <> '' OR s.country_raw <> '') AND {wins['address']}"
         self._execute(
-            f"UPDATE customers_customer SET {keep}, "  # noqa: S608
+            f"UPDATE customers_customer SET {keep}, {address}, {phone}, {provenance}, "  # noqa: S608
             f"country = CASE WHEN {country_given} THEN s.country "
             "ELSE customers_customer.country END, "
             f"country_raw = CASE WHEN {country_given} THEN s.country_raw "
             "ELSE customers_customer.country_raw END, "
             # An address that is no key (malformed, placeholder, shared) is kept as
             # written where the customer has no usable one, never in place of one.
-            f"email = CASE WHEN {_EMAIL_TAKEN} THEN s.email ELSE customers_customer.email END, "
-            "email_normalized = CASE WHEN s.email_free = 1 THEN s.email_normalized "
-            "ELSE customers_customer.email_normalized END, "
+            f"email = CASE WHEN {email_taken} THEN s.email ELSE customers_customer.email END, "
+            f"email_normalized = CASE WHEN s.email_free = 1 AND {wins['email']} "
+            "THEN s.email_normalized ELSE customers_customer.email_normalized END, "
             # A bounce sticks to the address that bounced; a new address starts afresh.
-            f"email_status = CASE WHEN NOT ({_EMAIL_TAKEN}) "
+            f"email_status = CASE WHEN NOT ({email_taken}) "
             "THEN customers_customer.email_status "
             "WHEN customers_customer.email_status = 'bounced' "
             "AND customers_customer.email_normalized = s.email_normalized THEN 'bounced' "

@@ -61,6 +61,7 @@ PAGES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "customers.CustomerExport": (frozenset({CMO, MO, AUD}), NOBODY),
     "customers.PlaceholderEmail": (frozenset({MO, SA, AUD}), frozenset({MO, SA})),
     "customers.SharedEmail": (frozenset({MO, SA, AUD}), NOBODY),
+    "customers.SourcePriority": (frozenset({MO, SA, AUD}), frozenset({MO, SA})),
     "incidents.Incident": (ALL_ROLES, frozenset({CISO, SA})),
     "incidents.Obligation": (ALL_ROLES, NOBODY),
     "incidents.Regime": (ALL_ROLES, frozenset({DPO})),
@@ -91,6 +92,7 @@ ACTIONS: dict[str, dict[str, frozenset[str]]] = {
     "customers.ImportJob": {"cancel": frozenset({MO, SA}), "run_again": frozenset({MO, SA})},
     "customers.Segment": {"delete_selected": frozenset({MO})},
     "customers.PlaceholderEmail": {"delete_selected": frozenset({MO, SA})},
+    "customers.SourcePriority": {"delete_selected": frozenset({MO, SA})},
     "incidents.Incident": {
         name: frozenset({CISO, SA})
         for name in ("start_assessing", "start_notifying", "mark_contained", "close")

@@ -17,6 +17,7 @@ from customers.models import (
     ImportRejection,
     PiiAccess,
     SharedEmail,
+    SourcePriority,
 )
 from customers.services import pii_access_record
 from incidents.models import EvidencePack, Incident, RegulatorNotice
@@ -65,6 +66,7 @@ def world_build() -> World:
         pass
     TouchpointFactory.create(customer=customer)
     ImportMappingFactory.create()
+    SourcePriority.objects.create(source="salesforce", priority=10)
     SharedEmail.objects.create(
         email="family@home.example", source="salesforce", first_seen_at=datetime.now(UTC)
     )

@@ -26,6 +26,10 @@ IMPORT = {
     "customers.change_placeholderemail",
     "customers.delete_placeholderemail",
     "customers.view_sharedemail",
+    "customers.view_sourcepriority",
+    "customers.add_sourcepriority",
+    "customers.change_sourcepriority",
+    "customers.delete_sourcepriority",
 }
 
 EXPECTED = {
@@ -60,6 +64,7 @@ EXPECTED = {
         "customers.view_customerexport",
         "customers.view_placeholderemail",
         "customers.view_sharedemail",
+        "customers.view_sourcepriority",
     },
 }
 
