@@ -50,14 +50,14 @@ class Customer(models.Model):
     # source, its record's external id, and when that record last brought the value.
     # Street, postal code, city, region and country are one address: mixing two
     # sources' parts would make an address nobody lives at.
-    email_source = models.CharField(max_length=64, blank=True)
-    email_source_id = models.CharField(max_length=128, blank=True)
+    email_source = models.CharField(max_length=64, blank=True, db_default="")
+    email_source_id = models.CharField(max_length=128, blank=True, db_default="")
     email_seen_at = models.DateTimeField(null=True, blank=True)
-    phone_source = models.CharField(max_length=64, blank=True)
-    phone_source_id = models.CharField(max_length=128, blank=True)
+    phone_source = models.CharField(max_length=64, blank=True, db_default="")
+    phone_source_id = models.CharField(max_length=128, blank=True, db_default="")
     phone_seen_at = models.DateTimeField(null=True, blank=True)
-    address_source = models.CharField(max_length=64, blank=True)
-    address_source_id = models.CharField(max_length=128, blank=True)
+    address_source = models.CharField(max_length=64, blank=True, db_default="")
+    address_source_id = models.CharField(max_length=128, blank=True, db_default="")
     address_seen_at = models.DateTimeField(null=True, blank=True)
     segments: "models.ManyToManyField[Segment, SegmentMembership]" = models.ManyToManyField(
         "Segment", through="SegmentMembership", related_name="customers", blank=True
@@ -118,13 +118,13 @@ class SourceRecord(models.Model):
     # Hash of the normalised row last imported: a re-import of the same row changes nothing.
     row_hash = models.CharField(max_length=64, blank=True)
     # The contact values this source holds, as last imported, whether or not they won.
-    email = models.CharField(max_length=254, blank=True)
-    phone = models.CharField(max_length=64, blank=True)
-    street = models.TextField(blank=True)
-    postal_code = models.CharField(max_length=32, blank=True)
-    city = models.CharField(max_length=128, blank=True)
-    region = models.CharField(max_length=128, blank=True)
-    country = models.CharField(max_length=2, blank=True)
+    email = models.CharField(max_length=254, blank=True, db_default="")
+    phone = models.CharField(max_length=64, blank=True, db_default="")
+    street = models.TextField(blank=True, db_default="")
+    postal_code = models.CharField(max_length=32, blank=True, db_default="")
+    city = models.CharField(max_length=128, blank=True, db_default="")
+    region = models.CharField(max_length=128, blank=True, db_default="")
+    country = models.CharField(max_length=2, blank=True, db_default="")
     first_seen_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now=True)
 
