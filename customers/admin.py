@@ -29,6 +29,8 @@ from .imports import ImportFileError
 from .models import (
     Customer,
     CustomerExport,
+    CustomerMerge,
+    DuplicateCandidate,
     ImportJob,
     ImportMapping,
     ImportRejection,
@@ -45,9 +47,13 @@ from .pii import can_view_pii, mask_email, mask_field, mask_phone
 from .resources import CustomerExportResource, cell_escape
 from .services import (
     ExportError,
+    MergeError,
     customer_export_download,
     customer_export_request,
+    customer_merge,
     customer_save,
+    customer_unmerge,
+    duplicate_dismiss,
     import_job_cancel,
     import_job_confirm,
     import_job_create,
@@ -356,6 +362,7 @@ class CustomerAdmin(ExportMixin, admin.ModelAdmin):
         extra_context = {
             **(extra_context or {}),
             "can_import": self.has_import_permission(request),
+            "can_review_duplicates": request.user.has_perm("customers.view_duplicatecandidate"),
             "can_export_background": self.has_export_permission(request),
             # The segment the list is filtered by becomes the export's, if the user keeps it.
             "export_segment": request.GET.get(SegmentFilter.parameter_name, ""),
@@ -967,3 +974,105 @@ class SharedEmailAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(DuplicateCandidate)
+class DuplicateCandidateAdmin(admin.ModelAdmin):
+    """The review queue: pairs who may be one person. Nothing merges until someone says so."""
+
+    list_display = ["pair", "reason", "score", "status", "found_at", "decided_by"]
+    list_filter = ["status", "reason"]
+    list_select_related = ["customer_a", "customer_b", "decided_by"]
+    actions = ["merge_keep_older", "dismiss"]
+    show_full_result_count = False
+    fields = ("customer_a", "customer_b", "reason", "score", "status", "decided_by", "decided_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.display(description="customers")
+    def pair(self, obj: DuplicateCandidate) -> str:
+        return format_html(
+            '<a href="{}">{}</a> / <a href="{}">{}</a>',
+            reverse("admin:customers_customer_change", args=[obj.customer_a_id]),
+            str(obj.customer_a),
+            reverse("admin:customers_customer_change", args=[obj.customer_b_id]),
+            str(obj.customer_b),
+        )
+
+    @admin.action(description="Same person: merge into the older record", permissions=["change"])
+    def merge_keep_older(
+        self, request: HttpRequest, queryset: QuerySet[DuplicateCandidate]
+    ) -> None:
+        merged, refused = 0, []
+        for candidate in queryset.select_related("customer_a"):
+            try:
+                customer_merge(candidate=candidate, survivor=candidate.customer_a, by=request.user)
+                merged += 1
+            except MergeError as exc:
+                refused.append(str(exc))
+        self.message_user(request, f"{merged} pair(s) merged; each can be undone from Merges.")
+        for reason in refused:
+            self.message_user(request, reason, messages.WARNING)
+
+    @admin.action(description="Not the same person: dismiss", permissions=["change"])
+    def dismiss(self, request: HttpRequest, queryset: QuerySet[DuplicateCandidate]) -> None:
+        dismissed = 0
+        for candidate in queryset:
+            try:
+                duplicate_dismiss(candidate=candidate, by=request.user)
+                dismissed += 1
+            except MergeError as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+        self.message_user(request, f"{dismissed} pair(s) dismissed.")
+
+
+@admin.register(CustomerMerge)
+class CustomerMergeAdmin(admin.ModelAdmin):
+    """Merges people confirmed, with what moved; one action undoes a merge."""
+
+    list_display = ["__str__", "merged_by", "merged_at", "unmerged_by", "unmerged_at"]
+    list_select_related = ["survivor", "merged", "merged_by", "unmerged_by"]
+    actions = ["unmerge"]
+    fields = (
+        "survivor",
+        "merged",
+        "candidate",
+        "source_record_ids",
+        "merged_by",
+        "merged_at",
+        "unmerged_by",
+        "unmerged_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description="Undo the selected merges", permissions=["change"])
+    def unmerge(self, request: HttpRequest, queryset: QuerySet[CustomerMerge]) -> None:
+        undone = 0
+        for merge in queryset:
+            try:
+                customer_unmerge(merge=merge, by=request.user)
+                undone += 1
+            except MergeError as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+        self.message_user(request, f"{undone} merge(s) undone.")

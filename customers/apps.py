@@ -24,6 +24,11 @@ _IMPORT = {
     "customers.add_sourcepriority",
     "customers.change_sourcepriority",
     "customers.delete_sourcepriority",
+    # The duplicate review queue and its merges: those who import decide who is one person.
+    "customers.view_duplicatecandidate",
+    "customers.change_duplicatecandidate",
+    "customers.view_customermerge",
+    "customers.change_customermerge",
 }
 
 
@@ -72,6 +77,8 @@ class CustomersConfig(AppConfig):
                 "placeholderemail",
                 "sharedemail",
                 "sourcepriority",
+                "duplicatecandidate",
+                "customermerge",
             )
         },
     }

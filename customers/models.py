@@ -59,6 +59,11 @@ class Customer(models.Model):
     address_source = models.CharField(max_length=64, blank=True, db_default="")
     address_source_id = models.CharField(max_length=128, blank=True, db_default="")
     address_seen_at = models.DateTimeField(null=True, blank=True)
+    # Set when a person confirmed this record is the same person as another: its source
+    # records moved there (see CustomerMerge, which can undo it).
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_from"
+    )
     segments: "models.ManyToManyField[Segment, SegmentMembership]" = models.ManyToManyField(
         "Segment", through="SegmentMembership", related_name="customers", blank=True
     )
@@ -157,6 +162,74 @@ class SourcePriority(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} ({self.priority})"
+
+
+class DuplicateCandidate(models.Model):
+    """Two customers who may be one person, found without an email match; a person decides."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for review"
+        MERGED = "merged", "Merged"
+        DISMISSED = "dismissed", "Not the same person"
+
+    class Reason(models.TextChoices):
+        NAME_POSTAL = "name_postal", "Same last name and postal code"
+        PHONE = "phone", "Same phone number"
+
+    customer_a = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    customer_b = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    score = models.FloatField(help_text="Similarity, 0 to 1 (names and street, rapidfuzz).")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    found_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-score"]
+        verbose_name = "suspected duplicate"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer_a", "customer_b"], name="duplicate_pair_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(customer_a__lt=models.F("customer_b")), name="duplicate_pair_ordered"
+            ),
+        ]
+        indexes = [
+            # The review queue: what is waiting, best first.
+            models.Index(fields=["status", "-score"], name="duplicate_queue_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_a} / {self.customer_b} ({self.score:.2f})"
+
+
+class CustomerMerge(models.Model):
+    """One customer merged into another by a person, with what moved, so it can be undone."""
+
+    survivor = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    merged = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    candidate = models.ForeignKey(
+        DuplicateCandidate, null=True, blank=True, on_delete=models.SET_NULL, related_name="merges"
+    )
+    source_record_ids = models.JSONField(help_text="Source records moved to the survivor.")
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    merged_at = models.DateTimeField()
+    unmerged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    unmerged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-merged_at"]
+
+    def __str__(self) -> str:
+        return f"{self.merged} into {self.survivor}"
 
 
 class PlaceholderEmail(models.Model):

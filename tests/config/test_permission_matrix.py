@@ -62,6 +62,9 @@ PAGES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "customers.PlaceholderEmail": (frozenset({MO, SA, AUD}), frozenset({MO, SA})),
     "customers.SharedEmail": (frozenset({MO, SA, AUD}), NOBODY),
     "customers.SourcePriority": (frozenset({MO, SA, AUD}), frozenset({MO, SA})),
+    # Deciding goes through the actions; the change pages are read-only.
+    "customers.DuplicateCandidate": (frozenset({MO, SA, AUD}), frozenset({MO, SA})),
+    "customers.CustomerMerge": (frozenset({MO, SA, AUD}), frozenset({MO, SA})),
     "incidents.Incident": (ALL_ROLES, frozenset({CISO, SA})),
     "incidents.Obligation": (ALL_ROLES, NOBODY),
     "incidents.Regime": (ALL_ROLES, frozenset({DPO})),
@@ -93,6 +96,11 @@ ACTIONS: dict[str, dict[str, frozenset[str]]] = {
     "customers.Segment": {"delete_selected": frozenset({MO})},
     "customers.PlaceholderEmail": {"delete_selected": frozenset({MO, SA})},
     "customers.SourcePriority": {"delete_selected": frozenset({MO, SA})},
+    "customers.DuplicateCandidate": {
+        "merge_keep_older": frozenset({MO, SA}),
+        "dismiss": frozenset({MO, SA}),
+    },
+    "customers.CustomerMerge": {"unmerge": frozenset({MO, SA})},
     "incidents.Incident": {
         name: frozenset({CISO, SA})
         for name in ("start_assessing", "start_notifying", "mark_contained", "close")

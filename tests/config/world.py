@@ -13,13 +13,14 @@ from campaigns.services import campaign_send_batch, campaign_start
 from customers.models import (
     Customer,
     CustomerExport,
+    DuplicateCandidate,
     ImportJob,
     ImportRejection,
     PiiAccess,
     SharedEmail,
     SourcePriority,
 )
-from customers.services import pii_access_record
+from customers.services import customer_merge, pii_access_record
 from incidents.models import EvidencePack, Incident, RegulatorNotice
 from incidents.services import assessment_record, incident_open, scope_add_forensic_list
 from notifications.models import (
@@ -32,7 +33,7 @@ from notifications.models import (
 )
 from notifications.services import communication_create
 from tests.campaigns.factories import CampaignFactory, scope_write, segment_with
-from tests.customers.factories import ImportMappingFactory, TouchpointFactory
+from tests.customers.factories import CustomerFactory, ImportMappingFactory, TouchpointFactory
 from tests.notifications.factories import MessageTemplateFactory, TemplateVersionFactory
 
 from .canary import Canary, canary_import, canary_seed
@@ -67,6 +68,14 @@ def world_build() -> World:
     TouchpointFactory.create(customer=customer)
     ImportMappingFactory.create()
     SourcePriority.objects.create(source="salesforce", priority=10)
+    twins = [CustomerFactory.create(last_name="Twin") for _ in range(4)]
+    merged_pair = DuplicateCandidate.objects.create(
+        customer_a=twins[0], customer_b=twins[1], reason="name_postal", score=0.9
+    )
+    customer_merge(candidate=merged_pair, survivor=twins[0], by=None)
+    DuplicateCandidate.objects.create(
+        customer_a=twins[2], customer_b=twins[3], reason="phone", score=0.95
+    )
     SharedEmail.objects.create(
         email="family@home.example", source="salesforce", first_seen_at=datetime.now(UTC)
     )

@@ -30,6 +30,10 @@ IMPORT = {
     "customers.add_sourcepriority",
     "customers.change_sourcepriority",
     "customers.delete_sourcepriority",
+    "customers.view_duplicatecandidate",
+    "customers.change_duplicatecandidate",
+    "customers.view_customermerge",
+    "customers.change_customermerge",
 }
 
 EXPECTED = {
@@ -65,6 +69,8 @@ EXPECTED = {
         "customers.view_placeholderemail",
         "customers.view_sharedemail",
         "customers.view_sourcepriority",
+        "customers.view_duplicatecandidate",
+        "customers.view_customermerge",
     },
 }
 
