@@ -45,6 +45,7 @@ from .models import (
 )
 from .pii import can_view_pii, mask_email, mask_field, mask_phone
 from .resources import CustomerExportResource, cell_escape
+from .selectors import customer_timeline
 from .services import (
     ExportError,
     MergeError,
@@ -388,22 +389,20 @@ class CustomerAdmin(ExportMixin, admin.ModelAdmin):
         items = format_html_join("", "<li>{}: {} record {}, last brought {}</li>", rows)
         return format_html("<ul>{}</ul>", items)
 
-    @admin.display(description="Touchpoints (newest first)")
+    @admin.display(description="History (newest first)")
     def touchpoint_timeline(self, obj: Customer) -> str:
         if not obj.pk:
             return "-"
-        touchpoints = obj.touchpoints.order_by("-occurred_at")[:TIMELINE_LIMIT]
         items = format_html_join(
             "",
-            "<li><time>{}</time> — {} by {}{}</li>",
+            "<li><time>{}</time> — {}{}</li>",
             (
                 (
-                    t.occurred_at.strftime("%Y-%m-%d %H:%M UTC"),
-                    t.get_kind_display(),
-                    t.get_channel_display(),
-                    f" ({t.reference})" if t.reference else "",
+                    e.at.strftime("%Y-%m-%d %H:%M UTC"),
+                    e.what,
+                    f" ({e.detail})" if e.detail else "",
                 )
-                for t in touchpoints
+                for e in customer_timeline(customer_id=obj.pk, limit=TIMELINE_LIMIT)
             ),
         )
         return format_html('<ol class="timeline">{}</ol>', items) if items else "None yet"
