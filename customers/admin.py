@@ -29,22 +29,32 @@ from .imports import ImportFileError
 from .models import (
     Customer,
     CustomerExport,
+    CustomerMerge,
+    DuplicateCandidate,
     ImportJob,
     ImportMapping,
     ImportRejection,
     PiiAccess,
+    PlaceholderEmail,
     Segment,
     SegmentMembership,
+    SharedEmail,
+    SourcePriority,
     SourceRecord,
     Touchpoint,
 )
 from .pii import can_view_pii, mask_email, mask_field, mask_phone
 from .resources import CustomerExportResource, cell_escape
+from .selectors import customer_timeline
 from .services import (
     ExportError,
+    MergeError,
     customer_export_download,
     customer_export_request,
+    customer_merge,
     customer_save,
+    customer_unmerge,
+    duplicate_dismiss,
     import_job_cancel,
     import_job_confirm,
     import_job_create,
@@ -67,15 +77,61 @@ EXPORT_PERMISSION = "customers.export_customer"
 TIMELINE_LIMIT = 100
 
 
+_HELD = ("email", "phone", "street", "postal_code", "city", "region", "country")
+_GROUPS = (("email", "email"), ("phone", "phone"), ("address", "postal address"))
+
+
+def _held_values(record: SourceRecord, *, in_full: bool) -> str:
+    parts = [
+        (name.replace("_", " "), value if in_full else mask_field(name, value))
+        for name in _HELD
+        if (value := getattr(record, name))
+    ]
+    if not parts:
+        return "-"
+    return format_html_join(format_html("<br>"), "{}: {}", parts)
+
+
 class SourceRecordInline(admin.TabularInline):
+    """Every value each source holds, and which of them the customer record kept."""
+
     model = SourceRecord
     extra = 0
     can_delete = False
-    fields = ("source", "external_id", "first_seen_at", "last_seen_at")
+    fields = ("source", "external_id", "held_values", "kept", "first_seen_at", "last_seen_at")
     readonly_fields = fields
+    verbose_name = "source record"
+    verbose_name_plural = "Source records: what each source holds, and which value was kept"
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if can_view_pii(request.user):
+            return self.fields
+        return [("held_values_masked" if f == "held_values" else f) for f in self.fields]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.get_fields(request, obj)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="values it holds")
+    def held_values(self, obj: SourceRecord) -> str:
+        return _held_values(obj, in_full=True)
+
+    @admin.display(description="values it holds")
+    def held_values_masked(self, obj: SourceRecord) -> str:
+        return _held_values(obj, in_full=False)
+
+    @admin.display(description="kept from it")
+    def kept(self, obj: SourceRecord) -> str:
+        customer = obj.customer
+        won = [
+            label
+            for group, label in _GROUPS
+            if getattr(customer, f"{group}_source") == obj.source
+            and getattr(customer, f"{group}_source_id") == obj.external_id
+        ]
+        return ", ".join(won) or "-"
 
 
 class SegmentMembershipInline(admin.TabularInline):
@@ -157,6 +213,7 @@ class CustomerAdmin(ExportMixin, admin.ModelAdmin):
         "updated_at",
         "touchpoint_timeline",
         "incidents_touching",
+        "provenance",
     ]
     fieldsets = [
         (None, {"fields": ["first_name", "last_name", "language", "lifecycle_stage"]}),
@@ -169,6 +226,7 @@ class CustomerAdmin(ExportMixin, admin.ModelAdmin):
             "Marketing consent",
             {"fields": ["marketing_consent", "consent_updated_at", "consent_source"]},
         ),
+        ("Where the kept contact values come from", {"fields": ["provenance"]}),
         ("Journey", {"fields": ["touchpoint_timeline", "incidents_touching"]}),
         ("Record", {"fields": ["created_at", "updated_at"]}),
     ]
@@ -305,28 +363,46 @@ class CustomerAdmin(ExportMixin, admin.ModelAdmin):
         extra_context = {
             **(extra_context or {}),
             "can_import": self.has_import_permission(request),
+            "can_review_duplicates": request.user.has_perm("customers.view_duplicatecandidate"),
             "can_export_background": self.has_export_permission(request),
             # The segment the list is filtered by becomes the export's, if the user keeps it.
             "export_segment": request.GET.get(SegmentFilter.parameter_name, ""),
         }
         return super().changelist_view(request, extra_context)
 
-    @admin.display(description="Touchpoints (newest first)")
+    @admin.display(description="Kept from")
+    def provenance(self, obj: Customer) -> str:
+        rows = [
+            (
+                label,
+                getattr(obj, f"{group}_source"),
+                getattr(obj, f"{group}_source_id"),
+                seen.strftime("%Y-%m-%d %H:%M UTC")
+                if (seen := getattr(obj, f"{group}_seen_at"))
+                else "-",
+            )
+            for group, label in _GROUPS
+            if getattr(obj, f"{group}_source")
+        ]
+        if not rows:
+            return "Typed by hand or imported before sources were recorded"
+        items = format_html_join("", "<li>{}: {} record {}, last brought {}</li>", rows)
+        return format_html("<ul>{}</ul>", items)
+
+    @admin.display(description="History (newest first)")
     def touchpoint_timeline(self, obj: Customer) -> str:
         if not obj.pk:
             return "-"
-        touchpoints = obj.touchpoints.order_by("-occurred_at")[:TIMELINE_LIMIT]
         items = format_html_join(
             "",
-            "<li><time>{}</time> — {} by {}{}</li>",
+            "<li><time>{}</time> — {}{}</li>",
             (
                 (
-                    t.occurred_at.strftime("%Y-%m-%d %H:%M UTC"),
-                    t.get_kind_display(),
-                    t.get_channel_display(),
-                    f" ({t.reference})" if t.reference else "",
+                    e.at.strftime("%Y-%m-%d %H:%M UTC"),
+                    e.what,
+                    f" ({e.detail})" if e.detail else "",
                 )
-                for t in touchpoints
+                for e in customer_timeline(customer_id=obj.pk, limit=TIMELINE_LIMIT)
             ),
         )
         return format_html('<ol class="timeline">{}</ol>', items) if items else "None yet"
@@ -466,9 +542,15 @@ def _job_summary(job: ImportJob) -> str:
         return f"{job.file_name}: {job.get_status_display()}. {job.error}"
     if job.changed_nothing:
         return f"{job.file_name}: nothing changed, every row was already imported as it is."
-    return (
-        f"{job.file_name}: {job.created} created, {job.updated} updated, {job.merged} merged, "
-        f"{job.unchanged} unchanged, {job.rejected} rejected."
+    return " ".join(
+        filter(
+            None,
+            [
+                f"{job.file_name}: {job.created} created, {job.updated} updated, "
+                f"{job.merged} merged, {job.unchanged} unchanged, {job.rejected} rejected.",
+                job.email_unkeyed_summary,
+            ],
+        )
     )
 
 
@@ -514,6 +596,9 @@ class ImportJobAdmin(admin.ModelAdmin):
         "unchanged",
         "duplicate",
         "rejected",
+        "email_malformed",
+        "email_placeholder",
+        "email_shared",
         "error_report",
         "created_by",
         "created_at",
@@ -837,3 +922,156 @@ class PiiAccessAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(SourcePriority)
+class SourcePriorityAdmin(admin.ModelAdmin):
+    """Which source's contact data is kept when two disagree; edits apply from the next import."""
+
+    list_display = ["source", "priority", "note"]
+    list_editable = ["priority"]
+    search_fields = ["source"]
+
+
+@admin.register(PlaceholderEmail)
+class PlaceholderEmailAdmin(admin.ModelAdmin):
+    """The patterns an import treats as no one's address; edits apply from the next import."""
+
+    list_display = ["pattern", "note", "created_at"]
+    search_fields = ["pattern"]
+
+
+@admin.register(SharedEmail)
+class SharedEmailAdmin(admin.ModelAdmin):
+    """Addresses found on several ids of one source. Written by imports only."""
+
+    list_display = ["email", "source", "first_seen_at"]
+    list_filter = ["source"]
+    show_full_result_count = False
+
+    def get_list_display(self, request: HttpRequest) -> list[Any]:
+        if can_view_pii(request.user):
+            return list(self.list_display)
+        return ["masked_email", "source", "first_seen_at"]
+
+    def get_search_fields(self, request: HttpRequest) -> list[str]:
+        # A search would tell someone without view_pii whether an address is known.
+        return ["email"] if can_view_pii(request.user) else []
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return self.get_list_display(request)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return self.get_list_display(request)
+
+    @admin.display(description="email")
+    def masked_email(self, obj: SharedEmail) -> str:
+        return mask_email(obj.email)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(DuplicateCandidate)
+class DuplicateCandidateAdmin(admin.ModelAdmin):
+    """The review queue: pairs who may be one person. Nothing merges until someone says so."""
+
+    list_display = ["pair", "reason", "score", "status", "found_at", "decided_by"]
+    list_filter = ["status", "reason"]
+    list_select_related = ["customer_a", "customer_b", "decided_by"]
+    actions = ["merge_keep_older", "dismiss"]
+    show_full_result_count = False
+    fields = ("customer_a", "customer_b", "reason", "score", "status", "decided_by", "decided_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.display(description="customers")
+    def pair(self, obj: DuplicateCandidate) -> str:
+        return format_html(
+            '<a href="{}">{}</a> / <a href="{}">{}</a>',
+            reverse("admin:customers_customer_change", args=[obj.customer_a_id]),
+            str(obj.customer_a),
+            reverse("admin:customers_customer_change", args=[obj.customer_b_id]),
+            str(obj.customer_b),
+        )
+
+    @admin.action(description="Same person: merge into the older record", permissions=["change"])
+    def merge_keep_older(
+        self, request: HttpRequest, queryset: QuerySet[DuplicateCandidate]
+    ) -> None:
+        merged, refused = 0, []
+        for candidate in queryset.select_related("customer_a"):
+            try:
+                customer_merge(candidate=candidate, survivor=candidate.customer_a, by=request.user)
+                merged += 1
+            except MergeError as exc:
+                refused.append(str(exc))
+        self.message_user(request, f"{merged} pair(s) merged; each can be undone from Merges.")
+        for reason in refused:
+            self.message_user(request, reason, messages.WARNING)
+
+    @admin.action(description="Not the same person: dismiss", permissions=["change"])
+    def dismiss(self, request: HttpRequest, queryset: QuerySet[DuplicateCandidate]) -> None:
+        dismissed = 0
+        for candidate in queryset:
+            try:
+                duplicate_dismiss(candidate=candidate, by=request.user)
+                dismissed += 1
+            except MergeError as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+        self.message_user(request, f"{dismissed} pair(s) dismissed.")
+
+
+@admin.register(CustomerMerge)
+class CustomerMergeAdmin(admin.ModelAdmin):
+    """Merges people confirmed, with what moved; one action undoes a merge."""
+
+    list_display = ["__str__", "merged_by", "merged_at", "unmerged_by", "unmerged_at"]
+    list_select_related = ["survivor", "merged", "merged_by", "unmerged_by"]
+    actions = ["unmerge"]
+    fields = (
+        "survivor",
+        "merged",
+        "candidate",
+        "source_record_ids",
+        "merged_by",
+        "merged_at",
+        "unmerged_by",
+        "unmerged_at",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description="Undo the selected merges", permissions=["change"])
+    def unmerge(self, request: HttpRequest, queryset: QuerySet[CustomerMerge]) -> None:
+        undone = 0
+        for merge in queryset:
+            try:
+                customer_unmerge(merge=merge, by=request.user)
+                undone += 1
+            except MergeError as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+        self.message_user(request, f"{undone} merge(s) undone.")

@@ -14,6 +14,21 @@ _IMPORT = {
     "customers.view_importmapping",
     "customers.add_importmapping",
     "customers.change_importmapping",
+    # Which addresses identify nobody is decided by those who import.
+    "customers.view_placeholderemail",
+    "customers.add_placeholderemail",
+    "customers.change_placeholderemail",
+    "customers.delete_placeholderemail",
+    "customers.view_sharedemail",
+    "customers.view_sourcepriority",
+    "customers.add_sourcepriority",
+    "customers.change_sourcepriority",
+    "customers.delete_sourcepriority",
+    # The duplicate review queue and its merges: those who import decide who is one person.
+    "customers.view_duplicatecandidate",
+    "customers.change_duplicatecandidate",
+    "customers.view_customermerge",
+    "customers.change_customermerge",
 }
 
 
@@ -59,6 +74,11 @@ class CustomersConfig(AppConfig):
                 "importmapping",
                 "piiaccess",
                 "customerexport",
+                "placeholderemail",
+                "sharedemail",
+                "sourcepriority",
+                "duplicatecandidate",
+                "customermerge",
             )
         },
     }

@@ -11,6 +11,9 @@ class Customer(models.Model):
         UNDELIVERABLE = "undeliverable", "Undeliverable (malformed)"
         BOUNCED = "bounced", "Bounced"
         MISSING = "missing", "No email"
+        # A placeholder or an address several people's records carry: not the person's own,
+        # so it joins nobody and a breach notice goes by letter instead.
+        SHARED = "shared", "Shared or placeholder (not the person's own)"
 
     class Consent(models.TextChoices):
         UNKNOWN = "unknown", "Unknown"
@@ -19,7 +22,9 @@ class Customer(models.Model):
 
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
-    # `email` is what the source said (trimmed); `email_normalized` is the matching key.
+    # `email` is what the source said (trimmed); `email_normalized` is the matching key,
+    # empty when the address is malformed, a placeholder or shared: such an address
+    # must never join two people.
     email = models.CharField(max_length=254, blank=True)
     email_normalized = models.CharField(max_length=254, blank=True, editable=False)
     email_status = models.CharField(
@@ -41,6 +46,24 @@ class Customer(models.Model):
     consent_updated_at = models.DateTimeField(null=True, blank=True)
     consent_source = models.CharField(max_length=64, blank=True)
     lifecycle_stage = models.CharField(max_length=64, blank=True)
+    # Where each kept contact value came from (survivorship, see SourcePriority): the
+    # source, its record's external id, and when that record last brought the value.
+    # Street, postal code, city, region and country are one address: mixing two
+    # sources' parts would make an address nobody lives at.
+    email_source = models.CharField(max_length=64, blank=True, db_default="")
+    email_source_id = models.CharField(max_length=128, blank=True, db_default="")
+    email_seen_at = models.DateTimeField(null=True, blank=True)
+    phone_source = models.CharField(max_length=64, blank=True, db_default="")
+    phone_source_id = models.CharField(max_length=128, blank=True, db_default="")
+    phone_seen_at = models.DateTimeField(null=True, blank=True)
+    address_source = models.CharField(max_length=64, blank=True, db_default="")
+    address_source_id = models.CharField(max_length=128, blank=True, db_default="")
+    address_seen_at = models.DateTimeField(null=True, blank=True)
+    # Set when a person confirmed this record is the same person as another: its source
+    # records moved there (see CustomerMerge, which can undo it).
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_from"
+    )
     segments: "models.ManyToManyField[Segment, SegmentMembership]" = models.ManyToManyField(
         "Segment", through="SegmentMembership", related_name="customers", blank=True
     )
@@ -99,6 +122,14 @@ class SourceRecord(models.Model):
     external_id = models.CharField(max_length=128)
     # Hash of the normalised row last imported: a re-import of the same row changes nothing.
     row_hash = models.CharField(max_length=64, blank=True)
+    # The contact values this source holds, as last imported, whether or not they won.
+    email = models.CharField(max_length=254, blank=True, db_default="")
+    phone = models.CharField(max_length=64, blank=True, db_default="")
+    street = models.TextField(blank=True, db_default="")
+    postal_code = models.CharField(max_length=32, blank=True, db_default="")
+    city = models.CharField(max_length=128, blank=True, db_default="")
+    region = models.CharField(max_length=128, blank=True, db_default="")
+    country = models.CharField(max_length=2, blank=True, db_default="")
     first_seen_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now=True)
 
@@ -112,6 +143,127 @@ class SourceRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}:{self.external_id}"
+
+
+class SourcePriority(models.Model):
+    """How far a source system is trusted for contact data; sources not listed count 0.
+
+    A value from a source of higher priority is kept over one from a lower; among equal
+    priorities the most recently imported value wins.
+    """
+
+    source = models.CharField(max_length=64, unique=True)
+    priority = models.IntegerField(default=0, help_text="Higher wins; unlisted sources are 0.")
+    note = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-priority", "source"]
+        verbose_name_plural = "source priorities"
+
+    def __str__(self) -> str:
+        return f"{self.source} ({self.priority})"
+
+
+class DuplicateCandidate(models.Model):
+    """Two customers who may be one person, found without an email match; a person decides."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for review"
+        MERGED = "merged", "Merged"
+        DISMISSED = "dismissed", "Not the same person"
+
+    class Reason(models.TextChoices):
+        NAME_POSTAL = "name_postal", "Same last name and postal code"
+        PHONE = "phone", "Same phone number"
+
+    customer_a = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    customer_b = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    score = models.FloatField(help_text="Similarity, 0 to 1 (names and street, rapidfuzz).")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    found_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-score"]
+        verbose_name = "suspected duplicate"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer_a", "customer_b"], name="duplicate_pair_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(customer_a__lt=models.F("customer_b")), name="duplicate_pair_ordered"
+            ),
+        ]
+        indexes = [
+            # The review queue: what is waiting, best first.
+            models.Index(fields=["status", "-score"], name="duplicate_queue_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_a} / {self.customer_b} ({self.score:.2f})"
+
+
+class CustomerMerge(models.Model):
+    """One customer merged into another by a person, with what moved, so it can be undone."""
+
+    survivor = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    merged = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    candidate = models.ForeignKey(
+        DuplicateCandidate, null=True, blank=True, on_delete=models.SET_NULL, related_name="merges"
+    )
+    source_record_ids = models.JSONField(help_text="Source records moved to the survivor.")
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    merged_at = models.DateTimeField()
+    unmerged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    unmerged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-merged_at"]
+
+    def __str__(self) -> str:
+        return f"{self.merged} into {self.survivor}"
+
+
+class PlaceholderEmail(models.Model):
+    """An address pattern CRMs fill in when they have no email: it identifies nobody."""
+
+    pattern = models.CharField(
+        max_length=254,
+        unique=True,
+        help_text='Shell-style, case-insensitive: "noemail@*", "none@none.com", "info@*".',
+    )
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["pattern"]
+        verbose_name = "placeholder email pattern"
+
+    def __str__(self) -> str:
+        return self.pattern
+
+
+class SharedEmail(models.Model):
+    """An address found on several external ids of one source: never a merge key again."""
+
+    email = models.CharField(max_length=254, unique=True)
+    source = models.CharField(max_length=64, help_text="The source it was first seen shared in.")
+    first_seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["email"]
+        verbose_name = "shared email"
+
+    def __str__(self) -> str:
+        return self.email
 
 
 class Segment(models.Model):
@@ -243,6 +395,10 @@ class ImportJob(models.Model):
     merged = models.PositiveBigIntegerField(default=0)
     duplicate = models.PositiveBigIntegerField(default=0)
     rejected = models.PositiveBigIntegerField(default=0)
+    # Rows kept but whose email joins nobody, by why (see CustomerRow.email_flag).
+    email_malformed = models.PositiveBigIntegerField("malformed email", default=0)
+    email_placeholder = models.PositiveBigIntegerField("placeholder email", default=0)
+    email_shared = models.PositiveBigIntegerField("shared email", default=0)
     error = models.TextField(blank=True)
 
     class Meta:
@@ -259,6 +415,24 @@ class ImportJob(models.Model):
             self.Status.FAILED,
             self.Status.CANCELLED,
         }
+
+    @property
+    def email_unkeyed_summary(self) -> str:
+        """Rows kept whose email joins nobody, and why, in a sentence ("" when none)."""
+        reasons = [
+            (self.email_malformed, "malformed"),
+            (self.email_placeholder, "a placeholder address (noemail@…, generic inboxes)"),
+            (self.email_shared, "shared by several external ids of this source"),
+        ]
+        parts = [f"{count} {why}" for count, why in reasons if count]
+        if not parts:
+            return ""
+        total = self.email_malformed + self.email_placeholder + self.email_shared
+        return (
+            f"{total} rows kept with an email that matches no one else: "
+            + "; ".join(parts)
+            + ". They get a letter, not an email."
+        )
 
     @property
     def changed_nothing(self) -> bool:

@@ -30,16 +30,37 @@ _NEW_CONSENT = (
     "ELSE customers_customer.marketing_consent END"
 )
 _CONSENT_CHANGED = f"{_NEW_CONSENT} <> customers_customer.marketing_consent"
-_KEEP_UNLESS_GIVEN = (
-    "first_name",
-    "last_name",
-    "phone",
-    "street",
-    "postal_code",
-    "city",
-    "region",
-    "language",
-    "lifecycle_stage",
+_EMAIL_TAKEN = "s.email_free = 1 OR (s.email_free = 2 AND customers_customer.email_normalized = '')"
+# When a row gives a value of each provenance group (the address counts as one); {t} is
+# the staging table's alias.
+_GIVEN = {
+    "email": "{t}email <> ''",
+    "phone": "{t}phone <> ''",
+    "address": "({t}street <> '' OR {t}postal_code <> '' OR {t}city <> '' "
+    "OR {t}region <> '' OR {t}country <> '' OR {t}country_raw <> '')",
+}
+_PROVENANCE_COLUMNS = ", ".join(
+    f"{group}_source, {group}_source_id, {group}_seen_at" for group in _GIVEN
+)
+# A new customer's provenance: this source, for each group its row gives.
+_NEW_PROVENANCE = ", ".join(
+    f"CASE WHEN {given} THEN %(source)s ELSE '' END, "
+    f"CASE WHEN {given} THEN external_id ELSE '' END, "
+    f"CASE WHEN {given} THEN %(now)s END"
+    for given in (g.format(t="") for g in _GIVEN.values())
+)
+_KEEP_UNLESS_GIVEN = ("first_name", "last_name", "language", "lifecycle_stage")
+_ADDRESS = ("street", "postal_code", "city", "region")
+
+COUNTS = (
+    "created",
+    "updated",
+    "unchanged",
+    "merged",
+    "duplicate",
+    "email_malformed",
+    "email_placeholder",
+    "email_shared",
 )
 
 LOCK_KEY = 0x62645F637573  # "bd_cus": one advisory lock serialises all customer imports
@@ -53,7 +74,13 @@ class Merger:
         self.segment_id = segment_id
         self.now = now
         self.postgres = connection.vendor == "postgresql"
-        self.counts = {"created": 0, "updated": 0, "unchanged": 0, "merged": 0, "duplicate": 0}
+        self.counts = dict.fromkeys(COUNTS, 0)
+        # Sources trusted more than this one: a value they gave is not replaced by ours.
+        from ..models import SourcePriority
+
+        priorities = dict(SourcePriority.objects.values_list("source", "priority"))
+        own = priorities.get(source, 0)
+        self.higher = sorted(name for name, rank in priorities.items() if rank > own)
 
     def _execute(self, sql: str, params: dict[str, Any] | None = None) -> int:
         with connection.cursor() as cursor:
@@ -77,13 +104,8 @@ class Merger:
         on_commit = " ON COMMIT DROP" if self.postgres else ""
         self._execute(
             f"CREATE TEMPORARY TABLE bd_stage ({columns}, customer_id bigint, "
-            "old_hash text, outcome text, is_new boolean DEFAULT FALSE, "
-            f"superseded boolean DEFAULT FALSE){on_commit}"
+            f"old_hash text, outcome text, is_new boolean DEFAULT FALSE){on_commit}"
         )
-
-    def _set_nestloop(self, on: bool) -> None:
-        if self.postgres:
-            self._execute(f"SET LOCAL enable_nestloop = {'on' if on else 'off'}")
 
     @property
     def _temp_schema(self) -> str:
@@ -117,6 +139,16 @@ class Merger:
             "DELETE FROM bd_stage WHERE row_no NOT IN "
             "(SELECT max(row_no) FROM bd_stage GROUP BY external_id)"
         )
+        # An address on several ids of this source is shared (a family, an office, a
+        # CRM's filler): remembered, so that it joins nobody in this or a later file.
+        shared = self._execute(
+            "INSERT INTO customers_sharedemail (email, source, first_seen_at) "
+            "SELECT email_normalized, %(source)s, %(now)s FROM bd_stage "
+            "WHERE email_normalized <> '' GROUP BY email_normalized HAVING count(*) > 1 "
+            "ON CONFLICT (email) DO NOTHING",
+            p,
+        )
+        self._shared_unkey(p, known_before=not shared)
         self._execute(
             "UPDATE bd_stage SET customer_id = sr.customer_id, old_hash = sr.row_hash, "
             "outcome = CASE WHEN sr.row_hash = bd_stage.row_hash "
@@ -130,15 +162,35 @@ class Merger:
             "FROM customers_customer c WHERE bd_stage.customer_id IS NULL "
             "AND bd_stage.email_normalized <> '' AND c.email_normalized = bd_stage.email_normalized"
         )
+        # A customer found by email who already has another id of this source: the
+        # address is carried by two of its records, so it is shared, not a match.
+        if self._execute(
+            "INSERT INTO customers_sharedemail (email, source, first_seen_at) "
+            "SELECT email_normalized, %(source)s, %(now)s FROM bd_stage "
+            "WHERE outcome = 'merged' AND EXISTS (SELECT 1 FROM customers_sourcerecord sr "
+            "WHERE sr.customer_id = bd_stage.customer_id AND sr.source = %(source)s "
+            "AND sr.external_id <> bd_stage.external_id) "
+            "ON CONFLICT (email) DO NOTHING",
+            p,
+        ):
+            self._shared_unkey(p, known_before=False)
+            self._execute(
+                "UPDATE bd_stage SET customer_id = NULL, outcome = NULL "
+                "WHERE outcome = 'merged' AND email_normalized = ''"
+            )
         self._new_customers(p, first_row=rows[0][0])
         self._update_customers(p)
         self._execute(
-            "INSERT INTO customers_sourcerecord "
-            "(customer_id, source, external_id, row_hash, first_seen_at, last_seen_at) "
-            "SELECT customer_id, %(source)s, external_id, row_hash, %(now)s, %(now)s "
+            "INSERT INTO customers_sourcerecord (customer_id, source, external_id, row_hash, "
+            "first_seen_at, last_seen_at, email, phone, street, postal_code, city, region, "
+            "country) SELECT customer_id, %(source)s, external_id, row_hash, %(now)s, %(now)s, "
+            "email, phone, street, postal_code, city, region, country "
             "FROM bd_stage WHERE outcome <> 'unchanged' "
             "ON CONFLICT (source, external_id) DO UPDATE SET "
-            "row_hash = excluded.row_hash, last_seen_at = excluded.last_seen_at",
+            "row_hash = excluded.row_hash, last_seen_at = excluded.last_seen_at, "
+            "email = excluded.email, phone = excluded.phone, street = excluded.street, "
+            "postal_code = excluded.postal_code, city = excluded.city, "
+            "region = excluded.region, country = excluded.country",
             p,
         )
         if self.segment_id is not None:
@@ -150,13 +202,40 @@ class Merger:
                 {**p, "segment": self.segment_id},
             )
         with connection.cursor() as cursor:
-            cursor.execute("SELECT outcome, count(*) FROM bd_stage GROUP BY outcome")
-            for outcome, count in cursor.fetchall():
+            cursor.execute(
+                "SELECT outcome, email_flag, count(*) FROM bd_stage GROUP BY outcome, email_flag"
+            )
+            for outcome, flag, count in cursor.fetchall():
                 self.counts[outcome] += count
+                if flag:
+                    self.counts[f"email_{flag}"] += count
         self._execute("TRUNCATE bd_stage" if self.postgres else "DELETE FROM bd_stage")
 
+    def _shared_unkey(self, p: dict[str, Any], *, known_before: bool) -> None:
+        """Take shared addresses out of matching, in this batch and on customers."""
+        if not known_before:
+            # The customer who held the address alone until now loses it as a key too.
+            self._execute(
+                "UPDATE customers_customer SET email_normalized = '', "
+                "email_status = CASE WHEN email_status = 'valid' THEN 'shared' "
+                "ELSE email_status END, updated_at = %(now)s "
+                "WHERE email_normalized <> '' AND email_normalized IN "
+                "(SELECT se.email FROM customers_sharedemail se "
+                "JOIN bd_stage s ON s.email_normalized = se.email)",
+                p,
+            )
+        self._execute(
+            "UPDATE bd_stage SET email_flag = 'shared', email_normalized = '', "
+            "email_status = CASE WHEN email_status = 'valid' THEN 'shared' "
+            "ELSE email_status END "
+            "WHERE email_normalized <> '' AND email_normalized IN "
+            "(SELECT email FROM customers_sharedemail)"
+        )
+
     def _new_customers(self, p: dict[str, Any], first_row: int) -> None:
-        # Every row no customer was found for gets an id of its own ...
+        # Every row no customer was found for gets an id of its own. Two rows of one file
+        # never share a new customer: same id is a duplicate, same email under two ids
+        # of one source is a shared address.
         if self.postgres:
             ids = "nextval(pg_get_serial_sequence('customers_customer', 'id'))"
         else:
@@ -174,57 +253,78 @@ class Merger:
             f"UPDATE bd_stage SET customer_id = {ids}, outcome = 'created', is_new = TRUE "  # noqa: S608
             "WHERE customer_id IS NULL"
         )
-        # ... then rows of one new person (same email, different ids) share the first
-        # one's: it creates the customer, the others are merged into it, and the last
-        # row's values win, with an opt-out in any of them. The statistics predate the
-        # ids, so the planner thinks no row is new and would pair them in a nested loop:
-        # a hash join is right for a self-join of the staging table whatever the numbers.
-        self._set_nestloop(False)
         self._execute(
-            "UPDATE bd_stage SET customer_id = f.first_id, "  # noqa: S608
-            "outcome = CASE WHEN bd_stage.customer_id = f.first_id "
-            "THEN 'created' ELSE 'merged' END, "
-            "superseded = (bd_stage.row_no < f.last_row), "
-            "consent = CASE f.consent_rank WHEN 2 THEN 'withdrawn' WHEN 1 THEN 'granted' "
-            "ELSE '' END "
-            "FROM (SELECT email_normalized, min(customer_id) AS first_id, "
-            f"max(row_no) AS last_row, {_CONSENT_RANK} AS consent_rank FROM bd_stage "
-            "WHERE is_new AND email_normalized <> '' GROUP BY email_normalized "
-            "HAVING count(*) > 1) AS f "
-            "WHERE bd_stage.is_new AND bd_stage.email_normalized = f.email_normalized"
-        )
-        self._set_nestloop(True)
-        self._execute(
-            "INSERT INTO customers_customer (id, first_name, last_name, email, "
+            "INSERT INTO customers_customer (id, first_name, last_name, email, "  # noqa: S608
             "email_normalized, email_status, phone, street, postal_code, city, region, "
             "country, country_raw, language, marketing_consent, consent_updated_at, "
-            "consent_source, lifecycle_stage, created_at, updated_at) "
+            "consent_source, lifecycle_stage, created_at, updated_at, "
+            f"{_PROVENANCE_COLUMNS}) "
             "SELECT customer_id, first_name, last_name, email, email_normalized, "
             "email_status, phone, street, postal_code, city, region, country, country_raw, "
             "language, CASE WHEN consent <> '' THEN consent ELSE 'unknown' END, "
             "CASE WHEN consent <> '' THEN %(now)s END, "
             "CASE WHEN consent <> '' THEN %(source)s ELSE '' END, lifecycle_stage, "
-            "%(now)s, %(now)s FROM bd_stage WHERE is_new AND NOT superseded",
+            f"%(now)s, %(now)s, {_NEW_PROVENANCE} FROM bd_stage WHERE is_new",
             p,
         )
 
+    def _wins(self, group: str, p: dict[str, Any]) -> str:
+        """SQL: the row's value of `group` replaces the customer's (survivorship).
+
+        Most recent wins, so the row does, unless the kept value came from a source of
+        higher priority.
+        """
+        given = _GIVEN[group].format(t="s.")
+        if not self.higher:
+            return given
+        names = []
+        for n, name in enumerate(self.higher):
+            p[f"higher{n}"] = name
+            names.append(f"%(higher{n})s")
+        return f"({given} AND customers_customer.{group}_source NOT IN ({', '.join(names)}))"
+
     def _update_customers(self, p: dict[str, Any]) -> None:
+        wins = {group: self._wins(group, p) for group in _GIVEN}
         keep = ", ".join(
             f"{f} = CASE WHEN s.{f} <> '' THEN s.{f} ELSE customers_customer.{f} END"
             for f in _KEEP_UNLESS_GIVEN
         )
-        country_given = "(s.country <> '' OR s.country_raw <> '')"
+        # Within the winning address an empty cell keeps what the record had, as before.
+        address = ", ".join(
+            f"{f} = CASE WHEN {wins['address']} AND s.{f} <> '' THEN s.{f} "
+            f"ELSE customers_customer.{f} END"
+            for f in _ADDRESS
+        )
+        phone = f"phone = CASE WHEN {wins['phone']} THEN s.phone ELSE customers_customer.phone END"
+        email_taken = f"({_EMAIL_TAKEN}) AND {wins['email']}"
+        provenance = ", ".join(
+            f"{group}_source = CASE WHEN {won} THEN %(source)s "
+            f"ELSE customers_customer.{group}_source END, "
+            f"{group}_source_id = CASE WHEN {won} THEN s.external_id "
+            f"ELSE customers_customer.{group}_source_id END, "
+            f"{group}_seen_at = CASE WHEN {won} THEN %(now)s "
+            f"ELSE customers_customer.{group}_seen_at END"
+            for group, won in (
+                ("email", email_taken),
+                ("phone", wins["phone"]),
+                ("address", wins["address"]),
+            )
+        )
+        country_given = f"(s.country <> '' OR s.country_raw <> '') AND {wins['address']}"
         self._execute(
-            f"UPDATE customers_customer SET {keep}, "  # noqa: S608
+            f"UPDATE customers_customer SET {keep}, {address}, {phone}, {provenance}, "  # noqa: S608
             f"country = CASE WHEN {country_given} THEN s.country "
             "ELSE customers_customer.country END, "
             f"country_raw = CASE WHEN {country_given} THEN s.country_raw "
             "ELSE customers_customer.country_raw END, "
-            "email = CASE WHEN s.email_free = 1 THEN s.email ELSE customers_customer.email END, "
-            "email_normalized = CASE WHEN s.email_free = 1 THEN s.email_normalized "
-            "ELSE customers_customer.email_normalized END, "
+            # An address that is no key (malformed, placeholder, shared) is kept as
+            # written where the customer has no usable one, never in place of one.
+            f"email = CASE WHEN {email_taken} THEN s.email ELSE customers_customer.email END, "
+            f"email_normalized = CASE WHEN s.email_free = 1 AND {wins['email']} "
+            "THEN s.email_normalized ELSE customers_customer.email_normalized END, "
             # A bounce sticks to the address that bounced; a new address starts afresh.
-            "email_status = CASE WHEN s.email_free = 0 THEN customers_customer.email_status "
+            f"email_status = CASE WHEN NOT ({email_taken}) "
+            "THEN customers_customer.email_status "
             "WHEN customers_customer.email_status = 'bounced' "
             "AND customers_customer.email_normalized = s.email_normalized THEN 'bounced' "
             "ELSE s.email_status END, "
@@ -236,7 +336,8 @@ class Merger:
             "updated_at = %(now)s "
             "FROM (SELECT latest.*, CASE WHEN latest.email_normalized <> '' AND NOT EXISTS "
             "(SELECT 1 FROM customers_customer o WHERE o.email_normalized = "
-            "latest.email_normalized AND o.id <> latest.customer_id) THEN 1 ELSE 0 END "
+            "latest.email_normalized AND o.id <> latest.customer_id) THEN 1 "
+            "WHEN latest.email_normalized = '' AND latest.email <> '' THEN 2 ELSE 0 END "
             "AS email_free FROM (SELECT bd_stage.*, row_number() OVER "
             "(PARTITION BY customer_id ORDER BY row_no DESC) AS rn, "
             f"{_CONSENT_RANK} OVER (PARTITION BY customer_id) AS consent_rank "

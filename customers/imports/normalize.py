@@ -4,9 +4,10 @@
 admin's preview and the background job all go through it.
 """
 
+import fnmatch
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -134,6 +135,9 @@ class CustomerRow(NamedTuple):
     email: str
     email_normalized: str
     email_status: str
+    # Why the email is no merge key: "" (it is one), "malformed", "placeholder"; the
+    # merge adds "shared" for an address several external ids of one source carry.
+    email_flag: str
     phone: str
     street: str
     postal_code: str
@@ -148,11 +152,35 @@ class CustomerRow(NamedTuple):
 
 
 def email_normalize(value: str) -> tuple[str, str, str]:
-    """(email as given but trimmed, matching key, status). A malformed address is kept."""
+    """(email as given but trimmed, matching key, status). A malformed address is kept.
+
+    A malformed address gets no matching key: people whose CRM garbled their address the
+    same way ("@example.org") are different people.
+    """
     email = value.strip()
     if not email:
         return "", "", "missing"
-    return email, email.casefold(), "valid" if _EMAIL_RE.match(email) else "undeliverable"
+    if _EMAIL_RE.match(email):
+        return email, email.casefold(), "valid"
+    return email, "", "undeliverable"
+
+
+class Placeholders:
+    """The admin's list of placeholder address patterns ("noemail@*"), as one matcher.
+
+    Patterns are shell-style (`*` any run of characters, `?` one), matched against the
+    whole address case-insensitively.
+    """
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        parts = [fnmatch.translate(p.strip().casefold()) for p in patterns if p.strip()]
+        self._regex = re.compile("|".join(parts)) if parts else None
+
+    def match(self, key: str) -> bool:
+        return bool(key) and self._regex is not None and self._regex.match(key) is not None
+
+
+NO_PLACEHOLDERS = Placeholders(())
 
 
 def country_normalize(value: str) -> tuple[str, str]:
@@ -206,13 +234,16 @@ def consent_normalize(value: str, *, inverted: bool = False) -> str:
     return GRANTED if yes else WITHDRAWN
 
 
-def row_normalize(raw: Mapping[str, str]) -> CustomerRow:
+def row_normalize(
+    raw: Mapping[str, str], *, placeholders: Placeholders = NO_PLACEHOLDERS
+) -> CustomerRow:
     """Turn one placed row (our field -> the file's text) into a CustomerRow.
 
     Raises RowRejected for a row the record cannot take: neither an external id nor an
-    email, or a value too long for its field. Everything else is kept, flagged where it
-    needs to be (malformed email, unknown country). Text that looks like a spreadsheet
-    formula is kept as the text it is; exports escape it.
+    email that names one person, or a value too long for its field. Everything else is
+    kept, flagged where it needs to be (malformed or placeholder email, unknown
+    country). Text that looks like a spreadsheet formula is kept as the text it is;
+    exports escape it.
     """
     get = raw.get
     for field, text in raw.items():
@@ -223,9 +254,22 @@ def row_normalize(raw: Mapping[str, str]) -> CustomerRow:
         if len(text) > limit:
             raise RowRejected(field, f"longer than {limit} characters", text[:100])
     email, email_normalized, email_status = email_normalize(get("email") or "")
+    email_flag = ""
+    if email and not email_normalized:
+        email_flag = "malformed"
+    elif placeholders.match(email_normalized):
+        # Not this person's own address: it joins nobody and is mailed nothing.
+        email_flag, email_normalized, email_status = "placeholder", "", "shared"
     external_id = (get("external_id") or "").strip()
     if not external_id:
         if not email_normalized:
+            if email_flag:
+                raise RowRejected(
+                    "external_id",
+                    f"no external id, and the email is {email_flag}: nothing tells this "
+                    "person apart",
+                    email[:100],
+                )
             raise RowRejected("external_id", "neither an external id nor an email")
         # Without an id of its own the row is known to its source by its email.
         external_id = f"email:{email_normalized}"[:128]
@@ -241,6 +285,7 @@ def row_normalize(raw: Mapping[str, str]) -> CustomerRow:
         email,
         email_normalized,
         email_status,
+        email_flag,
         phone_normalize(get("phone") or "", country),
         (get("street") or "").strip(),
         (get("postal_code") or "").strip(),

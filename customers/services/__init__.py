@@ -1,5 +1,12 @@
 """Every write to the customer record: imports, exports, edits by hand, the access log."""
 
+from .duplicates import (
+    MergeError,
+    customer_merge,
+    customer_unmerge,
+    duplicate_dismiss,
+    duplicates_find,
+)
 from .exports import (
     ExportError,
     customer_export_build,
@@ -25,12 +32,17 @@ __all__ = [
     "MAX_REJECTIONS_KEPT",
     "ExportError",
     "ImportCancelled",
+    "MergeError",
     "customer_export_build",
     "customer_export_download",
     "customer_export_enqueue",
     "customer_export_files_purge",
     "customer_export_request",
+    "customer_merge",
     "customer_save",
+    "customer_unmerge",
+    "duplicate_dismiss",
+    "duplicates_find",
     "import_files_purge",
     "import_job_cancel",
     "import_job_confirm",

@@ -22,9 +22,9 @@ from django.utils import timezone
 from ..imports import ImportFileError
 from ..imports.layouts import placement_for
 from ..imports.merge import Merger, StageRow
-from ..imports.normalize import RowRejected, row_normalize
+from ..imports.normalize import Placeholders, RowRejected, row_normalize
 from ..imports.readers import Row, table_open
-from ..models import ImportJob, ImportMapping, ImportRejection, Segment
+from ..models import ImportJob, ImportMapping, ImportRejection, PlaceholderEmail, Segment
 from ..pii import mask_text
 
 logger = logging.getLogger(__name__)
@@ -134,7 +134,11 @@ class _SideChannel:
 
 
 def _batches(
-    job: ImportJob, rows: Iterable[Row], indexes: list[tuple[str, int]], batch_rows: int
+    job: ImportJob,
+    rows: Iterable[Row],
+    indexes: list[tuple[str, int]],
+    batch_rows: int,
+    placeholders: Placeholders,
 ) -> Iterator[tuple[list[StageRow], list[ImportRejection], int]]:
     """Normalise rows into batches for the staging table, with the rows rejected on the way."""
     batch: list[StageRow] = []
@@ -144,7 +148,7 @@ def _batches(
         width = len(values)
         raw = {f: values[i] if i < width else "" for f, i in indexes}
         try:
-            row = row_normalize(raw)
+            row = row_normalize(raw, placeholders=placeholders)
         except RowRejected as rejected:
             rejections.append(
                 ImportRejection(
@@ -214,8 +218,15 @@ def _import_rows(job: ImportJob, stream: IO[bytes]) -> None:
         placement = placement_for(table.headers, layout=job.layout, mapping=job.mapping_columns)
         if not job.layout and not job.mapping_columns:
             job.layout = placement.layout
+        # Read once per job, here: the batches are made in another thread, on another
+        # connection. The list an admin edits applies from the next import on.
+        placeholders = Placeholders(PlaceholderEmail.objects.values_list("pattern", flat=True))
         batches = _batches(
-            job, table.rows, list(placement.indexes.items()), settings.CUSTOMERS_IMPORT_BATCH_ROWS
+            job,
+            table.rows,
+            list(placement.indexes.items()),
+            settings.CUSTOMERS_IMPORT_BATCH_ROWS,
+            placeholders,
         )
         side = _SideChannel(job.pk)
         try:
@@ -246,7 +257,18 @@ def _import_rows(job: ImportJob, stream: IO[bytes]) -> None:
             side.close()
 
 
-_COUNT_FIELDS = ("rows_read", "created", "updated", "unchanged", "merged", "duplicate", "rejected")
+_COUNT_FIELDS = (
+    "rows_read",
+    "created",
+    "updated",
+    "unchanged",
+    "merged",
+    "duplicate",
+    "rejected",
+    "email_malformed",
+    "email_placeholder",
+    "email_shared",
+)
 
 
 def _job_finish(job: ImportJob, status: str, error: str = "") -> None:

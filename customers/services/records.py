@@ -4,8 +4,8 @@ from typing import Any
 
 from django.db import transaction
 
-from ..imports.normalize import country_normalize, email_normalize, phone_normalize
-from ..models import Customer, PiiAccess
+from ..imports.normalize import Placeholders, country_normalize, email_normalize, phone_normalize
+from ..models import Customer, PiiAccess, PlaceholderEmail, SharedEmail
 
 
 @transaction.atomic
@@ -24,6 +24,14 @@ def customer_save(*, customer: Customer) -> Customer:
 
 def _email_for_hand_edit(customer: Customer) -> tuple[str, str, str]:
     email, normalized, status = email_normalize(customer.email)
+    if normalized and (
+        SharedEmail.objects.filter(email=normalized).exists()
+        or Placeholders(PlaceholderEmail.objects.values_list("pattern", flat=True)).match(
+            normalized
+        )
+    ):
+        # Typed by hand or imported, a shared address joins nobody.
+        return email, "", Customer.EmailStatus.SHARED
     # Whether an address bounced is known only from sending to it; a person may record it.
     if status == "valid" and customer.email_status == Customer.EmailStatus.BOUNCED:
         status = Customer.EmailStatus.BOUNCED

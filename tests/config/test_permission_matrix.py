@@ -60,6 +60,12 @@ PAGES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "customers.PiiAccess": (frozenset({DPO, AUD}), NOBODY),
     # Those who export, and auditors; the file itself goes only to its requester.
     "customers.CustomerExport": (frozenset({CMO, MO, AUD}), NOBODY),
+    "customers.PlaceholderEmail": (frozenset({MO, SA, AUD}), frozenset({MO, SA})),
+    "customers.SharedEmail": (frozenset({MO, SA, AUD}), NOBODY),
+    "customers.SourcePriority": (frozenset({MO, SA, AUD}), frozenset({MO, SA})),
+    # Deciding goes through the actions; the change pages are read-only.
+    "customers.DuplicateCandidate": (frozenset({MO, SA, AUD}), frozenset({MO, SA})),
+    "customers.CustomerMerge": (frozenset({MO, SA, AUD}), frozenset({MO, SA})),
     "incidents.Incident": (ALL_ROLES, frozenset({CISO, SA})),
     "incidents.Obligation": (ALL_ROLES, NOBODY),
     "incidents.Regime": (ALL_ROLES, frozenset({DPO})),
@@ -91,6 +97,13 @@ PAGES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 ACTIONS: dict[str, dict[str, frozenset[str]]] = {
     "customers.ImportJob": {"cancel": frozenset({MO, SA}), "run_again": frozenset({MO, SA})},
     "customers.Segment": {"delete_selected": frozenset({MO})},
+    "customers.PlaceholderEmail": {"delete_selected": frozenset({MO, SA})},
+    "customers.SourcePriority": {"delete_selected": frozenset({MO, SA})},
+    "customers.DuplicateCandidate": {
+        "merge_keep_older": frozenset({MO, SA}),
+        "dismiss": frozenset({MO, SA}),
+    },
+    "customers.CustomerMerge": {"unmerge": frozenset({MO, SA})},
     "incidents.Incident": {
         name: frozenset({CISO, SA})
         for name in ("start_assessing", "start_notifying", "mark_contained", "close")

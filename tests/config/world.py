@@ -10,8 +10,17 @@ from django.core.files.base import ContentFile
 
 from campaigns.models import Campaign
 from campaigns.services import campaign_send_batch, campaign_start
-from customers.models import Customer, CustomerExport, ImportJob, ImportRejection, PiiAccess
-from customers.services import pii_access_record
+from customers.models import (
+    Customer,
+    CustomerExport,
+    DuplicateCandidate,
+    ImportJob,
+    ImportRejection,
+    PiiAccess,
+    SharedEmail,
+    SourcePriority,
+)
+from customers.services import customer_merge, pii_access_record
 from incidents.models import EvidencePack, Incident, Regulator, RegulatorNotice
 from incidents.services import (
     assessment_record,
@@ -29,7 +38,7 @@ from notifications.models import (
 )
 from notifications.services import communication_create
 from tests.campaigns.factories import CampaignFactory, scope_write, segment_with
-from tests.customers.factories import ImportMappingFactory, TouchpointFactory
+from tests.customers.factories import CustomerFactory, ImportMappingFactory, TouchpointFactory
 from tests.notifications.factories import MessageTemplateFactory, TemplateVersionFactory
 
 from .canary import Canary, canary_import, canary_seed
@@ -63,6 +72,18 @@ def world_build() -> World:
         pass
     TouchpointFactory.create(customer=customer)
     ImportMappingFactory.create()
+    SourcePriority.objects.create(source="salesforce", priority=10)
+    twins = [CustomerFactory.create(last_name="Twin") for _ in range(4)]
+    merged_pair = DuplicateCandidate.objects.create(
+        customer_a=twins[0], customer_b=twins[1], reason="name_postal", score=0.9
+    )
+    customer_merge(candidate=merged_pair, survivor=twins[0], by=None)
+    DuplicateCandidate.objects.create(
+        customer_a=twins[2], customer_b=twins[3], reason="phone", score=0.95
+    )
+    SharedEmail.objects.create(
+        email="family@home.example", source="salesforce", first_seen_at=datetime.now(UTC)
+    )
     job = ImportJob.objects.get(dry_run=False)
     ImportRejection.objects.create(
         job=job, row=2, line=3, field="email", reason="not an email", value=canary.ghost_email

@@ -98,19 +98,21 @@ def test_row_without_id_but_with_email_is_kept():
     assert SourceRecord.objects.get().external_id == "email:ann@example.com"
 
 
-def test_two_rows_of_one_new_person_in_one_file_make_one_customer(small_batches):
+def test_one_email_under_two_ids_of_one_source_is_shared_and_joins_nobody(small_batches):
+    # Until issue 19 these two rows made one customer: one source holding two records
+    # for one address means the address is shared (a couple, an office), not one person.
     job = run_import(
         sf(
             "A1,Ann,Lee,ann@example.com,,DE,true",
-            "A2,Ann,Lee-Smith,ANN@example.com,,DE,false",
+            "A2,Bo,Lee,ANN@example.com,,DE,false",
         ),
         source="salesforce",
     )
-    assert (job.created, job.merged) == (1, 1)
-    ann = Customer.objects.get()
-    assert ann.last_name == "Lee-Smith"
-    assert ann.marketing_consent == Customer.Consent.WITHDRAWN
-    assert ann.sources.count() == 2
+    assert (job.created, job.merged, job.email_shared) == (2, 0, 2)
+    assert sorted(Customer.objects.values_list("first_name", "email_status")) == [
+        ("Ann", "shared"),
+        ("Bo", "shared"),
+    ]
 
 
 def test_repeated_line_counts_as_duplicate():

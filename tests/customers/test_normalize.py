@@ -16,9 +16,10 @@ from customers.imports.normalize import (
     ("raw", "expected"),
     [
         ("  Ann.Lee@Example.COM ", ("Ann.Lee@Example.COM", "ann.lee@example.com", "valid")),
-        ("ann at example.org", ("ann at example.org", "ann at example.org", "undeliverable")),
-        ("wulf@", ("wulf@", "wulf@", "undeliverable")),
-        ("x.example.org", ("x.example.org", "x.example.org", "undeliverable")),
+        # A malformed address is kept as written but is no matching key.
+        ("ann at example.org", ("ann at example.org", "", "undeliverable")),
+        ("wulf@", ("wulf@", "", "undeliverable")),
+        ("x.example.org", ("x.example.org", "", "undeliverable")),
         ("", ("", "", "missing")),
     ],
 )  # fmt: skip

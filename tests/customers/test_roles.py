@@ -21,6 +21,19 @@ IMPORT = {
     "customers.view_importmapping",
     "customers.add_importmapping",
     "customers.change_importmapping",
+    "customers.view_placeholderemail",
+    "customers.add_placeholderemail",
+    "customers.change_placeholderemail",
+    "customers.delete_placeholderemail",
+    "customers.view_sharedemail",
+    "customers.view_sourcepriority",
+    "customers.add_sourcepriority",
+    "customers.change_sourcepriority",
+    "customers.delete_sourcepriority",
+    "customers.view_duplicatecandidate",
+    "customers.change_duplicatecandidate",
+    "customers.view_customermerge",
+    "customers.change_customermerge",
 }
 
 EXPECTED = {
@@ -53,6 +66,11 @@ EXPECTED = {
         "customers.view_importmapping",
         "customers.view_piiaccess",
         "customers.view_customerexport",
+        "customers.view_placeholderemail",
+        "customers.view_sharedemail",
+        "customers.view_sourcepriority",
+        "customers.view_duplicatecandidate",
+        "customers.view_customermerge",
     },
 }
 
