@@ -18,6 +18,11 @@ STYLE = Style(
     plot_background="white",
     font_family="DejaVu Sans, sans-serif",
     colors=("#417690", "#b58900", "#ba2121", "#2a9d8f", "#6c757d"),
+    # Read at half a page's width in the board PDF: larger than pygal's defaults.
+    title_font_size=20,
+    label_font_size=15,
+    major_label_font_size=15,
+    legend_font_size=16,
 )
 
 
@@ -30,6 +35,7 @@ def _config(**extra: Any) -> dict[str, Any]:
         "height": 300,
         "legend_at_bottom": True,
         "print_values": False,
+        "show_y_guides": False,
         **extra,
     }
 

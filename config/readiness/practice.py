@@ -98,7 +98,8 @@ def practised() -> Dimension:
         if drills
         else []
     )
-    chart = drills_chart(drills=drills, steps=list(STEPS)) if drills else ""
+    reached = any(delta is not None for d in drills for delta in d.steps.values())
+    chart = drills_chart(drills=drills, steps=list(STEPS)) if reached else ""
     return Dimension(
         "practised", "Practised", "Have we rehearsed it lately?", checks, tables, chart
     )

@@ -2,9 +2,13 @@
 people behind it, shows drills with their step times, and the board PDF says the same."""
 
 import io
+import os
 import re
+import subprocess
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -302,6 +306,28 @@ def test_drills_through_the_journey_show_their_step_times_and_compare(
     for step in ("to scope", "to sign-off", "to first notice", "to regulator notice"):
         assert step in svg
     assert re.search(r"<tr><td>Drill two</td><td>2.0 h</td>", html)
+
+    # With the drills chart and the trend, the board's PDF still fits on one page.
+    readiness_snapshot_take()
+    pdf = cmo_client.get(reverse("admin:readiness_board_pdf")).content
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == 1
+    assert "Practised: drills compared" in reader.pages[0].extract_text()
+    board_screenshot(pdf)
+
+
+def board_screenshot(pdf: bytes) -> None:
+    """The README's picture of the board PDF (docs/screenshots/), redrawn only when
+    UPDATE_SCREENSHOTS is set, like the browser tests' pictures."""
+    if not os.environ.get("UPDATE_SCREENSHOTS"):
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "board.pdf"
+        source.write_bytes(pdf)
+        target = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "readiness-board"
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", "80", "-singlefile", str(source), str(target)], check=True
+        )
 
 
 # --- Over time, and for the board --------------------------------------------------------
