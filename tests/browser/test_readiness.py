@@ -40,9 +40,7 @@ def test_from_the_dashboard_to_each_gap_and_where_it_is_fixed(page: Page, compan
     page.click("#readiness-link a")
     expect(page.locator("h1")).to_contain_text("Readiness")
     unreachable = page.locator("#check-reachable-unreachable")
-    expect(unreachable.locator(".figure")).to_have_text(
-        f"10.0% ({UNREACHABLE} of {CUSTOMERS})"
-    )
+    expect(unreachable.locator(".figure")).to_have_text(f"10.0% ({UNREACHABLE} of {CUSTOMERS})")
     expect(page.locator("#check-words-missing .figure")).to_have_text("9 of 18")
     expect(page.locator("#check-people-roles .figure")).to_have_text(f"1 of {len(roles.ROLES)}")
     expect(page.locator("#check-practised-last_drill .figure")).to_contain_text("400 days ago")
