@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "incidents",
     "campaigns",
     "notifications",
+    "config.readiness",
     "config",
 ]
 
@@ -343,3 +344,11 @@ LOGGING = {
         "fontTools": {"level": "WARNING"},
     },
 }
+
+# --- Readiness ------------------------------------------------------------------------
+# Contact data not seen in any CRM import for this many months counts as stale.
+READINESS_CONTACT_STALE_MONTHS = env.int("READINESS_CONTACT_STALE_MONTHS", default=12)
+# An approved template version is due for its legal re-review this many days after approval.
+READINESS_REVIEW_AFTER_DAYS = env.int("READINESS_REVIEW_AFTER_DAYS", default=365)
+# The company is out of practice when its last drill is older than this many days.
+READINESS_DRILL_MAX_AGE_DAYS = env.int("READINESS_DRILL_MAX_AGE_DAYS", default=180)

@@ -91,6 +91,9 @@ PAGES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "notifications.LetterBatch": (ALL_ROLES, NOBODY),
     # Codes come in through their import view, never one by one.
     "notifications.RemediationCode": (ALL_ROLES, NOBODY),
+    # Readiness is answered for by the CMO, the CISO and the DPO, and read by the auditor.
+    "readiness.ReadinessSnapshot": (frozenset({CMO, CISO, DPO, AUD}), NOBODY),
+    "readiness.ContactGap": (frozenset({CMO, CISO, DPO, AUD}), NOBODY),
 }
 
 # model: {action: who sees it offered on the list}; an action not named is offered to nobody.
@@ -174,6 +177,8 @@ CUSTOM_VIEWS: dict[str, tuple[Callable[[World], list[Any]], frozenset[str]]] = {
         lambda w: [w.incident.pk],
         frozenset({CMO, CISO, MO}),
     ),
+    "readiness_page": (lambda w: [], frozenset({CMO, CISO, DPO, AUD})),
+    "readiness_board_pdf": (lambda w: [], frozenset({CMO, CISO, DPO, AUD})),
 }
 # Views that answer an allowed user with a redirect rather than a page.
 REDIRECTS = {"incidents_evidencepack_download", "customers_customerexport_download"}

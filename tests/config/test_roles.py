@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group, Permission
 from config import roles
 from tests.roles import granted
 
-PROJECT_APPS = {"customers", "incidents", "campaigns", "notifications"}
+PROJECT_APPS = {"customers", "incidents", "campaigns", "notifications", "readiness"}
 
 
 @pytest.mark.django_db
