@@ -205,6 +205,14 @@ class ObligationMeetForm(forms.Form):
     )
 
 
+class ContainedForm(forms.Form):
+    contained_at = forms.SplitDateTimeField(
+        label="Contained at (UTC)",
+        widget=AdminSplitDateTime,
+        help_text="When the breach was really stopped; now if you leave it as it is.",
+    )
+
+
 class ObligationNotRequiredForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
 

@@ -6,16 +6,19 @@ from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Min, OuterRef, Q, QuerySet, Subquery
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 
 from config.admin_views import admin_view_permissions
 from incidents import services
 from incidents.forms import (
     SCOPE_SALT,
     AssessmentForm,
+    ContainedForm,
     DecisionForm,
     IncidentForm,
     ScopeConfirmForm,
@@ -34,6 +37,36 @@ from incidents.services.incident import DESCRIPTIVE_FIELDS
 from incidents.services.scope_preview import scope_preview
 
 from .common import ERRORS, form_page
+
+# Status changes offered as buttons on the incident room: (button, what it does).
+TRANSITIONS = {
+    "start_assessing": (
+        "Start assessing",
+        "The incident moves to assessing; clocks already running keep running.",
+    ),
+    "start_notifying": (
+        "Start notifying",
+        "The incident moves to notifying: communications to the affected people may go out "
+        "once signed off.",
+    ),
+    "mark_contained": (
+        "Mark contained",
+        "The incident records when the breach was stopped (give the real time); this goes "
+        "into the notices and the evidence pack.",
+    ),
+    "close": (
+        "Close",
+        "A closed incident's record is final: its scope, facts and obligations no longer "
+        "change. Refused while an obligation is still open.",
+    ),
+}
+# Which buttons each status shows: the sources each service accepts.
+NEXT_STEPS = {
+    Incident.Status.OPEN: ["start_assessing", "start_notifying", "mark_contained"],
+    Incident.Status.ASSESSING: ["start_notifying", "mark_contained"],
+    Incident.Status.NOTIFYING: ["mark_contained"],
+    Incident.Status.CONTAINED: ["close"],
+}
 
 
 @admin.register(Incident)
@@ -221,6 +254,11 @@ class IncidentAdmin(admin.ModelAdmin):
                 can_assess=user.has_perm("incidents.add_assessment"),
                 can_decide=user.has_perm("incidents.decide_incident"),
                 can_meet=user.has_perm("incidents.meet_obligation"),
+                transitions=[
+                    (name, TRANSITIONS[name][0])
+                    for name in NEXT_STEPS.get(incident.status, [])
+                    if user.has_perm("incidents.transition_incident")
+                ],
             )
         return super().change_view(request, object_id, form_url, context)
 
@@ -230,6 +268,11 @@ class IncidentAdmin(admin.ModelAdmin):
             path("<int:pk>/scope/", view(self.scope_view), name="incidents_incident_scope"),
             path("<int:pk>/assess/", view(self.assess_view), name="incidents_incident_assess"),
             path("<int:pk>/decide/", view(self.decide_view), name="incidents_incident_decide"),
+            path(
+                "<int:pk>/transition/<str:name>/",
+                view(self.transition_view),
+                name="incidents_incident_transition",
+            ),
             *super().get_urls(),
         ]
 
@@ -343,6 +386,47 @@ class IncidentAdmin(admin.ModelAdmin):
             messages.WARNING if change.unmatched else messages.SUCCESS,
         )
         return self._back(incident)
+
+    @admin_view_permissions("incidents.transition_incident")
+    def transition_view(self, request: HttpRequest, pk: int, name: str) -> HttpResponse:
+        """One status change, confirmed on a page that says what it does first."""
+        incident = self._incident_for(request, pk, "incidents.transition_incident")
+        if name not in TRANSITIONS:
+            raise Http404(f"No status change {name!r}.")
+        title, effect = TRANSITIONS[name]
+        # A bare confirmation posts no field: bind on the method, not on the data.
+        data = request.POST if request.method == "POST" else None
+        form: Form = (
+            ContainedForm(data, initial={"contained_at": timezone.now()})
+            if name == "mark_contained"
+            else Form(data)
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                if name == "mark_contained":
+                    services.incident_mark_contained(
+                        incident_id=incident.pk,
+                        actor=request.user,
+                        contained_at=utc(form.cleaned_data["contained_at"]),
+                    )
+                else:
+                    getattr(services, f"incident_{name}")(
+                        incident_id=incident.pk, actor=request.user
+                    )
+            except ERRORS as error:
+                form.add_error(None, str(error))
+            else:
+                self.message_user(request, f"{title}: done.", messages.SUCCESS)
+                return self._back(incident)
+        return form_page(
+            request,
+            title=f"{title}: {incident}?",
+            form=form,
+            obj=incident,
+            opts=self.opts,
+            intro=f"Now {incident.get_status_display().lower()}. {effect}",
+            button=title,
+        )
 
     @admin_view_permissions("incidents.add_assessment")
     def assess_view(self, request: HttpRequest, pk: int) -> HttpResponse:

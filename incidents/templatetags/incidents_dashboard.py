@@ -1,9 +1,12 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django import template
+from django.conf import settings
 
 from incidents.selectors import DashboardRow, dashboard_incidents
+from incidents.timeline_kinds import timeline_label, timeline_sentence
 
 register = template.Library()
 
@@ -27,3 +30,26 @@ def countdown(remaining: timedelta | None) -> str:
     hours, rest = divmod(rest, 3600)
     text = f"{days} d {hours:02d} h" if days else f"{hours} h {rest // 60:02d} min"
     return f"{text} late" if remaining.total_seconds() < 0 else f"{text} left"
+
+
+@register.filter
+def event_label(kind: str) -> str:
+    return timeline_label(kind)
+
+
+@register.filter
+def event_sentence(event: Any) -> str:
+    return timeline_sentence(event.kind, event.payload or {})
+
+
+@register.filter
+def zoned(value: datetime | None) -> str:
+    """'2026-03-27 10:00 CET (09:00 UTC)': the company's zone first, UTC beside it."""
+    if value is None:
+        return "—"
+    zone = ZoneInfo(settings.COMPANY_TIME_ZONE)
+    local = value.astimezone(zone)
+    utc = value.astimezone(UTC)
+    if zone.key == "UTC":
+        return f"{utc:%Y-%m-%d %H:%M} UTC"
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()} ({utc:%H:%M} UTC)"
