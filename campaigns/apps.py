@@ -36,12 +36,15 @@ class CampaignsConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from incidents.signals import scope_changed
+        from incidents.signals import scope_changed, scope_holds_requested
 
         from . import evidence
-        from .receivers import on_scope_changed
+        from .receivers import on_scope_changed, on_scope_holds_requested
 
         scope_changed.connect(on_scope_changed, dispatch_uid="campaigns.hold_on_scope_changed")
+        scope_holds_requested.connect(
+            on_scope_holds_requested, dispatch_uid="campaigns.holds_for_scope_preview"
+        )
         evidence.register()
 
     def seed_demo(self, *, stdout: Any) -> None:

@@ -10,3 +10,13 @@ def on_scope_changed(
 ) -> None:
     # Runs inside the scope's transaction, so the hold commits with the scope or not at all.
     hold_place(incident_id=incident_id, actor=actor, added=added)
+
+
+def on_scope_holds_requested(sender: Any, *, incident_id: int, **kwargs: Any) -> list:
+    # Read during a scope preview's dry run: the overlap the hold would withhold.
+    from .models import Campaign
+    from .selectors import campaign_overlap_counts
+
+    overlap = campaign_overlap_counts(incident_id=incident_id)
+    names = Campaign.objects.filter(pk__in=list(overlap)).values_list("pk", "name", "status")
+    return [(name, status, overlap[pk]) for pk, name, status in names]

@@ -242,6 +242,8 @@ COMPANY_UK_ESTABLISHMENT = env.bool("COMPANY_UK_ESTABLISHMENT", default=False)
 COMPANY_NIS2_ENTITY = env.bool("COMPANY_NIS2_ENTITY", default=False)
 COMPANY_HIPAA_COVERED = env.bool("COMPANY_HIPAA_COVERED", default=False)
 COMPANY_SEC_REGISTRANT = env.bool("COMPANY_SEC_REGISTRANT", default=False)
+# The zone people read times in on the incident room (UTC stays beside it, and in storage).
+COMPANY_TIME_ZONE = env.str("COMPANY_TIME_ZONE", default="Europe/Berlin")
 
 # --- Campaigns ------------------------------------------------------------------------
 # Frequency cap: at most N promotional messages per customer in any D days.

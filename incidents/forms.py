@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib.admin.widgets import AdminSplitDateTime
+from django.core import signing
 from django.utils import timezone
 
 from customers.models import Segment, SourceRecord
@@ -64,6 +65,11 @@ class IncidentForm(forms.ModelForm):
         return data
 
 
+class ScopeMode:
+    ADD = "add"
+    REPLACE = "replace"
+
+
 class ScopeForm(forms.Form):
     segments = forms.ModelMultipleChoiceField(
         queryset=Segment.objects.order_by("name"), required=False
@@ -82,11 +88,16 @@ class ScopeForm(forms.Form):
         required=False,
         help_text="The data involved for these people; the incident's categories if none.",
     )
-    replace = forms.BooleanField(
-        required=False,
-        initial=True,
-        label="Replace the current scope",
-        help_text="Unticked, these customers are added to the scope already set.",
+    mode = forms.ChoiceField(
+        label="What to do with the current scope",
+        choices=[
+            (ScopeMode.ADD, "Add these customers to the current scope"),
+            (ScopeMode.REPLACE, "Replace the current scope with these customers only"),
+        ],
+        initial=ScopeMode.ADD,
+        widget=forms.RadioSelect,
+        help_text="Either way, the next page shows who is added and removed before anything "
+        "changes.",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -104,6 +115,26 @@ class ScopeForm(forms.Form):
                 "Choose segments and/or source systems, or upload a forensic list (not both)."
             )
         return data
+
+
+class ScopeConfirmForm(forms.Form):
+    """The scope change a preview showed, signed so that what is confirmed is what was shown."""
+
+    change = forms.CharField(widget=forms.HiddenInput)
+
+    def clean_change(self) -> dict[str, Any]:
+        try:
+            return cast(
+                dict[str, Any],
+                signing.loads(self.cleaned_data["change"], salt=SCOPE_SALT, max_age=3600),
+            )
+        except signing.BadSignature:
+            raise forms.ValidationError(
+                "This preview is older than an hour or was altered: set the scope again."
+            ) from None
+
+
+SCOPE_SALT = "incidents.scope-preview"
 
 
 class AssessmentForm(forms.Form):
@@ -183,6 +214,14 @@ class ObligationPauseForm(forms.Form):
     )
     starts_at = forms.SplitDateTimeField(label="Paused from (UTC)", widget=AdminSplitDateTime)
     until = forms.SplitDateTimeField(label="Until (UTC)", widget=AdminSplitDateTime)
+
+
+class ContainedForm(forms.Form):
+    contained_at = forms.SplitDateTimeField(
+        label="Contained at (UTC)",
+        widget=AdminSplitDateTime,
+        help_text="When the breach was really stopped; now if you leave it as it is.",
+    )
 
 
 class ObligationNotRequiredForm(forms.Form):

@@ -14,3 +14,8 @@ incident_updated = Signal()
 
 # kwargs: incident_id: int, actor: User | None
 incident_closed = Signal()
+
+# kwargs: incident_id: int. Sent by the scope preview inside its dry run (never by a write).
+# Each receiver returns [(campaign name, status, people of its audience in the scope)], the
+# people a hold keeps that campaign from mailing.
+scope_holds_requested = Signal()

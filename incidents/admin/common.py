@@ -13,7 +13,14 @@ ERRORS = (services.IncidentError, services.ScopeError, services.ObligationError)
 
 
 def form_page(
-    request: HttpRequest, *, title: str, form: Form, obj: Any, opts: Any, intro: str = ""
+    request: HttpRequest,
+    *,
+    title: str,
+    form: Form,
+    obj: Any,
+    opts: Any,
+    intro: str = "",
+    button: str = "Save",
 ) -> TemplateResponse:
     return TemplateResponse(
         request,
@@ -25,6 +32,7 @@ def form_page(
             "object": obj,
             "opts": opts,
             "intro": intro,
+            "button": button,
             "multipart": any(f.widget.needs_multipart_form for f in form.fields.values()),
         },
     )

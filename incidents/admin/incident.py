@@ -1,20 +1,29 @@
+import base64
 from typing import Any
 
 from django.contrib import admin, messages
+from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Min, OuterRef, Q, QuerySet, Subquery
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 
 from config.admin_views import admin_view_permissions
 from incidents import services
 from incidents.forms import (
+    SCOPE_SALT,
     AssessmentForm,
+    ContainedForm,
     DecisionForm,
     IncidentForm,
+    ScopeConfirmForm,
     ScopeForm,
+    ScopeMode,
     utc,
 )
 from incidents.models import (
@@ -25,8 +34,39 @@ from incidents.models import (
 )
 from incidents.selectors import scope_summary, timeline_verify
 from incidents.services.incident import DESCRIPTIVE_FIELDS
+from incidents.services.scope_preview import scope_preview
 
 from .common import ERRORS, form_page
+
+# Status changes offered as buttons on the incident room: (button, what it does).
+TRANSITIONS = {
+    "start_assessing": (
+        "Start assessing",
+        "The incident moves to assessing; clocks already running keep running.",
+    ),
+    "start_notifying": (
+        "Start notifying",
+        "The incident moves to notifying: communications to the affected people may go out "
+        "once signed off.",
+    ),
+    "mark_contained": (
+        "Mark contained",
+        "The incident records when the breach was stopped (give the real time); this goes "
+        "into the notices and the evidence pack.",
+    ),
+    "close": (
+        "Close",
+        "A closed incident's record is final: its scope, facts and obligations no longer "
+        "change. Refused while an obligation is still open.",
+    ),
+}
+# Which buttons each status shows: the sources each service accepts.
+NEXT_STEPS = {
+    Incident.Status.OPEN: ["start_assessing", "start_notifying", "mark_contained"],
+    Incident.Status.ASSESSING: ["start_notifying", "mark_contained"],
+    Incident.Status.NOTIFYING: ["mark_contained"],
+    Incident.Status.CONTAINED: ["close"],
+}
 
 
 @admin.register(Incident)
@@ -216,6 +256,11 @@ class IncidentAdmin(admin.ModelAdmin):
                 can_assess=user.has_perm("incidents.add_assessment"),
                 can_decide=user.has_perm("incidents.decide_incident"),
                 can_meet=user.has_perm("incidents.meet_obligation"),
+                transitions=[
+                    (name, TRANSITIONS[name][0])
+                    for name in NEXT_STEPS.get(incident.status, [])
+                    if user.has_perm("incidents.transition_incident")
+                ],
             )
         return super().change_view(request, object_id, form_url, context)
 
@@ -225,6 +270,11 @@ class IncidentAdmin(admin.ModelAdmin):
             path("<int:pk>/scope/", view(self.scope_view), name="incidents_incident_scope"),
             path("<int:pk>/assess/", view(self.assess_view), name="incidents_incident_assess"),
             path("<int:pk>/decide/", view(self.decide_view), name="incidents_incident_decide"),
+            path(
+                "<int:pk>/transition/<str:name>/",
+                view(self.transition_view),
+                name="incidents_incident_transition",
+            ),
             *super().get_urls(),
         ]
 
@@ -236,53 +286,148 @@ class IncidentAdmin(admin.ModelAdmin):
     def _back(self, incident: Incident) -> HttpResponseRedirect:
         return HttpResponseRedirect(reverse("admin:incidents_incident_change", args=[incident.pk]))
 
+    def _scope_call(self, incident: Incident, actor: Any, change: dict[str, Any]) -> Any:
+        """The scope service call a change (as the preview signed it) stands for."""
+
+        def call() -> services.ScopeChange:
+            if change.get("content") is not None:
+                return services.scope_add_forensic_list(
+                    incident_id=incident.pk,
+                    actor=actor,
+                    content=base64.b64decode(change["content"]),
+                    filename=change["filename"],
+                    column=change["column"] or None,
+                    data_categories=change["data_categories"],
+                    replace=change["replace"],
+                )
+            return services.scope_set(
+                incident_id=incident.pk,
+                actor=actor,
+                segment_ids=change["segments"],
+                sources=change["sources"],
+                data_categories=change["data_categories"],
+                replace=change["replace"],
+            )
+
+        return call
+
     @admin_view_permissions("incidents.scope_incident")
     def scope_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Choose customers, see what the change would do, then confirm it (three steps:
+        nothing is written until the preview's confirmation)."""
         incident = self._incident_for(request, pk, "incidents.scope_incident")
+        if request.method == "POST" and "change" in request.POST:
+            return self._scope_confirm(request, incident)
         form = ScopeForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
+            upload = data["forensic_list"]
+            change: dict[str, Any] = {
+                "segments": [s.pk for s in data["segments"]],
+                "sources": data["sources"],
+                "data_categories": data["data_categories"],
+                "replace": data["mode"] == ScopeMode.REPLACE,
+                "column": data["column"],
+                "filename": upload.name if upload else "",
+                # The list travels to the confirmation inside the signed change: the page
+                # holds what was previewed, and nothing is stored for a change never made.
+                "content": base64.b64encode(upload.read()).decode() if upload else None,
+            }
             try:
-                if data["forensic_list"]:
-                    upload = data["forensic_list"]
-                    change = services.scope_add_forensic_list(
-                        incident_id=incident.pk,
-                        actor=request.user,
-                        content=upload.read(),
-                        filename=upload.name,
-                        column=data["column"] or None,
-                        data_categories=data["data_categories"],
-                        replace=data["replace"],
-                    )
-                else:
-                    change = services.scope_set(
-                        incident_id=incident.pk,
-                        actor=request.user,
-                        segment_ids=[s.pk for s in data["segments"]],
-                        sources=data["sources"],
-                        data_categories=data["data_categories"],
-                        replace=data["replace"],
-                    )
+                preview = scope_preview(
+                    incident_id=incident.pk,
+                    change=self._scope_call(incident, request.user, change),
+                )
             except ERRORS as error:
                 form.add_error(None, str(error))
             else:
-                unmatched = f", {change.unmatched} list line(s) matched nobody" * bool(
-                    change.unmatched
-                )
-                self.message_user(
+                return TemplateResponse(
                     request,
-                    f"Scope set: {change.added} added, {change.removed} removed, "
-                    f"{change.total} affected{unmatched}.",
-                    messages.WARNING if change.unmatched else messages.SUCCESS,
+                    "admin/incidents/scope_preview.html",
+                    {
+                        **self.admin_site.each_context(request),
+                        "title": f"Check this scope change to {incident}",
+                        "opts": self.opts,
+                        "object": incident,
+                        "preview": preview,
+                        "change": change,
+                        "signed": signing.dumps(change, salt=SCOPE_SALT, compress=True),
+                    },
                 )
-                return self._back(incident)
         return form_page(
             request,
             title=f"Set the scope of {incident}",
             form=form,
             obj=incident,
             opts=self.opts,
-            intro="Choose customers by segment and source system, or upload a forensic list.",
+            intro="Choose customers by segment and source system, or upload a forensic list. "
+            "The next page shows what the change does; nothing changes until you confirm it.",
+            button="Preview the change",
+        )
+
+    def _scope_confirm(self, request: HttpRequest, incident: Incident) -> HttpResponse:
+        form = ScopeConfirmForm(request.POST)
+        if not form.is_valid():
+            for error in form.errors.get("change", []):
+                self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(
+                reverse("admin:incidents_incident_scope", args=[incident.pk])
+            )
+        try:
+            change = self._scope_call(incident, request.user, form.cleaned_data["change"])()
+        except ERRORS as error:
+            self.message_user(request, str(error), messages.ERROR)
+            return HttpResponseRedirect(
+                reverse("admin:incidents_incident_scope", args=[incident.pk])
+            )
+        unmatched = f", {change.unmatched} list line(s) matched nobody" * bool(change.unmatched)
+        self.message_user(
+            request,
+            f"Scope set: {change.added} added, {change.removed} removed, "
+            f"{change.total} affected{unmatched}.",
+            messages.WARNING if change.unmatched else messages.SUCCESS,
+        )
+        return self._back(incident)
+
+    @admin_view_permissions("incidents.transition_incident")
+    def transition_view(self, request: HttpRequest, pk: int, name: str) -> HttpResponse:
+        """One status change, confirmed on a page that says what it does first."""
+        incident = self._incident_for(request, pk, "incidents.transition_incident")
+        if name not in TRANSITIONS:
+            raise Http404(f"No status change {name!r}.")
+        title, effect = TRANSITIONS[name]
+        # A bare confirmation posts no field: bind on the method, not on the data.
+        data = request.POST if request.method == "POST" else None
+        form: Form = (
+            ContainedForm(data, initial={"contained_at": timezone.now()})
+            if name == "mark_contained"
+            else Form(data)
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                if name == "mark_contained":
+                    services.incident_mark_contained(
+                        incident_id=incident.pk,
+                        actor=request.user,
+                        contained_at=utc(form.cleaned_data["contained_at"]),
+                    )
+                else:
+                    getattr(services, f"incident_{name}")(
+                        incident_id=incident.pk, actor=request.user
+                    )
+            except ERRORS as error:
+                form.add_error(None, str(error))
+            else:
+                self.message_user(request, f"{title}: done.", messages.SUCCESS)
+                return self._back(incident)
+        return form_page(
+            request,
+            title=f"{title}: {incident}?",
+            form=form,
+            obj=incident,
+            opts=self.opts,
+            intro=f"Now {incident.get_status_display().lower()}. {effect}",
+            button=title,
         )
 
     @admin_view_permissions("incidents.add_assessment")

@@ -1,10 +1,13 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django import template
+from django.conf import settings
 
 from incidents.models import Regime
 from incidents.selectors import DashboardRow, dashboard_incidents
+from incidents.timeline_kinds import timeline_label, timeline_sentence
 
 register = template.Library()
 
@@ -44,3 +47,25 @@ def relation_label(value: str) -> str:
 @register.filter
 def unit_label(value: str) -> str:
     return dict(Regime.Unit.choices).get(value, value).lower()
+
+
+def event_label(kind: str) -> str:
+    return timeline_label(kind)
+
+
+@register.filter
+def event_sentence(event: Any) -> str:
+    return timeline_sentence(event.kind, event.payload or {})
+
+
+@register.filter
+def zoned(value: datetime | None) -> str:
+    """'2026-03-27 10:00 CET (09:00 UTC)': the company's zone first, UTC beside it."""
+    if value is None:
+        return "—"
+    zone = ZoneInfo(settings.COMPANY_TIME_ZONE)
+    local = value.astimezone(zone)
+    utc = value.astimezone(UTC)
+    if zone.key == "UTC":
+        return f"{utc:%Y-%m-%d %H:%M} UTC"
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()} ({utc:%H:%M} UTC)"

@@ -216,6 +216,17 @@ class DeliveryAdmin(admin.ModelAdmin):
                     reverse("admin:notifications_communication_change", args=[communication.pk])
                 )
         needs_codes = communication_needs_codes(communication=communication)
+        # A refusal naming what is missing links to where it is made.
+        fixes = []
+        if (
+            needs_codes
+            and form.non_field_errors()
+            and request.user.has_perm("notifications.add_remediationcode")
+        ):
+            url = reverse(
+                "admin:notifications_remediationcode_import", args=[communication.incident_id]
+            )
+            fixes.append(("Import remediation codes", url))
         return _form_page(
             request,
             self,
@@ -230,6 +241,7 @@ class DeliveryAdmin(admin.ModelAdmin):
                 ),
             ],
             submit="Send",
+            fixes=fixes,
         )
 
     @admin_view_permissions("notifications.change_notification")

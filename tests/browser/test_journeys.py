@@ -152,7 +152,9 @@ def test_analyst_scopes_the_drill_which_shows_what_it_would_pause_and_pauses_not
     page.click(f"#waiting-for-you a:has-text('{DRILL_TITLE}')")
     page.set_input_files("#id_forensic_list", str(DATA / "affected_accounts.csv"))
     page.check("input[name=data_categories][value=credentials]")
-    page.click("input[value=Save]")
+    page.click("input[value='Preview the change']")
+    expect(page.locator("#preview-added")).to_have_text("5")
+    page.click("input[value='Add to the scope']")
 
     expect(page.locator(".messagelist")).to_contain_text("5 added")
     expect(page.locator(".bd-drill-banner")).to_contain_text("DRILL")
@@ -263,7 +265,8 @@ def test_the_whole_story_from_the_forensic_list_to_the_evidence_pack(
     incident = Incident.objects.get(title="Shop database copied")
     page.click("text=Set scope")
     page.set_input_files("#id_forensic_list", str(DATA / "affected_accounts.csv"))
-    page.click("input[value=Save]")
+    page.click("input[value='Preview the change']")
+    page.click("input[value='Add to the scope']")
     expect(page.locator(".messagelist")).to_contain_text("5 added")
     expect(page.locator(".messagelist")).to_contain_text("1 list line(s) matched nobody")
 

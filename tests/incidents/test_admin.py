@@ -163,12 +163,13 @@ def test_an_analyst_scopes_by_forensic_list_and_sees_what_did_not_match(as_role,
         email="gemma.baker29@example.org", email_normalized="gemma.baker29@example.org"
     )
 
+    url = reverse("admin:incidents_incident_scope", args=[incident.pk])
     with (HERE / "affected_accounts.csv").open("rb") as upload:
-        response = client.post(
-            reverse("admin:incidents_incident_scope", args=[incident.pk]),
-            {"forensic_list": upload, "data_categories": ["credentials"]},
-            follow=True,
+        preview = client.post(
+            url, {"forensic_list": upload, "data_categories": ["credentials"], "mode": "add"}
         )
+    assert AffectedCustomer.objects.filter(incident=incident).count() == 2
+    response = client.post(url, {"change": preview.context["signed"]}, follow=True)
 
     assert "Scope set: 1 added, 0 removed, 3 affected, 5 list line(s) matched nobody" in (
         response.content.decode()
