@@ -62,6 +62,8 @@ PAGES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "incidents.Incident": (ALL_ROLES, frozenset({CISO, SA})),
     "incidents.Obligation": (ALL_ROLES, NOBODY),
     "incidents.Regime": (ALL_ROLES, frozenset({DPO})),
+    # One row, edited in place by the DPO; nobody adds a second.
+    "config.CompanyProfile": (ALL_ROLES, NOBODY),
     "incidents.TimelineEvent": (ALL_ROLES, NOBODY),
     "incidents.AffectedCustomer": (ALL_ROLES, NOBODY),
     "incidents.Assessment": (ALL_ROLES, NOBODY),
