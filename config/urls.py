@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.urls import include, path
 
 admin.site.site_header = "Breachdesk"
 admin.site.site_title = "Breachdesk"
@@ -15,5 +15,6 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("unsubscribe/", include("campaigns.urls")),
     path("", admin.site.urls),
 ]
