@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import get_connection
 from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.db.models import CharField, Count, F, Q, Value
@@ -26,11 +26,13 @@ from django.template.base import VariableNode
 from django.utils import timezone
 
 from config.db import on_lost_connection_retry
+from config.models import company_profile
 from config.roles import CMO
 from customers.models import Customer, Touchpoint
 from incidents.models import Incident
 from incidents.services import timeline_append
 
+from .messages import campaign_message_build
 from .models import Campaign, CampaignExclusion, CampaignHold, CampaignSend, Withholding
 from .selectors import (
     RUNNING_STATUSES,
@@ -197,6 +199,9 @@ def _batches_enqueue(campaign_id: int) -> None:
 def campaign_start(*, campaign_id: int, actor: Actor) -> int:
     """Draft or scheduled -> sending: write the send rows and start the batch workers."""
     _require_perm(actor, "campaigns.send_campaign", "start campaigns")
+    refusal = company_profile().send_refusal()
+    if refusal:
+        raise CampaignError(f"Nothing is sent: {refusal}")
     campaign = Campaign.objects.get(pk=campaign_id)
     if not campaign.segments.exists():
         raise CampaignError(f"Campaign {campaign} has no segment; its audience would be empty.")
@@ -597,11 +602,12 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
         customer = customers[customer_id]
         message_id = message_id_for(campaign_id=campaign_id, customer_id=customer_id)
         subject, body = campaign_render(campaign=campaign, customer=customer)
-        message = EmailMessage(
+        message = campaign_message_build(
+            campaign_id=campaign_id,
+            customer=customer,
             subject=subject,
             body=body,
-            to=[str(customer["email"])],
-            headers={"Message-ID": message_id},
+            message_id=message_id,
         )
         # Through an email provider (anymail) our Message-ID comes back with each tracking
         # event, so a bounce or a complaint finds the person.

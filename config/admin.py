@@ -44,3 +44,10 @@ for model, model_admin in (
 ):
     admin.site.unregister(model)
     admin.site.register(model, model_admin)
+
+
+# The company profile: one row, changed through its service so every change is recorded.
+from config.company_admin import CompanyProfileAdmin  # noqa: E402
+from config.models import CompanyProfile  # noqa: E402
+
+admin.site.register(CompanyProfile, CompanyProfileAdmin)

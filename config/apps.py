@@ -26,6 +26,15 @@ class BreachdeskConfig(AppConfig):
 
     name = "config"
     verbose_name = "Breachdesk"
+    # The DPO keeps the company profile (who every message says it is from); all read it.
+    role_permissions: dict[str, set[str]] = {
+        "DPO": {"config.view_companyprofile", "config.change_companyprofile"},
+        **{
+            role: {"config.view_companyprofile"}
+            for role in ("CMO", "CISO", "Legal reviewer", "Marketing operator", "Auditor")
+        },
+        "Security analyst": {"config.view_companyprofile"},
+    }
 
     def ready(self) -> None:
         from config import checks  # noqa: F401 (registers the checks)

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from campaigns.models import Campaign, CampaignHold, CampaignSend
 from config import roles
+from config.models import company_profile
 from customers.models import CustomerExport, ImportJob
 from incidents.models import AffectedCustomer, EvidencePack, Incident, Obligation
 from notifications.models import (
@@ -200,10 +201,21 @@ def _scopes_to_set() -> list[Waiting]:
     ]
 
 
+def _sending_refused(user: User) -> list[Waiting]:
+    """Everyone who could send sees why nothing would leave, and who can fix it there."""
+    if not user.has_perm("config.view_companyprofile"):
+        return []
+    refusal = company_profile().send_refusal()
+    if not refusal:
+        return []
+    url = reverse("admin:config_companyprofile_change", args=[1])
+    return [Waiting(what="Sending is refused", label=refusal, url=url)]
+
+
 def dashboard_waiting(*, user: User) -> list[Waiting]:
     """What waits for this person, by the roles they hold and the rights those give."""
     names = _role_names(user)
-    waiting: list[Waiting] = []
+    waiting: list[Waiting] = _sending_refused(user)
     if roles.SECURITY_ANALYST in names and user.has_perm("incidents.scope_incident"):
         waiting += _scopes_to_set()
     if roles.LEGAL_REVIEWER in names and user.has_perm("notifications.review_templateversion"):

@@ -166,6 +166,8 @@ if _email["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBackend"
     _email["EMAIL_BACKEND"] = "config.mail.EmlFileBackend"
     _email.pop("EMAIL_FILE_PATH", None)
 vars().update(_email)
+# Where customers reach Breachdesk's public pages (the unsubscribe link of campaign mail).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Breachdesk <breachdesk@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)

@@ -16,5 +16,6 @@ def healthz(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("webhooks/", include("notifications.urls")),
+    path("unsubscribe/", include("campaigns.urls")),
     path("", admin.site.urls),
 ]

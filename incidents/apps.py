@@ -66,9 +66,14 @@ class IncidentsConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from config.company import company_profile_changed
         from incidents.evidence import sections
+        from incidents.receivers import company_profile_log
 
         sections.register()
+        company_profile_changed.connect(
+            company_profile_log, dispatch_uid="incidents.company_profile_log"
+        )
 
     def seed_demo(self, *, stdout: OutputWrapper) -> None:
         """One open incident, 30 hours into its GDPR clock, assessed once (idempotent)."""

@@ -83,6 +83,11 @@ class Incident(models.Model):
     likely_consequences = models.TextField(blank=True)
     measures_taken = models.TextField(blank=True)
     measures_proposed = models.TextField(blank=True)
+    # The same facts in other languages: {"de": {"nature": ..., "likely_consequences": ...}}.
+    # A message in German carries the German facts; sign-off waits until they are written.
+    facts_translations = models.JSONField(
+        "incident facts in other languages", default=dict, blank=True
+    )
     art33_decision = models.CharField(
         max_length=16, choices=Art33Decision.choices, default=Art33Decision.UNDECIDED
     )
@@ -123,6 +128,12 @@ class Incident(models.Model):
 
     def __str__(self) -> str:
         return f"{'[DRILL] ' if self.is_drill else ''}{self.title}"
+
+    @property
+    def reference(self) -> str:
+        """The reference people and authorities quote back to us."""
+        year = self.awareness_at.year if self.awareness_at else 0
+        return f"INC-{year}-{self.pk or 0:05d}"
 
 
 class AffectedCustomer(models.Model):

@@ -417,6 +417,7 @@ class RemediationCode(models.Model):
     code = models.CharField(max_length=128)
     vendor = models.CharField(max_length=128)
     expires_on = models.DateField()
+    redeem_url = models.URLField("where to redeem it", max_length=500, blank=True)
     # One-to-one: the database refuses to give a code twice or a person two codes.
     notification = models.OneToOneField(
         Notification,

@@ -243,3 +243,178 @@ def message_render(
         if _INVALID in value:
             raise RenderError(f"the {part} uses a variable the message context does not have")
     return rendered
+
+
+# --- The frame around a breach message ------------------------------------------------
+# Legal writes the words of the message; the frame says who it is from, which reference to
+# quote, how to check it is genuine, this person's own data and code, and where to complain,
+# in the person's language (English where a language has no wording here yet).
+FRAME_LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "reference": "Reference",
+        "date": "Date",
+        "genuine": "Is this message genuine?",
+        "genuine_text": (
+            "We never ask for your password by email. To check that this message comes from "
+            "us, open our security page yourself and enter the reference {reference}:"
+        ),
+        "your_data": "Your data involved",
+        "code": "Your credit monitoring code",
+        "code_text": "Vendor: {vendor}. Code: {code}. Valid until {expires}.",
+        "code_link": "Activate it at",
+        "complaint": "Your right to complain",
+        "complaint_text": (
+            "You have the right to lodge a complaint with {authority} or with the data "
+            "protection authority where you live or work."
+        ),
+        "complaint_default": "the data protection supervisory authority",
+        "dpo": "Data protection officer",
+        "registered": "Registered",
+    },
+    "de": {
+        "reference": "Aktenzeichen",
+        "date": "Datum",
+        "genuine": "Ist diese Nachricht echt?",
+        "genuine_text": (
+            "Wir fragen nie per E-Mail nach Ihrem Passwort. Ob diese Nachricht von uns stammt, "
+            "prüfen Sie auf unserer Sicherheitsseite mit dem Aktenzeichen {reference}:"
+        ),
+        "your_data": "Ihre betroffenen Daten",
+        "code": "Ihr Code für die Bonitätsüberwachung",
+        "code_text": "Anbieter: {vendor}. Code: {code}. Gültig bis {expires}.",
+        "code_link": "Einlösen unter",
+        "complaint": "Ihr Beschwerderecht",
+        "complaint_text": (
+            "Sie haben das Recht, sich bei {authority} oder bei der Datenschutzaufsichtsbehörde "
+            "Ihres Wohn- oder Arbeitsorts zu beschweren."
+        ),
+        "complaint_default": "der zuständigen Datenschutzaufsichtsbehörde",
+        "dpo": "Datenschutzbeauftragte(r)",
+        "registered": "Registergericht",
+    },
+    "fr": {
+        "reference": "Référence",
+        "date": "Date",
+        "genuine": "Ce message est-il authentique ?",
+        "genuine_text": (
+            "Nous ne demandons jamais votre mot de passe par e-mail. Pour vérifier que ce "
+            "message vient de nous, ouvrez notre page de sécurité avec la référence {reference} :"
+        ),
+        "your_data": "Vos données concernées",
+        "code": "Votre code de surveillance du crédit",
+        "code_text": "Fournisseur : {vendor}. Code : {code}. Valable jusqu'au {expires}.",
+        "code_link": "Activez-le sur",
+        "complaint": "Votre droit de réclamation",
+        "complaint_text": (
+            "Vous avez le droit d'introduire une réclamation auprès de {authority} ou de "
+            "l'autorité de protection des données de votre lieu de résidence ou de travail."
+        ),
+        "complaint_default": "l'autorité de contrôle compétente",
+        "dpo": "Délégué à la protection des données",
+        "registered": "Immatriculation",
+    },
+}
+
+
+# Data categories in the person's language (the model's English labels otherwise).
+CATEGORY_LABELS: dict[str, dict[str, str]] = {
+    "de": {
+        "contact": "Kontaktdaten",
+        "identity": "Identität (Name, Geburtsdatum)",
+        "credentials": "Zugangsdaten (Passwörter, Tokens)",
+        "payment_card": "Zahlungskarte",
+        "bank_account": "Bankkonto",
+        "government_id": "Ausweisdokument",
+        "health": "Gesundheitsdaten",
+        "location": "Standortdaten",
+        "behavioural": "Verhaltensdaten (Käufe, Surfverhalten)",
+    },
+    "fr": {
+        "contact": "Coordonnées",
+        "identity": "Identité (nom, date de naissance)",
+        "credentials": "Identifiants (mots de passe, jetons)",
+        "payment_card": "Carte de paiement",
+        "bank_account": "Compte bancaire",
+        "government_id": "Pièce d'identité",
+        "health": "Santé",
+        "location": "Localisation",
+        "behavioural": "Comportement (achats, navigation)",
+    },
+}
+
+
+def category_labels(categories: list[str], language: str) -> list[str]:
+    from incidents.models import DataCategory
+
+    english = dict(DataCategory.choices)
+    own = CATEGORY_LABELS.get(language, {})
+    return [own.get(c) or str(english.get(c, c)) for c in sorted(categories)]
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    code: str
+    vendor: str
+    expires_on: Any
+    redeem_url: str
+
+
+def frame_labels(language: str) -> dict[str, str]:
+    return FRAME_LABELS.get(language, FRAME_LABELS["en"])
+
+
+def breach_email_compose(
+    *,
+    rendered: RenderedMessage,
+    language: str,
+    reference: str,
+    sent_on: Any,
+    data_categories: list[str],
+    code: CodeInfo | None,
+    authority: str,
+) -> RenderedMessage:
+    """The approved words inside the company's frame: a whole HTML document (tables,
+    inlined CSS, `<html lang>`) and a plain-text part that says the same.
+
+    `reference` is the one place the reference shown to the person comes from.
+    """
+    import css_inline
+    from django.template.loader import render_to_string
+    from django.utils.safestring import mark_safe
+
+    from config.models import company_profile
+
+    profile = company_profile()
+    labels = frame_labels(language)
+    expires = code.expires_on.isoformat() if code else ""
+    complaint_authority = authority or labels["complaint_default"]
+    context = {
+        "lang": language,
+        "company": profile,
+        "reference": reference,
+        "sent_on": sent_on.isoformat(),
+        "labels": labels,
+        "genuine_text": labels["genuine_text"].format(
+            url=profile.genuine_check_url, reference=reference
+        ),
+        "affected_data": category_labels(data_categories, language),
+        "code": code,
+        "code_text": (
+            labels["code_text"].format(vendor=code.vendor, code=code.code, expires=expires)
+            if code
+            else ""
+        ),
+        "complaint_text": labels["complaint_text"].format(authority=complaint_authority),
+        "subject": rendered.subject,
+    }
+    # The version's HTML was rendered by the sandbox with every value escaped.
+    html = render_to_string(
+        "notifications/email/breach.html",
+        {**context, "body": mark_safe(rendered.html)},  # noqa: S308
+    )
+    text = render_to_string("notifications/email/breach.txt", {**context, "body": rendered.text})
+    return RenderedMessage(
+        subject=rendered.subject,
+        text=_plain(text),
+        html=_plain(css_inline.inline(html)),
+    )

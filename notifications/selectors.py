@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
+from config.models import company_profile
 from customers.models import Customer
 from customers.pii import mask_text
 from incidents.models import AffectedCustomer, DataCategory, Incident
@@ -32,6 +33,7 @@ from .rendering import (
     RenderedMessage,
     RenderError,
     TemplateProblem,
+    breach_email_compose,
     message_render,
     template_source_problems,
 )
@@ -47,6 +49,23 @@ INCIDENT_FACTS = {
     "measures_taken": "measures taken",
     "measures_proposed": "measures proposed",
 }
+
+
+def incident_facts(*, incident: Incident, language: str = "") -> dict[str, str]:
+    """The facts a message tells, in `language` when written in it, else as recorded."""
+    translated = (incident.facts_translations or {}).get(language_primary(language)) or {}
+    return {name: str(translated.get(name) or getattr(incident, name)) for name in INCIDENT_FACTS}
+
+
+def incident_facts_missing(*, incident: Incident, language: str) -> list[str]:
+    """The facts not yet written in `language` (none for the company's own language)."""
+    wanted = language_primary(language)
+    if not wanted or wanted == language_primary(company_profile().default_language):
+        return []
+    translated = (incident.facts_translations or {}).get(wanted) or {}
+    return [
+        label for name, label in INCIDENT_FACTS.items() if not str(translated.get(name, "")).strip()
+    ]
 
 
 def language_primary(code: str) -> str:
@@ -120,10 +139,13 @@ def message_context(
     data_categories: Iterable[str],
     reset_link: str,
     remediation_code: str,
+    language: str = "",
 ) -> dict[str, Any]:
-    """Exactly the variables of rendering.CONTEXT_VARIABLES, as plain values."""
+    """Exactly the variables of rendering.CONTEXT_VARIABLES, as plain values; the incident
+    facts in `language` where the incident has them written in it."""
     full_name = f"{customer.first_name} {customer.last_name}".strip() or customer.email
     labels = dict(DataCategory.choices)
+    facts = incident_facts(incident=incident, language=language)
     return {
         "customer": {
             "first_name": customer.first_name,
@@ -131,15 +153,15 @@ def message_context(
             "full_name": full_name,
         },
         "incident": {
-            "nature": incident.nature,
+            "nature": facts["nature"],
             "occurred_on": incident.occurred_at.date() if incident.occurred_at else None,
             "became_aware_on": incident.awareness_at.date() if incident.awareness_at else None,
-            "likely_consequences": incident.likely_consequences,
-            "measures_taken": incident.measures_taken,
-            "measures_proposed": incident.measures_proposed,
+            "likely_consequences": facts["likely_consequences"],
+            "measures_taken": facts["measures_taken"],
+            "measures_proposed": facts["measures_proposed"],
         },
         "affected_data": [labels.get(code, code) for code in sorted(data_categories)],
-        "contact_point": incident.contact_point,
+        "contact_point": facts["contact_point"],
         "reset_link": reset_link,
         "remediation_code": remediation_code,
     }
@@ -198,6 +220,7 @@ def communication_content_document(*, communication: Communication) -> dict[str,
         },
         "fallback_language": communication.fallback_language,
         "incident_facts": {name: getattr(incident, name) for name in INCIDENT_FACTS},
+        "incident_facts_translations": incident.facts_translations or {},
     }
 
 
@@ -298,15 +321,20 @@ def communication_matrix(*, communication: Communication) -> Matrix:
     if communication.audience_countries:
         affected = affected.filter(customer__country__in=communication.audience_countries)
     groups: dict[tuple[str, tuple[str, ...]], list[int]] = defaultdict(lambda: [0, 0])
+    profile = company_profile()
     for group in (
-        affected.values("customer__language", "data_categories")
+        affected.values("customer__language", "customer__country", "data_categories")
         .annotate(people=Count("pk"), sample=Min("customer_id"))
         .order_by()
     ):
         categories = tuple(sorted(set(group["data_categories"] or [])))
         if not _in_audience(communication, categories):
             continue
-        key = (language_primary(group["customer__language"] or ""), categories)
+        # A person's own language, else their country's, else the company's: as sent.
+        language = profile.language_for(
+            language=group["customer__language"] or "", country=group["customer__country"] or ""
+        )
+        key = (language, categories)
         total = groups[key]
         total[0] += group["people"]
         total[1] = min(total[1] or group["sample"], group["sample"])
@@ -351,6 +379,13 @@ def communication_sign_off_blockers(
     for version in communication.versions.all():
         if version.status != TemplateVersion.Status.APPROVED:
             blockers.append(f"{version} is not approved by legal.")
+    for language in sorted({v.language for v in communication.versions.all()}):
+        missing = incident_facts_missing(incident=incident, language=language)
+        if missing:
+            blockers.append(
+                f"The incident facts are not written in '{language}' ({', '.join(missing)}): "
+                f"the {language} messages would carry them in another language."
+            )
     matrix = matrix or communication_matrix(communication=communication)
     if not matrix.rows and communication.channels:
         blockers.append("Nobody is in the audience.")
@@ -390,6 +425,8 @@ def communication_previews(
     if communication.audience_countries:
         affected = affected.filter(customer__country__in=communication.audience_countries)
     versions = list(communication.versions.select_related("template"))
+    profile = company_profile()
+    authorities = complaint_authorities(incident_id=communication.incident_id)
     previews = []
     for row in affected.order_by("customer_id"):
         if not _in_audience(communication, row.data_categories):
@@ -398,7 +435,9 @@ def communication_previews(
             version, via_fallback = version_choose(
                 versions,
                 channel=channel,
-                language=language_primary(row.customer.language),
+                language=profile.language_for(
+                    language=row.customer.language, country=row.customer.country
+                ),
                 data_categories=row.data_categories,
                 fallback_language=communication.fallback_language,
             )
@@ -422,8 +461,20 @@ def communication_previews(
                             data_categories=row.data_categories,
                             reset_link=PREVIEW_RESET_LINK,
                             remediation_code=PREVIEW_REMEDIATION_CODE,
+                            language=version.language,
                         ),
                     )
+                    if channel == Channel.EMAIL:
+                        # The email as it will leave: inside the company's frame.
+                        preview.message = breach_email_compose(
+                            rendered=preview.message,
+                            language=version.language,
+                            reference=communication.incident.reference,
+                            sent_on=timezone.localdate(),
+                            data_categories=list(row.data_categories),
+                            code=None,
+                            authority=authorities.get(row.customer.country.upper(), ""),
+                        )
                 except RenderError as error:
                     preview.error = str(error)
             if masked and preview.message is not None:
@@ -567,3 +618,20 @@ def delivery_outcomes(*, communication_id: int) -> DeliveryOutcomes:
         letters_posted=Count("pk", filter=letter & posted),
     )
     return DeliveryOutcomes(**counts)
+
+
+def complaint_authorities(*, incident_id: int) -> dict[str, str]:
+    """Country -> the authority the incident's obligations name for it, as its regime row
+    names it (one query; people of other countries get the generic wording)."""
+    from incidents.models import Obligation
+
+    found: dict[str, str] = {}
+    rows = Obligation.objects.filter(incident_id=incident_id, regime__regions=[]).values_list(
+        "regime__countries", "regime__recipient"
+    )
+    for countries, recipient in rows:
+        if recipient.startswith(("Affected", "Prominent")):
+            continue
+        for country in countries or []:
+            found.setdefault(str(country).upper(), recipient)
+    return found

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -190,3 +191,10 @@ def wait_until(predicate, *, timeout: float = 60, interval: float = 0.2, message
             return
         time.sleep(interval)
     pytest.fail(message or f"condition not met within {timeout}s")
+
+
+@pytest.fixture(autouse=True)
+def company_sender(settings: Any) -> None:
+    """Outside DEBUG a placeholder sender refuses every send: tests mail from a real-looking
+    domain (the company profile takes its first sender from this setting)."""
+    settings.DEFAULT_FROM_EMAIL = "Breachdesk Tests <notices@breachdesk-tests.eu>"

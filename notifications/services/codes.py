@@ -20,9 +20,9 @@ CODE_COLUMNS = ("code", "vendor", "expiry")
 
 @transaction.atomic
 def codes_import(*, incident_id: int, actor: Actor, csv_text: str) -> int:
-    """Add the codes of a CSV (columns code, vendor, expiry as YYYY-MM-DD) to the incident's
-    pool. Any bad row refuses the whole file, naming its line; codes already known are
-    skipped. Returns how many were added."""
+    """Add the codes of a CSV (columns code, vendor, expiry as YYYY-MM-DD, optional link:
+    where to redeem it) to the incident's pool. Any bad row refuses the whole file, naming
+    its line; codes already known are skipped. Returns how many were added."""
     user = acting_user(actor)
     if user is None or not user.has_perm("notifications.add_remediationcode"):
         raise ValidationError(f"{actor} may not import remediation codes.")
@@ -41,6 +41,7 @@ def codes_import(*, incident_id: int, actor: Actor, csv_text: str) -> int:
         code = (raw.get("code") or "").strip()
         vendor = (raw.get("vendor") or "").strip()
         expiry_text = (raw.get("expiry") or "").strip()
+        redeem_url = (raw.get("link") or "").strip()
         if not code or not vendor:
             errors.append(f"line {line}: code and vendor are required")
             continue
@@ -52,12 +53,21 @@ def codes_import(*, incident_id: int, actor: Actor, csv_text: str) -> int:
         if expires_on < today:
             errors.append(f"line {line}: code expired on {expires_on}")
             continue
+        if redeem_url and not redeem_url.startswith("https://"):
+            errors.append(f"line {line}: link {redeem_url!r} is not an https:// address")
+            continue
         if (vendor, code) in seen:
             errors.append(f"line {line}: code repeats line {seen[(vendor, code)]}")
             continue
         seen[(vendor, code)] = line
         rows.append(
-            RemediationCode(incident=incident, code=code, vendor=vendor, expires_on=expires_on)
+            RemediationCode(
+                incident=incident,
+                code=code,
+                vendor=vendor,
+                expires_on=expires_on,
+                redeem_url=redeem_url,
+            )
         )
     if errors:
         raise ValidationError(errors)

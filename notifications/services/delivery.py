@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from config.db import on_lost_connection_retry
 from config.drills import DrillWithoutRecipientsError, drill_message_redirect, drill_recipients
+from config.models import company_profile
 from customers.contact_quality import customers_mark_email_status
 from customers.models import Customer, Touchpoint
 from incidents.models import AffectedCustomer
@@ -44,11 +45,17 @@ from ..models import (
     SendRateWindow,
     notification_message_id,
 )
-from ..rendering import RenderError, message_render, template_source_problems
+from ..rendering import (
+    CodeInfo,
+    RenderError,
+    breach_email_compose,
+    message_render,
+    template_source_problems,
+)
 from ..selectors import (
     communication_content_hash,
     communication_sign_offs_match,
-    language_primary,
+    complaint_authorities,
     message_context,
     version_choose,
 )
@@ -203,6 +210,9 @@ def communication_send(
         raise DeliveryError(f"{actor} may not send communications.")
     if kind not in Delivery.Kind.values:
         raise DeliveryError(f"{kind!r} is not a kind of delivery")
+    refusal = company_profile().send_refusal()
+    if refusal:
+        raise DeliveryError(f"Nothing is sent: {refusal}")
     communication = (
         Communication.objects.select_for_update()
         .select_related("incident")
@@ -429,12 +439,18 @@ def _messages_build(
             incident_id=communication.incident_id, customer_id__in=customer_ids
         ).values_list("customer_id", "data_categories")
     )
-    codes = dict(
-        RemediationCode.objects.filter(notification_id__in=[r.pk for r in rows]).values_list(
-            "notification_id", "code"
+    codes = {
+        c.notification_id: CodeInfo(
+            code=c.code, vendor=c.vendor, expires_on=c.expires_on, redeem_url=c.redeem_url
         )
-    )
+        for c in RemediationCode.objects.filter(notification_id__in=[r.pk for r in rows])
+    }
     versions = list(communication.versions.all())
+    profile = company_profile()
+    authorities = complaint_authorities(incident_id=communication.incident_id)
+    # The one place the reference a person quotes comes from (per notification later).
+    reference = communication.incident.reference
+    today = timezone.localdate()
     malformed: dict[int, str] = {}
     broken: dict[int, str] = {}
     messages = []
@@ -446,28 +462,40 @@ def _messages_build(
             malformed[row.pk] = f"malformed address {row.email!r}"
             continue
         customer = customers[row.customer_id]
+        person_categories = categories.get(row.customer_id, [])
         version, _fallback = version_choose(
             versions,
             channel=Channel.EMAIL,
-            language=language_primary(customer.language),
-            data_categories=categories.get(row.customer_id, []),
+            language=profile.language_for(language=customer.language, country=customer.country),
+            data_categories=person_categories,
             fallback_language=communication.fallback_language,
         )
         if version is None:
             broken[row.pk] = "no approved email version fits this person"
             continue
+        code = codes.get(row.pk)
         try:
-            rendered = message_render(
-                subject=version.subject,
-                text_body=version.text_body,
-                html_body=version.html_body,
-                context=message_context(
-                    incident=communication.incident,
-                    customer=customer,
-                    data_categories=categories.get(row.customer_id, []),
-                    reset_link=reset_link(row.customer_id),
-                    remediation_code=codes.get(row.pk, ""),
+            context = message_context(
+                incident=communication.incident,
+                customer=customer,
+                data_categories=person_categories,
+                reset_link=reset_link(row.customer_id),
+                remediation_code=code.code if code else "",
+                language=version.language,
+            )
+            rendered = breach_email_compose(
+                rendered=message_render(
+                    subject=version.subject,
+                    text_body=version.text_body,
+                    html_body=version.html_body,
+                    context=context,
                 ),
+                language=version.language,
+                reference=reference,
+                sent_on=today,
+                data_categories=person_categories,
+                code=code,
+                authority=authorities.get(customer.country.upper(), ""),
             )
         except RenderError as error:
             broken[row.pk] = str(error)
@@ -475,8 +503,10 @@ def _messages_build(
         message = EmailMultiAlternatives(
             subject=rendered.subject,
             body=rendered.text,
+            from_email=profile.sender,
             to=[row.email],
-            headers={"Message-ID": row.message_id},
+            reply_to=[profile.reply_to] if profile.reply_to else None,
+            headers={"Message-ID": row.message_id, "Content-Language": version.language},
         )
         message.attach_alternative(rendered.html, "text/html")
         # Through an email provider (anymail), our Message-ID comes back with every tracking
@@ -512,6 +542,7 @@ def message_bytes(message: EmailMultiAlternatives) -> bytes:
     headers = [
         f"From: {formataddr((_header(name), address)) if name else address}",
         f"To: {', '.join(message.to)}",
+        *([f"Reply-To: {', '.join(message.reply_to)}"] if message.reply_to else []),
         f"Subject: {_header(str(message.subject))}",
         f"Date: {formatdate()}",
         f"Message-ID: {message.extra_headers['Message-ID']}",

@@ -2,12 +2,14 @@
 permanent failure. A batch is one print-ready PDF and a CSV manifest for the print house,
 built in the background; posting it is recorded by hand."""
 
+import base64
 import csv
 import io
-from dataclasses import dataclass
+import mimetypes
+from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
+import pycountry
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -16,6 +18,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from weasyprint import HTML
 
+from config.models import CompanyProfile, company_profile
 from customers.models import Customer, Touchpoint
 from incidents.evidence.render import BASE_URL, StaticOnlyFetcher
 from incidents.models import AffectedCustomer
@@ -30,8 +33,8 @@ from ..models import (
     RemediationCode,
     TemplateVersion,
 )
-from ..rendering import RenderError, message_render
-from ..selectors import language_primary, message_context, version_choose
+from ..rendering import CodeInfo, RenderError, frame_labels, message_render
+from ..selectors import complaint_authorities, message_context, version_choose
 from .common import Actor, acting_user
 from .delivery import reset_link
 
@@ -102,6 +105,54 @@ class Letter:
     customer: Customer
     subject: str
     body: str
+    language: str = "en"
+    reference: str = ""
+    address_lines: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    code: CodeInfo | None = None
+    code_text: str = ""
+    genuine_text: str = ""
+    complaint_text: str = ""
+
+
+# What fits the window: DIN 5008 form B has six lines for the recipient (the US #10 window
+# about five); a line longer than the window is cut, never wrapped over the next one.
+ADDRESS_LINES_MAX = {"A4": 6, "Letter": 5}
+ADDRESS_LINE_CHARS = 34
+
+
+def _shorten(line: str, limit: int = ADDRESS_LINE_CHARS) -> str:
+    line = " ".join(line.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def country_for_post(code: str) -> str:
+    """The destination country as the post reads it: in English, in capitals."""
+    country = pycountry.countries.get(alpha_2=code.upper()) if code else None
+    name = getattr(country, "common_name", None) or getattr(country, "name", code)
+    return str(name).upper()
+
+
+def letter_address_lines(*, customer: Customer, home_country: str, paper_size: str) -> list[str]:
+    """The recipient block: name, street lines, the town line as the country writes it,
+    and the country (omitted for domestic mail); shortened to fit the window."""
+    name = f"{customer.first_name} {customer.last_name}".strip()
+    street = [line for line in customer.street.splitlines() if line.strip()]
+    country = customer.country.upper()
+    if country == "US":
+        town = [" ".join(p for p in (customer.city, customer.region, customer.postal_code) if p)]
+    elif country in ("GB", "IE"):
+        town = [p for p in (customer.city.upper(), customer.postal_code) if p]
+    else:
+        town = [" ".join(p for p in (customer.postal_code, customer.city) if p)]
+    tail = [*town]
+    if country and country != home_country.upper():
+        tail.append(country_for_post(country))
+    room = ADDRESS_LINES_MAX.get(paper_size, 6) - len(tail) - 1
+    if len(street) > room:
+        # Join the extra street lines rather than drop what the postman needs.
+        street = [*street[: room - 1], ", ".join(street[room - 1 :])] if room > 0 else []
+    return [_shorten(line) for line in [name, *street, *tail] if line.strip()]
 
 
 def _letters(batch: LetterBatch, notifications: list[Notification]) -> list[Letter]:
@@ -113,12 +164,17 @@ def _letters(batch: LetterBatch, notifications: list[Notification]) -> list[Lett
             incident_id=communication.incident_id, customer_id__in=customer_ids
         ).values_list("customer_id", "data_categories")
     )
-    codes = dict(
-        RemediationCode.objects.filter(
-            notification_id__in=[n.pk for n in notifications]
-        ).values_list("notification_id", "code")
-    )
+    codes = {
+        c.notification_id: CodeInfo(
+            code=c.code, vendor=c.vendor, expires_on=c.expires_on, redeem_url=c.redeem_url
+        )
+        for c in RemediationCode.objects.filter(notification_id__in=[n.pk for n in notifications])
+    }
     versions: list[TemplateVersion] = list(communication.versions.all())
+    profile = company_profile()
+    authorities = complaint_authorities(incident_id=communication.incident_id)
+    # The one place the reference a person quotes comes from (per notification later).
+    reference = communication.incident.reference
     letters = []
     for notification in notifications:
         customer = customers[notification.customer_id]
@@ -128,7 +184,7 @@ def _letters(batch: LetterBatch, notifications: list[Notification]) -> list[Lett
             version, _fallback = version_choose(
                 versions,
                 channel=channel,
-                language=language_primary(customer.language),
+                language=profile.language_for(language=customer.language, country=customer.country),
                 data_categories=person_categories,
                 fallback_language=communication.fallback_language,
             )
@@ -136,6 +192,7 @@ def _letters(batch: LetterBatch, notifications: list[Notification]) -> list[Lett
                 break
         if version is None:
             raise LetterError(f"No approved version fits customer {customer.pk}.")
+        code = codes.get(notification.pk)
         try:
             rendered = message_render(
                 subject=version.subject,
@@ -146,35 +203,75 @@ def _letters(batch: LetterBatch, notifications: list[Notification]) -> list[Lett
                     customer=customer,
                     data_categories=person_categories,
                     reset_link=reset_link(customer.pk),
-                    remediation_code=codes.get(notification.pk, ""),
+                    remediation_code=code.code if code else "",
+                    language=version.language,
                 ),
             )
         except RenderError as error:
             raise LetterError(f"Customer {customer.pk}: {error}") from error
-        letters.append(Letter(notification, customer, rendered.subject, rendered.text))
+        labels = frame_labels(version.language)
+        letters.append(
+            Letter(
+                notification=notification,
+                customer=customer,
+                subject=rendered.subject,
+                body=rendered.text.strip(),
+                language=version.language,
+                reference=reference,
+                address_lines=letter_address_lines(
+                    customer=customer, home_country=profile.country, paper_size=batch.paper_size
+                ),
+                labels=labels,
+                code=code,
+                code_text=(
+                    labels["code_text"].format(
+                        vendor=code.vendor, code=code.code, expires=code.expires_on.isoformat()
+                    )
+                    if code
+                    else ""
+                ),
+                genuine_text=labels["genuine_text"].format(
+                    url=profile.genuine_check_url, reference=reference
+                ),
+                complaint_text=labels["complaint_text"].format(
+                    authority=authorities.get(customer.country.upper(), "")
+                    or labels["complaint_default"]
+                ),
+            )
+        )
     return letters
+
+
+def _logo_data_uri(profile: CompanyProfile) -> str:
+    """The logo inlined: the PDF fetcher serves no uploaded files."""
+    if not profile.logo:
+        return ""
+    try:
+        with profile.logo.open("rb") as handle:
+            data = handle.read()
+    except OSError:
+        return ""
+    content_type = mimetypes.guess_type(profile.logo.name)[0] or "image/png"
+    return f"data:{content_type};base64,{base64.b64encode(data).decode()}"
 
 
 def letters_pdf_render(*, batch: LetterBatch, letters: list[Letter]) -> Any:
     """Lay out letters as one WeasyPrint document (not yet written)."""
+    profile = company_profile()
     html = render_to_string(
         "notifications/letters/batch.html",
         {
             "batch": batch,
             "letters": letters,
-            "sender": settings.DEFAULT_FROM_EMAIL,
-            "date": timezone.now().date(),
+            "company": profile,
+            "logo": _logo_data_uri(profile),
+            # DIN 5008: the sender on one line above the recipient, read through the window.
+            "return_line": _shorten(" · ".join([profile.legal_name, *profile.address_block]), 70),
+            "lang": letters[0].language if letters else "en",
+            "date": timezone.localdate(),
         },
     )
     return HTML(string=html, base_url=BASE_URL, url_fetcher=StaticOnlyFetcher()).render()
-
-
-def _address_lines(customer: Customer) -> list[str]:
-    name = f"{customer.first_name} {customer.last_name}".strip()
-    city = " ".join(p for p in (customer.postal_code, customer.city) if p)
-    return [
-        line for line in (name, customer.street, city, customer.region, customer.country) if line
-    ]
 
 
 def letter_batch_build(*, batch_id: int) -> LetterBatch:
@@ -211,8 +308,6 @@ def letter_batch_build(*, batch_id: int) -> LetterBatch:
     try:
         for start in range(0, len(notifications), CHUNK):
             letters = _letters(batch, notifications[start : start + CHUNK])
-            for letter in letters:
-                letter.customer.address_lines = _address_lines(letter.customer)  # type: ignore[attr-defined]
             document = letters_pdf_render(batch=batch, letters=letters)
             # Each letter starts on a new page; count each one's pages for the manifest.
             starts = [

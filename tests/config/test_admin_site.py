@@ -13,13 +13,31 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize(
     ("role", "sections"),
     [
-        (roles.CMO, ["campaigns", "notifications", "incidents", "customers", "readiness"]),
-        (roles.CISO, ["incidents", "notifications", "campaigns", "customers", "readiness"]),
-        (roles.DPO, ["incidents", "notifications", "campaigns", "customers", "readiness"]),
-        (roles.LEGAL_REVIEWER, ["notifications", "incidents"]),
-        (roles.MARKETING_OPERATOR, ["campaigns", "customers", "notifications", "incidents"]),
-        (roles.SECURITY_ANALYST, ["incidents", "customers", "notifications", "campaigns"]),
-        (roles.AUDITOR, ["incidents", "notifications", "campaigns", "customers", "readiness"]),
+        (
+            roles.CMO,
+            ["campaigns", "notifications", "incidents", "customers", "config", "readiness"],
+        ),
+        (
+            roles.CISO,
+            ["incidents", "notifications", "campaigns", "customers", "config", "readiness"],
+        ),
+        (
+            roles.DPO,
+            ["incidents", "notifications", "campaigns", "customers", "config", "readiness"],
+        ),
+        (roles.LEGAL_REVIEWER, ["notifications", "incidents", "config"]),
+        (
+            roles.MARKETING_OPERATOR,
+            ["campaigns", "customers", "notifications", "incidents", "config"],
+        ),
+        (
+            roles.SECURITY_ANALYST,
+            ["incidents", "customers", "notifications", "campaigns", "config"],
+        ),
+        (
+            roles.AUDITOR,
+            ["incidents", "notifications", "campaigns", "customers", "config", "readiness"],
+        ),
     ],
 )
 def test_the_index_lists_a_roles_sections_in_the_order_of_its_work(

@@ -71,6 +71,8 @@ PAGES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "incidents.Regime": (ALL_ROLES, frozenset({DPO})),
     "incidents.BusinessDayClosure": (ALL_ROLES, frozenset({DPO})),
     "incidents.Regulator": (ALL_ROLES, frozenset({DPO})),
+    # One row, edited in place by the DPO; nobody adds a second.
+    "config.CompanyProfile": (ALL_ROLES, NOBODY),
     "incidents.TimelineEvent": (ALL_ROLES, NOBODY),
     "incidents.AffectedCustomer": (ALL_ROLES, NOBODY),
     "incidents.Assessment": (ALL_ROLES, NOBODY),

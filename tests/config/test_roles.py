@@ -6,7 +6,8 @@ from django.contrib.auth.models import Group, Permission
 from config import roles
 from tests.roles import granted
 
-PROJECT_APPS = {"customers", "incidents", "campaigns", "notifications", "readiness"}
+# "config" grants the company profile (the kernel's one model).
+PROJECT_APPS = {"customers", "incidents", "campaigns", "notifications", "readiness", "config"}
 
 
 @pytest.mark.django_db

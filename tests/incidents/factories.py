@@ -50,3 +50,20 @@ class IncidentFactory(factory.django.DjangoModelFactory[Incident]):
     nature = "Credential stuffing against the customer portal"
     awareness_at = datetime(2026, 3, 27, 9, 0, tzinfo=UTC)
     data_categories = factory.LazyFunction(lambda: [DataCategory.CONTACT.value])
+    # The facts "written" in the other languages the tests mail in (the same words: tests
+    # about translations set their own).
+    facts_translations = factory.LazyAttribute(
+        lambda o: {
+            language: {
+                name: getattr(o, name, "")
+                for name in (
+                    "nature",
+                    "contact_point",
+                    "likely_consequences",
+                    "measures_taken",
+                    "measures_proposed",
+                )
+            }
+            for language in ("de", "fr", "es", "it", "nl")
+        }
+    )

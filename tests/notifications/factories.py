@@ -51,6 +51,23 @@ class IncidentFactory(factory.django.DjangoModelFactory[Incident]):
     likely_consequences = "You may get phishing emails."
     measures_taken = "We closed the hole and reset all passwords."
     measures_proposed = "Watch out for strange emails."
+    # The same facts "written" in the other languages these tests mail in; the tests about
+    # translated facts set their own.
+    facts_translations = factory.LazyAttribute(
+        lambda o: {
+            language: {
+                name: getattr(o, name)
+                for name in (
+                    "nature",
+                    "contact_point",
+                    "likely_consequences",
+                    "measures_taken",
+                    "measures_proposed",
+                )
+            }
+            for language in ("de", "fr", "es", "it", "nl")
+        }
+    )
 
 
 class CustomerFactory(factory.django.DjangoModelFactory[Customer]):

@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
 from config import roles
+from config.models import company_profile
 from incidents.models import TimelineEvent
 from incidents.services import incident_update
 from incidents.signals import scope_changed
@@ -56,7 +57,8 @@ def test_each_person_gets_the_version_for_their_language_and_data(scenario):
         "de-card": ("de-card", False),
         "fr-card": ("en-card", True),
         "de-both": ("en-both", True),
-        "none-pw": ("en-pw", True),
+        # No language of their own: the company's default (English), not a fallback.
+        "none-pw": ("en-pw", False),
     }
     assert got == {people[k].pk: (v[name].pk, fb) for k, (name, fb) in expected.items()}
     by_customer = {p.customer.pk: p for p in previews}
@@ -75,18 +77,19 @@ def test_the_matrix_counts_people_per_version_without_a_query_per_person(
     for _ in range(5):
         affected(incident, "de", ["credentials"])
     communication = create(incident, v.values())
-    with django_assert_max_num_queries(2):
+    company_profile()  # created once; the matrix reads it with one query
+    with django_assert_max_num_queries(3):
         matrix = communication_matrix(communication=communication)
     rows = {
         (r.language, r.data_categories): (r.people, r.version and r.version.pk, r.via_fallback)
         for r in matrix.rows
     }
     assert rows == {
-        ("", ("credentials",)): (1, v["en-pw"].pk, True),
         ("de", ("credentials",)): (6, v["de-pw"].pk, False),
         ("de", ("credentials", "payment_card")): (1, v["en-both"].pk, True),
         ("de", ("payment_card",)): (1, v["de-card"].pk, False),
-        ("en", ("credentials",)): (1, v["en-pw"].pk, False),
+        # No language of their own (and none set for their country): the company's.
+        ("en", ("credentials",)): (2, v["en-pw"].pk, False),
         ("en", ("payment_card",)): (1, v["en-card"].pk, False),
         ("fr", ("credentials",)): (1, v["fr-pw"].pk, False),
         ("fr", ("payment_card",)): (1, v["en-card"].pk, True),
