@@ -36,12 +36,15 @@ class CampaignsConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from incidents.signals import scope_changed
+        from incidents.signals import incident_drill_changed, scope_changed
 
         from . import evidence
-        from .receivers import on_scope_changed
+        from .receivers import on_drill_changed, on_scope_changed
 
         scope_changed.connect(on_scope_changed, dispatch_uid="campaigns.hold_on_scope_changed")
+        incident_drill_changed.connect(
+            on_drill_changed, dispatch_uid="campaigns.hold_on_drill_changed"
+        )
         evidence.register()
 
     def seed_demo(self, *, stdout: Any) -> None:

@@ -35,6 +35,8 @@ DECIDE = {
 # The pack is read by whoever answers for the breach; viewing it is downloading it.
 READ_EVIDENCE = {"incidents.view_evidencepack"}
 EVIDENCE = READ_EVIDENCE | {"incidents.build_evidencepack"}
+# Whether an incident is a drill is the CISO's and the CMO's decision together.
+DRILL = {"incidents.decide_drill"}
 
 
 class IncidentsConfig(AppConfig):
@@ -45,9 +47,9 @@ class IncidentsConfig(AppConfig):
     # Role names as in config.roles (importing it here would load auth models too early).
     role_permissions: dict[str, set[str]] = {
         "Security analyst": VIEW | RESPOND,
-        "CISO": VIEW | RESPOND | DECIDE | EVIDENCE,
+        "CISO": VIEW | RESPOND | DECIDE | EVIDENCE | DRILL,
         "DPO": VIEW | DECIDE | EVIDENCE | {"incidents.add_regime", "incidents.change_regime"},
-        "CMO": VIEW | EVIDENCE,
+        "CMO": VIEW | EVIDENCE | DRILL,
         "Legal reviewer": VIEW,
         "Marketing operator": VIEW,
         "Auditor": VIEW | READ_EVIDENCE,

@@ -14,3 +14,7 @@ incident_updated = Signal()
 
 # kwargs: incident_id: int, actor: User | None
 incident_closed = Signal()
+
+# kwargs: incident_id: int, is_drill: bool (the new status), actor: User (the confirmer),
+# cmo: User (the CMO of the two deciders, who acts for the holds)
+incident_drill_changed = Signal()

@@ -48,7 +48,7 @@ class NotificationsConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from incidents.signals import incident_updated, scope_changed
+        from incidents.signals import incident_drill_changed, incident_updated, scope_changed
 
         from . import evidence, receivers
 
@@ -59,5 +59,9 @@ class NotificationsConfig(AppConfig):
         incident_updated.connect(
             receivers.incident_updated_void_sign_offs,
             dispatch_uid="notifications.incident_updated_void_sign_offs",
+        )
+        incident_drill_changed.connect(
+            receivers.incident_drill_changed_void_sign_offs,
+            dispatch_uid="notifications.incident_drill_changed_void_sign_offs",
         )
         evidence.register()
