@@ -42,6 +42,8 @@ DRILL = {"incidents.decide_drill"}
 class IncidentsConfig(AppConfig):
     name = "incidents"
     verbose_name = "Incidents"
+    # Contact data (config.admin_pii): a forensic list's lines are emails or ids.
+    contact_fields = {"ForensicListRow": ("value", "value_normalized")}
     # Analysts open and scope incidents; the DPO (or the CISO) decides and files; the
     # DPO keeps the regimes; everyone else reads.
     # Role names as in config.roles (importing it here would load auth models too early).
