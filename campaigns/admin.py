@@ -11,6 +11,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from config.admin_confirm import confirm_first
+from config.admin_pii import PiiListRule
 from config.admin_views import admin_view_permissions
 from incidents.models import Incident
 
@@ -349,7 +350,7 @@ class CampaignHoldAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CampaignSend)
-class CampaignSendAdmin(ReadOnlyAdmin):
+class CampaignSendAdmin(PiiListRule, ReadOnlyAdmin):
     list_display = ["campaign", "customer", "status", "skip_reason", "sent_at", "attempts"]
     list_filter = ["status", "skip_reason"]
     list_select_related = ["campaign", "customer"]
@@ -359,7 +360,7 @@ class CampaignSendAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Withholding)
-class WithholdingAdmin(ReadOnlyAdmin):
+class WithholdingAdmin(PiiListRule, ReadOnlyAdmin):
     list_display = ["campaign", "incident", "customer", "withheld_at"]
     list_filter = ["incident"]
     list_select_related = ["campaign", "incident", "customer"]

@@ -36,14 +36,17 @@ class CampaignsConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from incidents.signals import scope_changed, scope_holds_requested
+        from incidents.signals import incident_drill_changed, scope_changed, scope_holds_requested
 
         from . import evidence
-        from .receivers import on_scope_changed, on_scope_holds_requested
+        from .receivers import on_drill_changed, on_scope_changed, on_scope_holds_requested
 
         scope_changed.connect(on_scope_changed, dispatch_uid="campaigns.hold_on_scope_changed")
         scope_holds_requested.connect(
             on_scope_holds_requested, dispatch_uid="campaigns.holds_for_scope_preview"
+        )
+        incident_drill_changed.connect(
+            on_drill_changed, dispatch_uid="campaigns.hold_on_drill_changed"
         )
         evidence.register()
 

@@ -2,7 +2,9 @@
 
 from typing import Any
 
-from .services import hold_place
+from incidents.services import IncidentError
+
+from .services import CampaignError, hold_follow_drill_status, hold_place
 
 
 def on_scope_changed(
@@ -20,3 +22,14 @@ def on_scope_holds_requested(sender: Any, *, incident_id: int, **kwargs: Any) ->
     overlap = campaign_overlap_counts(incident_id=incident_id)
     names = Campaign.objects.filter(pk__in=list(overlap)).values_list("pk", "name", "status")
     return [(name, status, overlap[pk]) for pk, name, status in names]
+
+
+def on_drill_changed(
+    sender: Any, *, incident_id: int, is_drill: bool, cmo: Any, **kwargs: Any
+) -> None:
+    # Runs inside the drill change's transaction: a hold the CMO's rules keep refuses the
+    # whole change, in the incident's own words.
+    try:
+        hold_follow_drill_status(incident_id=incident_id, is_drill=is_drill, cmo=cmo)
+    except CampaignError as error:
+        raise IncidentError(f"The drill status cannot change: {error}") from error

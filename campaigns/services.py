@@ -29,7 +29,7 @@ from config.db import on_lost_connection_retry
 from config.models import company_profile
 from config.roles import CMO
 from customers.models import Customer, Touchpoint
-from incidents.models import Incident
+from incidents.models import AffectedCustomer, Incident
 from incidents.services import timeline_append
 
 from .messages import campaign_message_build
@@ -327,6 +327,18 @@ def hold_release(*, incident_id: int, actor: Actor) -> None:
     _notice_guard(incident, what="release the hold")
     if not _hold_release(incident, actor):
         raise CampaignError(f"Incident '{incident}' has no active campaign hold.")
+
+
+@transaction.atomic
+def hold_follow_drill_status(*, incident_id: int, is_drill: bool, cmo: Actor) -> None:
+    """An incident became real (its hold is placed again, campaigns paused as for any
+    scope) or became a drill (its hold lifts only as the CMO could lift it by hand)."""
+    if not is_drill:
+        if AffectedCustomer.objects.filter(incident_id=incident_id).exists():
+            hold_place(incident_id=incident_id, actor=cmo, added=1)
+        return
+    if CampaignHold.objects.filter(incident_id=incident_id, released_at__isnull=True).exists():
+        hold_release(incident_id=incident_id, actor=cmo)
 
 
 @transaction.atomic

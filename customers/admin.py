@@ -1,4 +1,3 @@
-import csv
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -22,7 +21,9 @@ from django.utils.html import format_html, format_html_join
 from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
+from config.admin_pii import PiiListRule
 from config.admin_views import admin_view_permissions
+from config.csv_safe import csv_writer
 
 from .forms import CustomerExportForm, CustomerForm, ImportMappingForm, ImportUploadForm
 from .imports import ImportFileError
@@ -43,7 +44,7 @@ from .models import (
     SourceRecord,
     Touchpoint,
 )
-from .pii import can_view_pii, mask_email, mask_field, mask_phone
+from .pii import can_view_pii, mask_email, mask_field, mask_phone, mask_text
 from .resources import CustomerExportResource, cell_escape
 from .selectors import customer_timeline
 from .services import (
@@ -74,6 +75,8 @@ MASKED_FIELDS = {
     "city": "masked_city",
 }
 EXPORT_PERMISSION = "customers.export_customer"
+# A record imported without an id gets "email:<address>": masked like any address.
+MASKED_EXTERNAL_ID = "masked_external_id"
 TIMELINE_LIMIT = 100
 
 
@@ -106,7 +109,8 @@ class SourceRecordInline(admin.TabularInline):
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if can_view_pii(request.user):
             return self.fields
-        return [("held_values_masked" if f == "held_values" else f) for f in self.fields]
+        masked = {"held_values": "held_values_masked", "external_id": MASKED_EXTERNAL_ID}
+        return [masked.get(f, f) for f in self.fields]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.get_fields(request, obj)
@@ -121,6 +125,10 @@ class SourceRecordInline(admin.TabularInline):
     @admin.display(description="values it holds")
     def held_values_masked(self, obj: SourceRecord) -> str:
         return _held_values(obj, in_full=False)
+
+    @admin.display(description="external id")
+    def masked_external_id(self, obj: SourceRecord) -> str:
+        return mask_text(obj.external_id)
 
     @admin.display(description="kept from it")
     def kept(self, obj: SourceRecord) -> str:
@@ -184,7 +192,7 @@ class CountryFilter(admin.SimpleListFilter):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ExportMixin, admin.ModelAdmin):
+class CustomerAdmin(PiiListRule, ExportMixin, admin.ModelAdmin):
     form = CustomerForm
     resource_classes = [CustomerExportResource]
     formats = [CSV, XLSX]
@@ -691,7 +699,7 @@ class ImportJobAdmin(admin.ModelAdmin):
             def write(self, value: str) -> str:
                 return value
 
-        writer = csv.writer(Echo())
+        writer = csv_writer(Echo())
         show_pii = can_view_pii(request.user)
 
         def lines() -> Iterator[str]:
@@ -700,6 +708,12 @@ class ImportJobAdmin(admin.ModelAdmin):
                 value = r.value if show_pii else mask_field(r.field, r.value)
                 yield writer.writerow([r.row, r.line, r.field, r.reason, cell_escape(value)])
 
+        if show_pii:
+            pii_access_record(
+                user=request.user,
+                kind=PiiAccess.Kind.EXPORT,
+                detail=f"import {job.pk}: error report downloaded with rejected values in full",
+            )
         response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
         return response
@@ -850,7 +864,7 @@ class SegmentAdmin(admin.ModelAdmin):
 
 
 @admin.register(SourceRecord)
-class SourceRecordAdmin(admin.ModelAdmin):
+class SourceRecordAdmin(PiiListRule, admin.ModelAdmin):
     list_display = ["__str__", "customer", "source", "first_seen_at", "last_seen_at"]
     list_filter = ["source"]
     list_select_related = ["customer"]
@@ -859,9 +873,29 @@ class SourceRecordAdmin(admin.ModelAdmin):
     readonly_fields = ["row_hash", "first_seen_at", "last_seen_at"]
     show_full_result_count = False
 
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = list(super().get_fields(request, obj))
+        if can_view_pii(request.user):
+            return fields
+        # The masked value comes in with the read-only fields.
+        return [f for f in fields if f != "external_id"]
+
+    def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
+        if can_view_pii(request.user):
+            return super().get_exclude(request, obj)
+        return [*(super().get_exclude(request, obj) or []), "external_id"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        readonly = list(self.readonly_fields)
+        return readonly if can_view_pii(request.user) else [*readonly, MASKED_EXTERNAL_ID]
+
+    @admin.display(description="external id")
+    def masked_external_id(self, obj: SourceRecord) -> str:
+        return mask_text(obj.external_id)
+
 
 @admin.register(Touchpoint)
-class TouchpointAdmin(admin.ModelAdmin):
+class TouchpointAdmin(PiiListRule, admin.ModelAdmin):
     list_display = ["occurred_at", "customer", "channel", "kind", "reference"]
     list_filter = ["channel", "kind"]
     list_select_related = ["customer"]
@@ -871,7 +905,7 @@ class TouchpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(ImportRejection)
-class ImportRejectionAdmin(admin.ModelAdmin):
+class ImportRejectionAdmin(PiiListRule, admin.ModelAdmin):
     list_display = ["job", "row", "line", "field", "reason", "value"]
     list_select_related = ["job"]
     list_filter = ["field"]
@@ -906,7 +940,7 @@ class ImportRejectionAdmin(admin.ModelAdmin):
 
 
 @admin.register(PiiAccess)
-class PiiAccessAdmin(admin.ModelAdmin):
+class PiiAccessAdmin(PiiListRule, admin.ModelAdmin):
     """The log of who saw contact data in full; nobody edits it."""
 
     list_display = ["accessed_at", "user", "kind", "customer", "detail"]

@@ -40,6 +40,13 @@ _PII = {"customers.view_pii"}
 class CustomersConfig(AppConfig):
     name = "customers"
     verbose_name = "Customers"
+    # Contact data (config.admin_pii): no list is narrowed by it without view_pii. A
+    # synthetic external id is "email:<address>".
+    contact_fields = {
+        "Customer": ("email", "email_normalized", "phone", "street", "postal_code", "city"),
+        "SourceRecord": ("external_id",),
+        "ImportRejection": ("value",),
+    }
     # Role names as in config.roles (importing it here would load models too early).
     role_permissions: dict[str, set[str]] = {
         "Marketing operator": _RECORD_VIEW

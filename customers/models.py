@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from .pii import mask_text
+
 
 class Customer(models.Model):
     class EmailStatus(models.TextChoices):
@@ -142,7 +144,9 @@ class SourceRecord(models.Model):
         indexes = [models.Index(fields=["external_id"], name="sourcerecord_external_id_idx")]
 
     def __str__(self) -> str:
-        return f"{self.source}:{self.external_id}"
+        # A synthetic id is "email:<address>", and this string reaches lists and inlines
+        # that people without view_pii read.
+        return f"{self.source}:{mask_text(self.external_id)}"
 
 
 class SourcePriority(models.Model):

@@ -38,17 +38,21 @@ DECIDE = {
 # The pack is read by whoever answers for the breach; viewing it is downloading it.
 READ_EVIDENCE = {"incidents.view_evidencepack"}
 EVIDENCE = READ_EVIDENCE | {"incidents.build_evidencepack"}
+# Whether an incident is a drill is the CISO's and the CMO's decision together.
+DRILL = {"incidents.decide_drill"}
 
 
 class IncidentsConfig(AppConfig):
     name = "incidents"
     verbose_name = "Incidents"
+    # Contact data (config.admin_pii): a forensic list's lines are emails or ids.
+    contact_fields = {"ForensicListRow": ("value", "value_normalized")}
     # Analysts open and scope incidents; the DPO (or the CISO) decides and files; the
     # DPO keeps the regimes; everyone else reads.
     # Role names as in config.roles (importing it here would load auth models too early).
     role_permissions: dict[str, set[str]] = {
         "Security analyst": VIEW | RESPOND,
-        "CISO": VIEW | RESPOND | DECIDE | EVIDENCE,
+        "CISO": VIEW | RESPOND | DECIDE | EVIDENCE | DRILL,
         "DPO": VIEW
         | DECIDE
         | EVIDENCE
@@ -59,7 +63,7 @@ class IncidentsConfig(AppConfig):
             "incidents.add_regulator",
             "incidents.change_regulator",
         },
-        "CMO": VIEW | EVIDENCE,
+        "CMO": VIEW | EVIDENCE | DRILL,
         "Legal reviewer": VIEW,
         "Marketing operator": VIEW,
         "Auditor": VIEW | READ_EVIDENCE,

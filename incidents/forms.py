@@ -224,6 +224,15 @@ class ContainedForm(forms.Form):
     )
 
 
+class DrillChangeForm(forms.Form):
+    to_drill = forms.TypedChoiceField(
+        label="This incident is",
+        choices=[("True", "a drill"), ("False", "a real incident")],
+        coerce=lambda v: v == "True",
+    )
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+
+
 class ObligationNotRequiredForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
 

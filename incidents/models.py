@@ -123,6 +123,7 @@ class Incident(models.Model):
             ("transition_incident", "Can move an incident from one status to the next"),
             ("scope_incident", "Can set the scope (affected customers) of an incident"),
             ("decide_incident", "Can record the Art. 33/34 decisions of an incident"),
+            ("decide_drill", "Can propose or confirm a change of an incident's drill status"),
         ]
         indexes = [models.Index(fields=["status"], name="incident_status_idx")]
 
@@ -134,6 +135,39 @@ class Incident(models.Model):
         """The reference people and authorities quote back to us."""
         year = self.awareness_at.year if self.awareness_at else 0
         return f"INC-{year}-{self.pk or 0:05d}"
+
+
+class DrillChange(models.Model):
+    """A proposal to turn a real incident into a drill or back: the CISO and the CMO decide
+    it together, one proposes and another person in the other role confirms."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="drill_changes")
+    to_drill = models.BooleanField()
+    reason = models.TextField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_as = models.CharField(max_length=16)
+    requested_at = models.DateTimeField()
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    confirmed_as = models.CharField(max_length=16, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    withdrawn = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            # One open proposal per incident: a second one would race the first.
+            models.UniqueConstraint(
+                fields=["incident"],
+                condition=models.Q(decided_at__isnull=True),
+                name="drill_change_one_open_per_incident",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.incident}: {'drill' if self.to_drill else 'real'} ({self.reason})"
 
 
 class AffectedCustomer(models.Model):

@@ -19,3 +19,6 @@ incident_closed = Signal()
 # Each receiver returns [(campaign name, status, people of its audience in the scope)], the
 # people a hold keeps that campaign from mailing.
 scope_holds_requested = Signal()
+# kwargs: incident_id: int, is_drill: bool (the new status), actor: User (the confirmer),
+# cmo: User (the CMO of the two deciders, who acts for the holds)
+incident_drill_changed = Signal()

@@ -34,6 +34,8 @@ _SEND = _LETTERS | {"notifications.send_communication", "notifications.resume_de
 class NotificationsConfig(AppConfig):
     name = "notifications"
     verbose_name = "Breach messages"
+    # Contact data (config.admin_pii): the address a notification was written to.
+    contact_fields = {"Notification": ("email",)}
     # Role names as in config.roles (importing it here would load auth models too early).
     # Marketing and security write the messages; legal approves the words; the CMO and
     # the CISO sign what goes out; nobody deletes (history is evidence).
@@ -48,7 +50,7 @@ class NotificationsConfig(AppConfig):
     }
 
     def ready(self) -> None:
-        from incidents.signals import incident_updated, scope_changed
+        from incidents.signals import incident_drill_changed, incident_updated, scope_changed
 
         from . import evidence, receivers
 
@@ -59,5 +61,9 @@ class NotificationsConfig(AppConfig):
         incident_updated.connect(
             receivers.incident_updated_void_sign_offs,
             dispatch_uid="notifications.incident_updated_void_sign_offs",
+        )
+        incident_drill_changed.connect(
+            receivers.incident_drill_changed_void_sign_offs,
+            dispatch_uid="notifications.incident_drill_changed_void_sign_offs",
         )
         evidence.register()

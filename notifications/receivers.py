@@ -1,6 +1,11 @@
 from typing import Any
 
-from .services import communication_sign_offs_void_for_facts, communication_sign_offs_void_for_scope
+from .models import Communication
+from .services import (
+    communication_sign_offs_void,
+    communication_sign_offs_void_for_facts,
+    communication_sign_offs_void_for_scope,
+)
 
 
 def scope_changed_void_sign_offs(
@@ -15,3 +20,13 @@ def incident_updated_void_sign_offs(
     *, incident_id: int, changed: list[str], actor: Any = None, **kwargs: Any
 ) -> None:
     communication_sign_offs_void_for_facts(incident_id=incident_id, actor=actor, changed=changed)
+
+
+def incident_drill_changed_void_sign_offs(
+    *, incident_id: int, is_drill: bool, actor: Any = None, **kwargs: Any
+) -> None:
+    reason = f"The incident became {'a drill' if is_drill else 'a real incident'}."
+    for communication_id in Communication.objects.filter(incident_id=incident_id).values_list(
+        "pk", flat=True
+    ):
+        communication_sign_offs_void(communication_id=communication_id, actor=actor, reason=reason)

@@ -221,6 +221,8 @@ def communication_content_document(*, communication: Communication) -> dict[str,
         "fallback_language": communication.fallback_language,
         "incident_facts": {name: getattr(incident, name) for name in INCIDENT_FACTS},
         "incident_facts_translations": incident.facts_translations or {},
+        # A drill's messages are marked [DRILL]: a notice signed as a drill is not a real one.
+        "is_drill": incident.is_drill,
     }
 
 

@@ -20,6 +20,7 @@ from incidents.forms import (
     AssessmentForm,
     ContainedForm,
     DecisionForm,
+    DrillChangeForm,
     IncidentForm,
     ScopeConfirmForm,
     ScopeForm,
@@ -28,6 +29,7 @@ from incidents.forms import (
 )
 from incidents.models import (
     Assessment,
+    DrillChange,
     ForensicListRow,
     Incident,
     Obligation,
@@ -179,6 +181,11 @@ class IncidentAdmin(admin.ModelAdmin):
             return False
         return super().has_change_permission(request, obj)
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # Set at opening; afterwards it changes by the CISO's and the CMO's joint decision.
+        readonly = list(super().get_readonly_fields(request, obj))
+        return [*readonly, "is_drill"] if obj is not None else readonly
+
     def has_transition_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("incidents.transition_incident")
 
@@ -261,6 +268,7 @@ class IncidentAdmin(admin.ModelAdmin):
                     for name in NEXT_STEPS.get(incident.status, [])
                     if user.has_perm("incidents.transition_incident")
                 ],
+                can_decide_drill=user.has_perm("incidents.decide_drill"),
             )
         return super().change_view(request, object_id, form_url, context)
 
@@ -275,6 +283,7 @@ class IncidentAdmin(admin.ModelAdmin):
                 view(self.transition_view),
                 name="incidents_incident_transition",
             ),
+            path("<int:pk>/drill/", view(self.drill_view), name="incidents_incident_drill"),
             *super().get_urls(),
         ]
 
@@ -463,6 +472,61 @@ class IncidentAdmin(admin.ModelAdmin):
             opts=self.opts,
             intro="SE = DPC x EI + CB. The base DPC comes from the incident's data categories.",
         )
+
+    @admin_view_permissions("incidents.decide_drill")
+    def drill_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Propose a drill status change, or confirm or withdraw the one proposed."""
+        incident = self._incident_for(request, pk, "incidents.decide_drill")
+        pending = DrillChange.objects.filter(incident=incident, decided_at__isnull=True).first()
+        form = DrillChangeForm(
+            request.POST if request.method == "POST" and pending is None else None,
+            initial={"to_drill": str(not incident.is_drill)},
+        )
+        if request.method == "POST":
+            decision = request.POST.get("decision")
+            try:
+                with transaction.atomic():
+                    if pending is not None and decision == "confirm":
+                        services.incident_drill_change_confirm(
+                            incident_id=incident.pk, actor=request.user
+                        )
+                        self.message_user(request, "Drill status changed; sign-offs voided.")
+                        return self._back(incident)
+                    if pending is not None and decision == "withdraw":
+                        services.incident_drill_change_withdraw(
+                            incident_id=incident.pk, actor=request.user
+                        )
+                        self.message_user(request, "Proposal withdrawn.")
+                        return self._back(incident)
+                    if pending is None and form.is_valid():
+                        services.incident_drill_change_request(
+                            incident_id=incident.pk,
+                            actor=request.user,
+                            to_drill=form.cleaned_data["to_drill"],
+                            reason=form.cleaned_data["reason"],
+                        )
+                        self.message_user(request, "Proposed; the other decider must confirm.")
+                        return self._back(incident)
+            except ERRORS as error:
+                form.add_error(None, str(error))
+        intro = (
+            f"{pending.requested_by.get_username()} ({pending.requested_as}) proposes to make "
+            f"this {'a drill' if pending.to_drill else 'a real incident'}: {pending.reason}. "
+            "Confirm (the other of the CISO and the CMO) or withdraw."
+            if pending is not None
+            else "The CISO and the CMO decide together: one proposes, the other confirms. "
+            "Every sign-off is voided and holds follow the CMO's rules."
+        )
+        response = form_page(
+            request,
+            title=f"Change the drill status of {incident}",
+            form=form,
+            obj=incident,
+            opts=self.opts,
+            intro=intro,
+        )
+        response.context_data["pending_drill_change"] = pending  # type: ignore[index]
+        return response
 
     @admin_view_permissions("incidents.decide_incident")
     def decide_view(self, request: HttpRequest, pk: int) -> HttpResponse:

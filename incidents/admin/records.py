@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from config.admin_pii import PiiListRule
 from config.admin_views import admin_view_permissions
 from customers.pii import can_view_pii, mask_text
 from incidents import services
@@ -263,7 +264,7 @@ class TimelineEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AffectedCustomer)
-class AffectedCustomerAdmin(ReadOnlyAdmin):
+class AffectedCustomerAdmin(PiiListRule, ReadOnlyAdmin):
     list_display = ["customer", "incident", "country", "region", "data_categories", "found_by"]
     list_filter = ["found_by", "incident"]
     search_fields = ["customer__email_normalized", "customer__last_name"]

@@ -3,6 +3,11 @@
 Other apps import from `incidents.services`; the modules below split it by topic.
 """
 
+from .drill import (
+    incident_drill_change_confirm,
+    incident_drill_change_request,
+    incident_drill_change_withdraw,
+)
 from .incident import (
     IncidentError,
     assessment_record,
@@ -40,6 +45,9 @@ __all__ = [
     "incident_close",
     "incident_decide_art33",
     "incident_decide_art34",
+    "incident_drill_change_confirm",
+    "incident_drill_change_request",
+    "incident_drill_change_withdraw",
     "incident_mark_contained",
     "incident_open",
     "incident_record_clock_start",

@@ -137,6 +137,11 @@ def incident_update(
     unknown = set(changes) - set(DESCRIPTIVE_FIELDS)
     if unknown:
         raise IncidentError(f"These fields change through their own action: {sorted(unknown)}.")
+    if "is_drill" in changes:
+        raise IncidentError(
+            "The drill status is set when the incident is opened; changing it later is a "
+            "decision of the CISO and the CMO together (Change drill status)."
+        )
     incident = Incident.objects.select_for_update().get(pk=incident_id)
     if incident.status == Incident.Status.CLOSED:
         raise IncidentError(f"{incident} is closed; its record no longer changes.")

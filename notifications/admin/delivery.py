@@ -17,8 +17,11 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from config.admin_confirm import confirm_first
+from config.admin_pii import PiiListRule
 from config.admin_views import admin_view_permissions
+from customers.models import PiiAccess
 from customers.pii import can_view_pii, mask_email, mask_text
+from customers.services import pii_access_record
 
 from ..models import Communication, Delivery, LetterBatch, Notification, RemediationCode
 from ..selectors import delivery_outcomes, delivery_progress
@@ -282,7 +285,7 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(PiiListRule, admin.ModelAdmin):
     list_display = ["communication", "customer", "channel", "status", "attempts", "sent_at"]
     list_select_related = ["communication", "customer"]
     list_filter = ["status", "channel"]
@@ -399,11 +402,16 @@ class LetterBatchAdmin(admin.ModelAdmin):
         field = batch.pdf if which == "pdf" else batch.manifest
         if not field:
             raise PermissionDenied
+        pii_access_record(
+            user=request.user,
+            kind=PiiAccess.Kind.EXPORT,
+            detail=f"letter batch {batch.pk}: {which} downloaded (postal addresses in full)",
+        )
         return FileResponse(field.open("rb"), as_attachment=True, filename=Path(field.name).name)
 
 
 @admin.register(RemediationCode)
-class RemediationCodeAdmin(admin.ModelAdmin):
+class RemediationCodeAdmin(PiiListRule, admin.ModelAdmin):
     # The codes themselves are secrets handed to people: the list shows them shortened.
     list_display = ["__str__", "incident", "vendor", "expires_on", "assigned_at"]
     list_select_related = ["incident"]

@@ -160,6 +160,7 @@ CUSTOM_VIEWS: dict[str, tuple[Callable[[World], list[Any]], frozenset[str]]] = {
         lambda w: [w.incident.pk, "mark_contained"],
         frozenset({CISO, SA}),
     ),
+    "incidents_incident_drill": (lambda w: [w.incident.pk], frozenset({CISO, CMO})),
     "incidents_obligation_meet": (lambda w: [_obligation(w)], frozenset({CISO, DPO})),
     "incidents_obligation_not_required": (lambda w: [_obligation(w)], frozenset({CISO, DPO})),
     "incidents_obligation_pause": (lambda w: [_obligation(w)], frozenset({CISO, DPO})),

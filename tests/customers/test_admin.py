@@ -10,7 +10,7 @@ from django.utils import timezone
 from django_q.models import OrmQ
 
 from config import roles
-from customers.models import Customer, ImportJob
+from customers.models import Customer, ImportJob, PiiAccess
 from incidents.models import AffectedCustomer, Incident
 
 from .conftest import SAMPLES, import_sample
@@ -222,6 +222,7 @@ def test_import_job_page_shows_progress_and_error_report(client, make_user):
     lines = b"".join(report.streaming_content).decode().splitlines()
     assert lines[0] == "row,line,field,reason,value"
     assert lines[1].startswith("1,2,external_id,neither an external id nor an email")
+    assert PiiAccess.objects.filter(detail__contains="error report").count() == 1
 
 
 def test_running_job_page_refreshes_itself(client, make_user):

@@ -33,15 +33,16 @@ DECIDE_AND_FILE = {
 }
 READ_EVIDENCE = {"incidents.view_evidencepack"}
 EVIDENCE = READ_EVIDENCE | {"incidents.build_evidencepack"}
+DRILL = {"incidents.decide_drill"}
 
 EXPECTED = {
     roles.SECURITY_ANALYST: VIEW | OPEN_AND_SCOPE,
-    roles.CISO: VIEW | OPEN_AND_SCOPE | DECIDE_AND_FILE | EVIDENCE,
+    roles.CISO: VIEW | OPEN_AND_SCOPE | DECIDE_AND_FILE | EVIDENCE | DRILL,
     roles.DPO: VIEW
     | DECIDE_AND_FILE
     | EVIDENCE
     | {"incidents.add_regime", "incidents.change_regime"},
-    roles.CMO: VIEW | EVIDENCE,
+    roles.CMO: VIEW | EVIDENCE | DRILL,
     roles.LEGAL_REVIEWER: VIEW,
     roles.MARKETING_OPERATOR: VIEW,
     roles.AUDITOR: VIEW | READ_EVIDENCE,

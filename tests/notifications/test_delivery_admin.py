@@ -5,6 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from config import roles
+from customers.models import PiiAccess
 from notifications.models import Delivery, LetterBatch, Notification, RemediationCode
 from notifications.services.delivery import communication_send, delivery_send_batch
 from notifications.services.letters import letter_batch_build
@@ -118,6 +119,8 @@ def test_letters_are_built_downloaded_and_posted_from_the_admin(
     assert client.get(url("letterbatch_change", batch.pk)).status_code == 200
     pdf = client.get(url("letterbatch_file", batch.pk, "pdf"))
     assert b"".join(pdf.streaming_content).startswith(b"%PDF")
+    # Addresses in full left the system: the contact-data access log says who took them.
+    assert PiiAccess.objects.filter(user=marketing, detail__contains="letter batch").exists()
     client.post(
         url("letterbatch_changelist"), {"action": "mark_posted", "_selected_action": [batch.pk]}
     )

@@ -3,7 +3,6 @@ drill; without drill addresses nothing is sent, and no letter is ever printed.""
 
 import pytest
 
-from incidents.models import Incident
 from notifications.models import Notification
 from notifications.services.delivery import DeliveryError, communication_send
 from notifications.services.letters import LetterError, letter_batch_create
@@ -52,10 +51,12 @@ def test_a_drill_without_drill_addresses_is_not_sent_at_all(smtp_server, setting
     assert smtp_server.messages == []
 
 
-def test_a_real_incident_still_mails_its_people(smtp_server, settings, drill, cmo):
+def test_a_real_incident_still_mails_its_people(smtp_server, settings, marketing, cmo, ciso):
     settings.DRILL_RECIPIENTS = ["drill-desk@corp.example"]
-    incident, customers, communication = drill
-    Incident.objects.filter(pk=incident.pk).update(is_drill=False)
+    incident = IncidentFactory.create(is_drill=False)
+    version = approved(incident, "en", ["credentials"])
+    customers = [affected(incident, "en", ["credentials"]) for _ in range(3)]
+    communication = signed_off(incident, [version], author=marketing, cmo=cmo, ciso=ciso)
 
     send_all(communication_send(communication_id=communication.pk, actor=cmo))
 
