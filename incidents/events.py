@@ -91,3 +91,23 @@ OBLIGATION_PAUSED = declare(
     "Deadline paused",
     "A documented law-enforcement delay paused an obligation's clock.",
 )
+INCIDENT_DRILL_CHANGE_REQUESTED = declare(
+    "incident.drill_change_requested",
+    "Drill status change proposed",
+    "The CISO or the CMO proposed to change whether the incident is a drill.",
+)
+INCIDENT_DRILL_CHANGE_WITHDRAWN = declare(
+    "incident.drill_change_withdrawn",
+    "Drill status change withdrawn",
+    "A proposed change of the drill status was withdrawn.",
+)
+INCIDENT_DRILL_CHANGED = declare(
+    "incident.drill_changed",
+    "Drill status changed",
+    "The CISO and the CMO together changed whether the incident is a drill; sign-offs voided.",
+)
+COMPANY_PROFILE_CHANGED = declare(
+    "company_profile.changed",
+    "Company profile changed",
+    "The company identity every message and notice carries was changed.",
+)

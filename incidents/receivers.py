@@ -4,10 +4,11 @@ from typing import Any
 
 from django.contrib.auth.models import User
 
+from incidents import events
 from incidents.models import Incident
 from incidents.services.timeline import timeline_append
 
-COMPANY_PROFILE_CHANGED = "company_profile.changed"
+COMPANY_PROFILE_CHANGED = events.COMPANY_PROFILE_CHANGED
 
 
 def company_profile_log(*, changes: dict[str, list[Any]], actor: User | None, **_: Any) -> None:

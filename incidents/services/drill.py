@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config import roles
+from incidents import events
 from incidents.models import DrillChange, Incident
 from incidents.signals import incident_drill_changed
 
@@ -19,9 +20,9 @@ from .timeline import timeline_append
 
 DRILL_DECIDERS = (roles.CISO, roles.CMO)
 
-DRILL_CHANGE_REQUESTED = "incident.drill_change_requested"
-DRILL_CHANGE_WITHDRAWN = "incident.drill_change_withdrawn"
-DRILL_CHANGED = "incident.drill_changed"
+DRILL_CHANGE_REQUESTED = events.INCIDENT_DRILL_CHANGE_REQUESTED
+DRILL_CHANGE_WITHDRAWN = events.INCIDENT_DRILL_CHANGE_WITHDRAWN
+DRILL_CHANGED = events.INCIDENT_DRILL_CHANGED
 
 
 def _roles_of(user: User) -> set[str]:
