@@ -10,6 +10,7 @@ from django.urls import URLPattern, path, reverse
 
 from config.admin_views import admin_view_permissions
 from incidents import services
+from incidents.evidence.registry import incident_page_sections
 from incidents.forms import (
     AssessmentForm,
     DecisionForm,
@@ -214,6 +215,7 @@ class IncidentAdmin(admin.ModelAdmin):
                 can_assess=user.has_perm("incidents.add_assessment"),
                 can_decide=user.has_perm("incidents.decide_incident"),
                 can_meet=user.has_perm("incidents.meet_obligation"),
+                page_sections=incident_page_sections(incident.pk),
             )
         return super().change_view(request, object_id, form_url, context)
 

@@ -30,10 +30,12 @@ LEGAL, MO, SA, AUD = (
     roles.SECURITY_ANALYST,
     roles.AUDITOR,
 )
+AGENT = roles.CALL_CENTRE_AGENT
 NO_ROLE = "no role"
 EVERYONE = [*roles.ROLES, NO_ROLE]
 NOBODY: frozenset[str] = frozenset()
-ALL_ROLES = frozenset(roles.ROLES)
+# Call-centre agents open one page, the lookup by reference; "all roles" are the others.
+ALL_ROLES = frozenset(roles.ROLES) - {AGENT}
 CUSTOMER_READERS = frozenset({CMO, CISO, DPO, MO, SA, AUD})
 
 # model: (who opens its list and its change pages, who opens its add page)
@@ -82,6 +84,11 @@ PAGES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "notifications.LetterBatch": (ALL_ROLES, NOBODY),
     # Codes come in through their import view, never one by one.
     "notifications.RemediationCode": (ALL_ROLES, NOBODY),
+    # Returned letters come in through their import view; decisions and packs through
+    # their own pages.
+    "notifications.ReturnedLetter": (ALL_ROLES, NOBODY),
+    "notifications.SubstituteNotice": (ALL_ROLES, NOBODY),
+    "notifications.CallCentrePack": (ALL_ROLES, NOBODY),
 }
 
 # model: {action: who sees it offered on the list}; an action not named is offered to nobody.
@@ -157,6 +164,15 @@ CUSTOM_VIEWS: dict[str, tuple[Callable[[World], list[Any]], frozenset[str]]] = {
         lambda w: [w.incident.pk],
         frozenset({CMO, CISO, MO}),
     ),
+    "notifications_returnedletter_import": (lambda w: [], frozenset({CMO, CISO, MO})),
+    "notifications_substitutenotice_decide": (lambda w: [w.incident.pk], frozenset({DPO})),
+    "notifications_callcentrepack_make": (
+        lambda w: [w.communication.pk],
+        frozenset({CMO, CISO, MO, SA}),
+    ),
+    "notifications_callcentrepack_export": (lambda w: [w.call_centre_pack.pk, "csv"], ALL_ROLES),
+    # The agent's one page: a reference in, that person's notices out.
+    "notifications_notification_lookup": (lambda w: [], frozenset({AGENT})),
 }
 # Views that answer an allowed user with a redirect rather than a page.
 REDIRECTS = {"incidents_evidencepack_download", "customers_customerexport_download"}

@@ -54,6 +54,8 @@ EXPECTED = {
         "customers.view_piiaccess",
         "customers.view_customerexport",
     },
+    # Agents see no incident or customer record: only their lookup by reference.
+    roles.CALL_CENTRE_AGENT: set(),
 }
 
 
