@@ -52,9 +52,21 @@ def _page(
 
 
 class ReturnFileForm(forms.Form):
-    file = forms.FileField(
-        help_text="CSV from the print house: reference, returned_on (YYYY-MM-DD), reason."
+    reference = forms.CharField(
+        required=False,
+        max_length=40,
+        help_text="Scan (or type) the reference of one returned envelope…",
     )
+    file = forms.FileField(
+        required=False,
+        help_text="…or upload the print house's CSV: reference, returned_on (YYYY-MM-DD), reason.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if bool(data.get("reference")) == bool(data.get("file")):
+            raise ValidationError("Scan one reference or upload one return file.")
+        return data
 
 
 @admin.register(ReturnedLetter)
@@ -103,15 +115,17 @@ class ReturnedLetterAdmin(admin.ModelAdmin):
     def import_view(self, request: HttpRequest) -> HttpResponse:
         form = ReturnFileForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
-            upload = form.cleaned_data["file"]
+            upload, scanned = form.cleaned_data["file"], form.cleaned_data["reference"]
             try:
                 recorded = returned_letters_import(
-                    csv_text=upload.read().decode("utf-8-sig"),
-                    source=upload.name,
+                    csv_text=(
+                        upload.read().decode("utf-8-sig") if upload else f"reference\n{scanned}\n"
+                    ),
+                    source=upload.name if upload else "scanned",
                     actor=request.user,
                 )
             except (ValidationError, UnicodeDecodeError) as error:
-                form.add_error("file", error_message(error))
+                form.add_error(None, error_message(error))
             else:
                 self.message_user(
                     request, f"{recorded} returned letters recorded.", messages.SUCCESS

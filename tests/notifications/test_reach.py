@@ -360,7 +360,7 @@ def test_the_evidence_pack_counts_the_unreached_and_the_decision(world, make_use
 def test_pages_import_returns_decide_and_export_the_pack(world, make_user, client):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    incident, _version, communication = world
+    incident, version, communication = world
     person = _person(incident, email=False)
     notification = _letters(communication, [person])[person.pk]
     for _ in range(10):
@@ -378,6 +378,17 @@ def test_pages_import_returns_decide_and_export_the_pack(world, make_user, clien
     )
     assert "1 returned letters recorded." in page.content.decode()
     assert reference_display(notification.reference) in page.content.decode()
+    # One envelope scanned at the desk: the same import, a file of one line.
+    other = _person(incident, email=False, region="NY")
+    reminder = drafted(incident, [version], name="Reminder", channels=("email", "letter"))
+    scanned = _letters(reminder, [other])[other.pk]
+    page = client.post(
+        reverse("admin:notifications_returnedletter_import"),
+        {"reference": reference_display(scanned.reference)},
+        follow=True,
+    )
+    assert "1 returned letters recorded." in page.content.decode()
+    assert ReturnedLetter.objects.filter(notification=scanned, source="scanned").exists()
 
     client.force_login(make_user("dpo", roles.DPO))
     page = client.post(
