@@ -14,13 +14,22 @@ def _when(value: datetime | None) -> str:
     return f"{value.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if value else "-"
 
 
+def _texts(decision: SubstituteNotice) -> str:
+    texts = [
+        f"{what}: {version.get_status_display().lower()}"
+        for what, version in (("web", decision.web_version), ("media", decision.media_version))
+        if version is not None
+    ]
+    return "; ".join(texts) or "-"
+
+
 def unreached_section(incident_id: int) -> SectionContent:
     counts = unreached_counts(incident_id=incident_id)
     returned = ReturnedLetter.objects.filter(
         notification__communication__incident_id=incident_id
     ).count()
     decisions = SubstituteNotice.objects.filter(incident_id=incident_id).select_related(
-        "decided_by"
+        "decided_by", "web_version", "media_version"
     )
     return SectionContent(
         facts=[
@@ -58,13 +67,21 @@ def unreached_section(incident_id: int) -> SectionContent:
                 empty="Every affected person has an email or a postal address that works.",
             ),
             Table(
-                columns=["Regime", "Decision", "Condition", "Toll-free number", "Who, when"],
+                columns=[
+                    "Regime",
+                    "Decision",
+                    "Condition",
+                    "Toll-free number",
+                    "Texts (legal review)",
+                    "Who, when",
+                ],
                 rows=[
                     [
                         d.get_regime_display() + (f" ({d.region})" if d.region else ""),
                         d.get_outcome_display() + (f": {d.reason}" if d.reason else ""),
                         d.condition,
                         d.toll_free_number,
+                        _texts(d),
                         f"{d.decided_by} at {_when(d.decided_at)}",
                     ]
                     for d in decisions

@@ -399,6 +399,7 @@ def test_pages_import_returns_decide_and_export_the_pack(world, make_user, clien
     body = page.content.decode()
     assert "Substitute notice required" in body
     assert "HIPAA substitute notice posted" in body  # in the obligations table
+    assert "web: draft; media: draft" in body  # the texts wait for legal
 
     client.force_login(make_user("cmo", roles.CMO))
     page = client.post(
