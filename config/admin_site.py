@@ -18,6 +18,8 @@ ROLE_SECTIONS = {
     roles.MARKETING_OPERATOR: ["campaigns", "customers", "notifications", "incidents"],
     roles.SECURITY_ANALYST: ["incidents", "customers", "notifications", "campaigns"],
     roles.AUDITOR: ["incidents", "notifications", "campaigns", "customers"],
+    # Agents see no section: their one page is linked from the dashboard.
+    roles.CALL_CENTRE_AGENT: [],
 }
 
 

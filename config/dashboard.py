@@ -231,6 +231,14 @@ def dashboard_waiting(*, user: User) -> list[Waiting]:
         waiting += _decisions_to_record()
     if roles.DPO in names and user.has_perm("incidents.meet_obligation"):
         waiting += _filings_to_record()
+    if user.has_perm("notifications.lookup_notification"):
+        waiting.append(
+            Waiting(
+                what="Callers",
+                label="Look a caller up by the reference on their letter or email",
+                url=reverse("admin:notifications_notification_lookup"),
+            )
+        )
     return waiting
 
 

@@ -34,6 +34,7 @@ DEMO_USERS = (
     DemoUser("marketing", roles.MARKETING_OPERATOR, "Mo Okafor"),
     DemoUser("analyst", roles.SECURITY_ANALYST, "Ana Lyssenko"),
     DemoUser("auditor", roles.AUDITOR, "Audrey Tanaka"),
+    DemoUser("agent", roles.CALL_CENTRE_AGENT, "Cal Centeno"),
 )
 
 

@@ -19,8 +19,18 @@ LEGAL_REVIEWER = "Legal reviewer"
 MARKETING_OPERATOR = "Marketing operator"
 SECURITY_ANALYST = "Security analyst"
 AUDITOR = "Auditor"
+CALL_CENTRE_AGENT = "Call-centre agent"
 
-ROLES = (CMO, CISO, DPO, LEGAL_REVIEWER, MARKETING_OPERATOR, SECURITY_ANALYST, AUDITOR)
+ROLES = (
+    CMO,
+    CISO,
+    DPO,
+    LEGAL_REVIEWER,
+    MARKETING_OPERATOR,
+    SECURITY_ANALYST,
+    AUDITOR,
+    CALL_CENTRE_AGENT,
+)
 
 
 class UnknownPermissionError(LookupError):

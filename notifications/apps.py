@@ -12,7 +12,13 @@ _VIEW |= {
     "notifications.view_letterbatch",
     "notifications.view_remediationcode",
 }
+_VIEW |= {
+    "notifications.view_returnedletter",
+    "notifications.view_substitutenotice",
+    "notifications.view_callcentrepack",
+}
 _DRAFT = _VIEW | {
+    "notifications.add_callcentrepack",
     "notifications.add_messagetemplate",
     "notifications.add_templateversion",
     "notifications.change_templateversion",
@@ -27,8 +33,13 @@ _LETTERS = {
     "notifications.post_letterbatch",
     "notifications.change_notification",
     "notifications.add_remediationcode",
+    "notifications.import_returnedletter",
 }
-_SEND = _LETTERS | {"notifications.send_communication", "notifications.resume_delivery"}
+_SEND = _LETTERS | {
+    "notifications.send_communication",
+    "notifications.resume_delivery",
+    "notifications.add_callcentrepack",
+}
 
 
 class NotificationsConfig(AppConfig):
@@ -45,8 +56,10 @@ class NotificationsConfig(AppConfig):
         "CISO": _VIEW | _SEND | {"notifications.sign_communication"},
         "Marketing operator": _DRAFT | _LETTERS,
         "Security analyst": set(_DRAFT),
-        "DPO": set(_VIEW),
+        "DPO": _VIEW | {"notifications.decide_substitutenotice"},
         "Auditor": set(_VIEW),
+        # Agents answer callers: one person by the reference on their letter, nothing else.
+        "Call-centre agent": {"notifications.lookup_notification"},
     }
 
     def ready(self) -> None:

@@ -215,3 +215,6 @@ def register() -> None:
         key="delivery", title="Delivery statistics", order=90, provider=delivery_section
     )
     evidence_customer_status_register(provider=customer_notice_statuses)
+    from .reach import sections
+
+    sections.register()

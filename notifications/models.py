@@ -9,7 +9,35 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from incidents.models import Incident
+from incidents.models import Incident, Obligation
+
+
+class RandomReference(models.Func):
+    """16 upper-case hex digits from the database's random source, on either backend."""
+
+    output_field = models.CharField()
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def as_sql(self, compiler: Any, connection: Any, *args: Any, **extra_context: Any) -> Any:
+        return "upper(hex(randomblob(8)))", []
+
+    def as_postgresql(
+        self, compiler: Any, connection: Any, *args: Any, **extra_context: Any
+    ) -> Any:
+        # gen_random_uuid() is built in since PostgreSQL 13 and draws from a strong source.
+        return "upper(substr(replace(gen_random_uuid()::text, '-', ''), 1, 16))", []
+
+
+def reference_display(reference: str) -> str:
+    """ABCD-EF01-2345-6789: how a reference is printed and read out on the phone."""
+    return "-".join(reference[i : i + 4] for i in range(0, len(reference), 4))
+
+
+def reference_normalize(value: str) -> str:
+    """What a caller reads out, as stored: dashes, spaces and case do not matter."""
+    return "".join(ch for ch in value.upper() if ch.isalnum())
 
 
 class Channel(models.TextChoices):
@@ -363,9 +391,16 @@ class Notification(models.Model):
         max_length=16, choices=DeliveryState.choices, blank=True, default="", db_default=""
     )
     delivery_state_at = models.DateTimeField(null=True, blank=True)
+    # Printed on the letter and in the email so that a caller can be found by it alone.
+    # The database draws it (the fan-out is one INSERT ... SELECT that names no column
+    # for it): 64 random bits, so neither guessable nor, at a million rows, colliding.
+    reference = models.CharField(
+        max_length=16, unique=True, editable=False, db_default=RandomReference()
+    )
 
     class Meta:
         ordering = ["communication", "customer"]
+        permissions = [("lookup_notification", "Can look a notified person up by reference number")]
         constraints = [
             models.UniqueConstraint(
                 fields=["communication", "customer"], name="notification_one_per_person"
@@ -560,3 +595,123 @@ class PendingDeliveryEvent(models.Model):
 
     def __str__(self) -> str:
         return f"event {self.event_id} waiting"
+
+
+# --- Reaching everyone -------------------------------------------------------------------
+
+
+class ReturnedLetter(models.Model):
+    """A letter the post brought back, from the print house's return file. The address it
+    went to is kept: while the customer's address is still that one, post cannot reach
+    them; a corrected address from the CRM makes them reachable again."""
+
+    notification = models.OneToOneField(
+        Notification, on_delete=models.PROTECT, related_name="returned_letter"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="returned_letters"
+    )
+    street = models.TextField(blank=True)
+    postal_code = models.CharField(max_length=32, blank=True)
+    city = models.CharField(max_length=128, blank=True)
+    returned_on = models.DateField()
+    reason = models.CharField(max_length=200, blank=True)
+    source = models.CharField("return file", max_length=255)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-recorded_at"]
+        permissions = [("import_returnedletter", "Can import the print house's return file")]
+        # The unreached count asks, per customer, for a return to their current address.
+        indexes = [models.Index(fields=["customer", "street"], name="returnedletter_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"Returned letter {reference_display(self.notification.reference)}"
+
+
+class SubstituteNotice(models.Model):
+    """The decision that people no channel reaches are told by a public notice instead,
+    under one regime's condition, with the texts it produced and the obligations it set."""
+
+    class Regime(models.TextChoices):
+        HIPAA = "hipaa", "HIPAA 45 CFR 164.404(d)(2)"
+        GDPR = "gdpr", "GDPR Art. 34(3)(c)"
+        US_STATE = "us_state", "US state law"
+
+    class Outcome(models.TextChoices):
+        REQUIRED = "required", "Substitute notice required"
+        ALLOWED = "allowed", "Substitute notice allowed"
+        NOT_MET = "not_met", "Condition not met: individual notice stands"
+
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, related_name="substitute_notices"
+    )
+    regime = models.CharField(max_length=16, choices=Regime.choices)
+    region = models.CharField("US state", max_length=8, blank=True)
+    unreached = models.PositiveIntegerField(help_text="People no channel reaches, when decided.")
+    affected = models.PositiveIntegerField(help_text="People affected under this regime.")
+    cost_estimate = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    cost_threshold = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    people_threshold = models.PositiveIntegerField(null=True, blank=True)
+    condition = models.TextField(help_text="The law's condition and how the figures meet it.")
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    reason = models.TextField(blank=True)
+    toll_free_number = models.CharField(max_length=32)
+    web_version = models.ForeignKey(
+        TemplateVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    media_version = models.ForeignKey(
+        TemplateVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    posting_obligation = models.ForeignKey(
+        Obligation, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    posting_end_obligation = models.ForeignKey(
+        Obligation, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["incident", "-decided_at"]
+        permissions = [("decide_substitutenotice", "Can decide on substitute notice")]
+
+    def __str__(self) -> str:
+        return f"{self.get_regime_display()}: {self.get_outcome_display()} ({self.incident})"
+
+
+class CallCentrePack(models.Model):
+    """What the call centre says about one communication: script, FAQ, escalation rules
+    and never-say list per segment and language, bound by hash to the approved words it
+    was generated from. A new approved version of the notice voids it."""
+
+    communication = models.ForeignKey(
+        Communication, on_delete=models.PROTECT, related_name="call_centre_packs"
+    )
+    number = models.PositiveIntegerField()
+    # The content hashes of the approved versions it was written from, and the facts.
+    notice_hash = models.CharField(max_length=64)
+    content = models.JSONField()
+    content_hash = models.CharField(max_length=64)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["communication", "-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["communication", "number"], name="callcentrepack_number_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Call-centre pack v{self.number} for {self.communication}"

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from config.admin_views import admin_view_permissions
 from incidents import services
+from incidents.evidence.registry import incident_page_sections
 from incidents.forms import (
     SCOPE_SALT,
     AssessmentForm,
@@ -269,6 +270,7 @@ class IncidentAdmin(admin.ModelAdmin):
                     if user.has_perm("incidents.transition_incident")
                 ],
                 can_decide_drill=user.has_perm("incidents.decide_drill"),
+                page_sections=incident_page_sections(incident.pk),
             )
         return super().change_view(request, object_id, form_url, context)
 

@@ -24,6 +24,8 @@ class SectionContent:
     facts: list[tuple[str, str]] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # (label, URL) shown under the section on the incident page; the pack leaves them out.
+    links: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class Section:
     title: str
     order: int
     provider: Callable[[int], SectionContent]
+    # Shown on the incident page too, read when the page is: it must stay a cheap query.
+    on_incident_page: bool = False
 
 
 # (customer id, notice status) for an incident, ordered by customer id.
@@ -42,10 +46,17 @@ _customer_status: list[CustomerStatusProvider] = []
 
 
 def evidence_section_register(
-    *, key: str, title: str, order: int, provider: Callable[[int], SectionContent]
+    *,
+    key: str,
+    title: str,
+    order: int,
+    provider: Callable[[int], SectionContent],
+    on_incident_page: bool = False,
 ) -> None:
     """Add (or replace, so a reloaded app registers once) a section of the pack."""
-    _sections[key] = Section(key=key, title=title, order=order, provider=provider)
+    _sections[key] = Section(
+        key=key, title=title, order=order, provider=provider, on_incident_page=on_incident_page
+    )
 
 
 def evidence_customer_status_register(*, provider: CustomerStatusProvider) -> None:
@@ -56,6 +67,11 @@ def evidence_customer_status_register(*, provider: CustomerStatusProvider) -> No
 
 def evidence_sections() -> list[Section]:
     return sorted(_sections.values(), key=lambda s: (s.order, s.key))
+
+
+def incident_page_sections(incident_id: int) -> list[tuple[Section, SectionContent]]:
+    """The sections other apps show on the incident page, with their content now."""
+    return [(s, s.provider(incident_id)) for s in evidence_sections() if s.on_incident_page]
 
 
 def evidence_customer_statuses(incident_id: int) -> Iterator[tuple[int, str]]:

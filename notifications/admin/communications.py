@@ -190,6 +190,12 @@ class CommunicationAdmin(admin.ModelAdmin):
         extra = extra_context or {}
         if communication is not None:
             extra.update(self._content_context(request, communication))
+            extra.update(
+                call_centre_pack=communication.call_centre_packs.filter(
+                    voided_at__isnull=True
+                ).first(),
+                can_make_pack=request.user.has_perm("notifications.add_callcentrepack"),
+            )
         return super().change_view(request, object_id, form_url, extra)
 
     def _content_context(

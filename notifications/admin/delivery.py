@@ -321,6 +321,23 @@ class NotificationAdmin(PiiListRule, admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "lookup/",
+                self.admin_site.admin_view(self.lookup_view),
+                name="notifications_notification_lookup",
+            ),
+            *super().get_urls(),
+        ]
+
+    # Agents answer callers by reference only: no list, no search, one person per lookup.
+    @admin_view_permissions("notifications.lookup_notification")
+    def lookup_view(self, request: HttpRequest) -> HttpResponse:
+        from .reach import lookup_view
+
+        return lookup_view(self, request)
+
 
 @admin.register(LetterBatch)
 class LetterBatchAdmin(admin.ModelAdmin):

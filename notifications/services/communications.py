@@ -237,6 +237,12 @@ def communication_update(
         actor=actor,
         reason=f"Changed after sign-off: {', '.join(str(c) for c in changed)}.",
     )
+    if "template versions" in changed:
+        from ..reach.callcentre import call_centre_packs_void
+
+        call_centre_packs_void(
+            communication_id=communication_id, reason="the notice's template versions changed"
+        )
     return communication
 
 

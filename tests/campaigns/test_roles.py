@@ -29,6 +29,7 @@ MARKETING = READ | {
         ("Security analyst", {"campaigns.view_campaign", "campaigns.view_campaignhold"}),
         ("Auditor", READ),
         ("Legal reviewer", set()),
+        ("Call-centre agent", set()),
     ],
 )
 def test_role_holds_exactly_its_campaign_permissions(role, expected):

@@ -31,10 +31,12 @@ LEGAL, MO, SA, AUD = (
     roles.SECURITY_ANALYST,
     roles.AUDITOR,
 )
+AGENT = roles.CALL_CENTRE_AGENT
 NO_ROLE = "no role"
 EVERYONE = [*roles.ROLES, NO_ROLE]
 NOBODY: frozenset[str] = frozenset()
-ALL_ROLES = frozenset(roles.ROLES)
+# Call-centre agents open one page, the lookup by reference; "all roles" are the others.
+ALL_ROLES = frozenset(roles.ROLES) - {AGENT}
 CUSTOMER_READERS = frozenset({CMO, CISO, DPO, MO, SA, AUD})
 
 # model: (who opens its list and its change pages, who opens its add page)
@@ -96,6 +98,11 @@ PAGES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     # Readiness is answered for by the CMO, the CISO and the DPO, and read by the auditor.
     "readiness.ReadinessSnapshot": (frozenset({CMO, CISO, DPO, AUD}), NOBODY),
     "readiness.ContactGap": (frozenset({CMO, CISO, DPO, AUD}), NOBODY),
+    # Returned letters come in through their import view; decisions and packs through
+    # their own pages.
+    "notifications.ReturnedLetter": (ALL_ROLES, NOBODY),
+    "notifications.SubstituteNotice": (ALL_ROLES, NOBODY),
+    "notifications.CallCentrePack": (ALL_ROLES, NOBODY),
 }
 
 # model: {action: who sees it offered on the list}; an action not named is offered to nobody.
@@ -186,6 +193,15 @@ CUSTOM_VIEWS: dict[str, tuple[Callable[[World], list[Any]], frozenset[str]]] = {
     ),
     "readiness_page": (lambda w: [], frozenset({CMO, CISO, DPO, AUD})),
     "readiness_board_pdf": (lambda w: [], frozenset({CMO, CISO, DPO, AUD})),
+    "notifications_returnedletter_import": (lambda w: [], frozenset({CMO, CISO, MO})),
+    "notifications_substitutenotice_decide": (lambda w: [w.incident.pk], frozenset({DPO})),
+    "notifications_callcentrepack_make": (
+        lambda w: [w.communication.pk],
+        frozenset({CMO, CISO, MO, SA}),
+    ),
+    "notifications_callcentrepack_export": (lambda w: [w.call_centre_pack.pk, "csv"], ALL_ROLES),
+    # The agent's one page: a reference in, that person's notices out.
+    "notifications_notification_lookup": (lambda w: [], frozenset({AGENT})),
 }
 # Views that answer an allowed user with a redirect rather than a page.
 REDIRECTS = {"incidents_evidencepack_download", "customers_customerexport_download"}

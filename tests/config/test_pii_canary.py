@@ -25,14 +25,21 @@ from django.urls import reverse
 from config import roles
 from customers.models import Customer, CustomerExport, PiiAccess
 from customers.services import customer_export_build
-from notifications.models import Communication
+from notifications.models import Communication, Notification, reference_display
 
 from .canary import Canary
 from .world import world_build
 
 pytestmark = pytest.mark.django_db
 
-WITHOUT_PII = [roles.CMO, roles.CISO, roles.LEGAL_REVIEWER, roles.AUDITOR, None]
+WITHOUT_PII = [
+    roles.CMO,
+    roles.CISO,
+    roles.LEGAL_REVIEWER,
+    roles.AUDITOR,
+    roles.CALL_CENTRE_AGENT,
+    None,
+]
 WITH_PII = [roles.MARKETING_OPERATOR, roles.SECURITY_ANALYST, roles.DPO]
 PAGE_LIMIT = 400
 HREF = re.compile(r'href="(/[^"#]*)"')
@@ -175,6 +182,23 @@ def test_canary_never_reaches_a_user_without_view_pii(
     for name in ("success", "failure", "ormq", "schedule"):
         assert client.get(reverse(f"admin:django_q_{name}_changelist")).status_code == 403
     assert not PiiAccess.objects.filter(user=user).exists()
+
+
+def test_an_agent_looking_the_canary_up_by_reference_sees_no_contact_data(
+    client, make_user, canary
+):
+    agent = _user(make_user, roles.CALL_CENTRE_AGENT)
+    client.force_login(agent)
+    reference = Notification.objects.get(customer=canary.customer).reference
+
+    page = client.post(reverse("admin:notifications_notification_lookup"), {"reference": reference})
+
+    body = page.content.decode()
+    assert "Breach notice" in body and reference_display(reference) in body
+    assert canary.leaks(body) == []
+    # Each lookup is logged as an access to that person's record.
+    access = PiiAccess.objects.get(user=agent)
+    assert access.customer == canary.customer
 
 
 @pytest.mark.parametrize("role", WITH_PII)

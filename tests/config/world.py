@@ -29,13 +29,18 @@ from incidents.services import (
     scope_add_forensic_list,
 )
 from notifications.models import (
+    CallCentrePack,
     Communication,
     Delivery,
     LetterBatch,
     Notification,
     RemediationCode,
+    ReturnedLetter,
+    SubstituteNotice,
     TemplateVersion,
+    canonical_sha256,
 )
+from notifications.reach.callcentre import notice_hash, pack_content
 from notifications.services import communication_create
 from tests.campaigns.factories import CampaignFactory, scope_write, segment_with
 from tests.customers.factories import CustomerFactory, ImportMappingFactory, TouchpointFactory
@@ -60,6 +65,7 @@ class World:
     notice: RegulatorNotice
     pack: EvidencePack
     customer_export: CustomerExport
+    call_centre_pack: CallCentrePack
 
 
 def world_build() -> World:
@@ -150,7 +156,7 @@ def world_build() -> World:
         started_by=owner,
         started_at=now,
     )
-    Notification.objects.create(
+    notification = Notification.objects.create(
         communication=communication,
         customer=customer,
         channel="email",
@@ -163,6 +169,36 @@ def world_build() -> World:
     )
     batch = LetterBatch.objects.create(communication=communication, paper_size="a4")
     batch.pdf.save("letters.pdf", ContentFile(b"%PDF-1.7 letters"), save=True)
+    ReturnedLetter.objects.create(
+        notification=notification,
+        customer=customer,
+        street=customer.street,
+        postal_code=customer.postal_code,
+        city=customer.city,
+        returned_on=now.date(),
+        reason="Addressee unknown",
+        source="returns.csv",
+    )
+    SubstituteNotice.objects.create(
+        incident=incident,
+        regime=SubstituteNotice.Regime.HIPAA,
+        unreached=1,
+        affected=1,
+        condition="Fewer than 10 people cannot be reached.",
+        outcome=SubstituteNotice.Outcome.NOT_MET,
+        toll_free_number="+1 800 555 0199",
+        decided_by=owner,
+        decided_at=now,
+    )
+    bound = notice_hash(communication=communication)
+    content = pack_content(communication=communication)
+    call_centre_pack = CallCentrePack.objects.create(
+        communication=communication,
+        number=1,
+        notice_hash=bound,
+        content=content,
+        content_hash=canonical_sha256({"notice_hash": bound, "content": content}),
+    )
     notice = RegulatorNotice.objects.create(
         incident=incident, number=1, phase=RegulatorNotice.Phase.values[0], content={}
     )
@@ -174,6 +210,7 @@ def world_build() -> World:
     # Still waiting for the task cluster, so that its page and download link open.
     customer_export = CustomerExport.objects.create(requested_by=owner, fields=["id", "email"])
     return World(
+        call_centre_pack=call_centre_pack,
         customer_export=customer_export,
         delivery=delivery,
         letter_batch=batch,

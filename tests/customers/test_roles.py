@@ -72,6 +72,8 @@ EXPECTED = {
         "customers.view_duplicatecandidate",
         "customers.view_customermerge",
     },
+    # Agents see no incident or customer record: only their lookup by reference.
+    roles.CALL_CENTRE_AGENT: set(),
 }
 
 

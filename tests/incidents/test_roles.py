@@ -46,6 +46,8 @@ EXPECTED = {
     roles.LEGAL_REVIEWER: VIEW,
     roles.MARKETING_OPERATOR: VIEW,
     roles.AUDITOR: VIEW | READ_EVIDENCE,
+    # Agents see no incident or customer record: only their lookup by reference.
+    roles.CALL_CENTRE_AGENT: set(),
 }
 
 

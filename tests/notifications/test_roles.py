@@ -14,14 +14,19 @@ VIEW = {
     "notifications.view_notification",
     "notifications.view_letterbatch",
     "notifications.view_remediationcode",
+    "notifications.view_returnedletter",
+    "notifications.view_substitutenotice",
+    "notifications.view_callcentrepack",
 }
 LETTERS = {
     "notifications.add_letterbatch",
     "notifications.post_letterbatch",
     "notifications.change_notification",
     "notifications.add_remediationcode",
+    "notifications.import_returnedletter",
 }
 SEND = {"notifications.send_communication", "notifications.resume_delivery"}
+PACK = {"notifications.add_callcentrepack"}
 DRAFT = {
     "notifications.add_messagetemplate",
     "notifications.add_templateversion",
@@ -31,12 +36,14 @@ DRAFT = {
 }
 EXPECTED = {
     roles.LEGAL_REVIEWER: VIEW | {"notifications.review_templateversion"},
-    roles.CMO: VIEW | LETTERS | SEND | {"notifications.sign_communication"},
-    roles.CISO: VIEW | LETTERS | SEND | {"notifications.sign_communication"},
-    roles.MARKETING_OPERATOR: VIEW | DRAFT | LETTERS,
-    roles.SECURITY_ANALYST: VIEW | DRAFT,
-    roles.DPO: VIEW,
+    roles.CMO: VIEW | LETTERS | SEND | PACK | {"notifications.sign_communication"},
+    roles.CISO: VIEW | LETTERS | SEND | PACK | {"notifications.sign_communication"},
+    roles.MARKETING_OPERATOR: VIEW | DRAFT | LETTERS | PACK,
+    roles.SECURITY_ANALYST: VIEW | DRAFT | PACK,
+    roles.DPO: VIEW | {"notifications.decide_substitutenotice"},
     roles.AUDITOR: VIEW,
+    # A reference in, that person's notices out: no list, no search, nothing else.
+    roles.CALL_CENTRE_AGENT: {"notifications.lookup_notification"},
 }
 
 
