@@ -58,3 +58,28 @@ DELIVERY_CODES_IMPORTED = declare(
 DELIVERY_BOUNCES_RECORDED = declare(
     "delivery.bounces_recorded", "Bounces recorded", "Undeliverable emails were recorded."
 )
+DELIVERY_PROVIDER_EVENTS = declare(
+    "delivery.provider_events",
+    "Provider reports applied",
+    "The email provider's reports (delivered, bounced, complained) were applied.",
+)
+LETTERS_RETURNED = declare(
+    "letters.returned",
+    "Returned letters recorded",
+    "Letters the post brought back were recorded from the print house's return file.",
+)
+SUBSTITUTE_NOTICE_DECIDED = declare(
+    "substitute_notice.decided",
+    "Substitute notice decided",
+    "Whether people no channel reaches are told by a public notice, under the law's condition.",
+)
+CALL_CENTRE_PACK_MADE = declare(
+    "call_centre_pack.made",
+    "Call-centre pack made",
+    "A script and FAQ for the call centre were written from the approved words.",
+)
+CALL_CENTRE_PACK_VOIDED = declare(
+    "call_centre_pack.voided",
+    "Call-centre pack voided",
+    "New approved words voided the call-centre pack written from the old ones.",
+)

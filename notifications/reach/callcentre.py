@@ -18,6 +18,7 @@ from incidents.evidence.render import BASE_URL, StaticOnlyFetcher
 from incidents.models import DataCategory
 from incidents.services import timeline_append
 
+from .. import events
 from ..models import (
     CallCentrePack,
     Communication,
@@ -27,8 +28,8 @@ from ..models import (
 )
 from ..services.common import Actor, acting_user
 
-PACK_MADE = "call_centre_pack.made"
-PACK_VOIDED = "call_centre_pack.voided"
+PACK_MADE = events.CALL_CENTRE_PACK_MADE
+PACK_VOIDED = events.CALL_CENTRE_PACK_VOIDED
 # A pack for a few dozen segments stays readable; the rest are "everyone else".
 MAX_SEGMENTS = 20
 ADVICE = {

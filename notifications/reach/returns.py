@@ -12,10 +12,11 @@ from django.utils import timezone
 
 from incidents.services import timeline_append
 
+from .. import events
 from ..models import Notification, ReturnedLetter, reference_normalize
 from ..services.common import Actor, acting_user
 
-LETTERS_RETURNED = "letters.returned"
+LETTERS_RETURNED = events.LETTERS_RETURNED
 REFERENCE_LENGTH = 16
 
 

@@ -14,12 +14,13 @@ from incidents.models import AffectedCustomer, Incident, Obligation, Regime
 from incidents.services import obligations_sync, timeline_append
 from incidents.services.obligations import regime_terms
 
+from .. import events
 from ..models import Channel, SubstituteNotice, TemplateVersion
 from ..services.common import Actor, acting_user
 from ..services.templates import template_create
 from .unreached import unreached_counts
 
-SUBSTITUTE_DECIDED = "substitute_notice.decided"
+SUBSTITUTE_DECIDED = events.SUBSTITUTE_NOTICE_DECIDED
 HIPAA_MINIMUM = 10
 HIPAA_POSTING_DAYS = 90
 # Individual notice is due 60 days from discovery (164.404(b)); the substitute with it.

@@ -25,6 +25,7 @@ from django.utils import timezone
 from customers.models import Customer, Touchpoint
 from incidents.services import timeline_append
 
+from .. import events
 from ..models import (
     DELIVERY_STATE_RANK,
     Communication,
@@ -46,7 +47,7 @@ _SOFT_BOUNCES = {
 _BREACH_REF = re.compile(r"<?breach-(\d+)\.(\d+)@")
 _CAMPAIGN_REF = re.compile(r"<?campaign-(\d+)\.customer-(\d+)@")
 
-TIMELINE_PROVIDER_EVENTS = "delivery.provider_events"
+TIMELINE_PROVIDER_EVENTS = events.DELIVERY_PROVIDER_EVENTS
 
 
 def event_kind(*, provider: str, event_type: str, esp_event: Any) -> str:

@@ -18,10 +18,21 @@ CODE = re.compile(r"^[a-z_]+\.[a-z0-9_]+$")
 
 
 def kinds_written(text: str) -> list[tuple[int, str]]:
-    """The event kinds a source passes as `kind=` to timeline_append: literals as such,
-    anything else (an f-string, a variable) as its source text, to be declared instead."""
+    """The event kinds a source passes as `kind=` to timeline_append: literals and
+    module-level string constants as their value, an f-string as its source text (to be
+    declared instead). Declared constants (`events.X`) are declared by construction."""
+    tree = ast.parse(text)
+    constants = {
+        target.id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
     found = []
-    for node in ast.walk(ast.parse(text)):
+    for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or getattr(node.func, "id", None) != "timeline_append":
             continue
         for keyword in node.keywords:
@@ -30,6 +41,8 @@ def kinds_written(text: str) -> list[tuple[int, str]]:
             value = keyword.value
             if isinstance(value, ast.Constant) and isinstance(value.value, str):
                 found.append((node.lineno, value.value))
+            elif isinstance(value, ast.Name) and value.id in constants:
+                found.append((node.lineno, constants[value.id]))
             elif isinstance(value, ast.JoinedStr):
                 found.append((node.lineno, f"f-string {ast.unparse(value)}"))
     return found
@@ -64,6 +77,7 @@ def test_every_declared_kind_has_words_for_a_reader():
     [
         'timeline_append(incident_id=1, kind="incident.reopened", actor=None)',
         'timeline_append(incident_id=1, kind=f"incident.{target}", actor=None)',
+        'KIND = "incident.reopened"\ntimeline_append(incident_id=1, kind=KIND, actor=None)',
     ],
 )
 def test_the_declaration_test_catches_an_undeclared_kind(text):
