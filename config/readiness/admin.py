@@ -17,7 +17,7 @@ from customers.models import Customer, SourceRecord
 
 from .checks import checks_for_user
 from .models import ContactGap, ReadinessSnapshot
-from .selectors import USABLE_POSTAL, VALID_EMAIL, stale_cutoff
+from .selectors import USABLE_POSTAL, VALID_EMAIL, stale, stale_cutoff
 from .services import readiness_board_pdf_render, readiness_report, readiness_trend_svg
 
 VIEW = "readiness.view_readinesssnapshot"
@@ -93,8 +93,7 @@ class ReachFilter(admin.SimpleListFilter):
         if value == "neither":
             return queryset.filter(~VALID_EMAIL & ~USABLE_POSTAL)
         if value == "stale":
-            recent = SourceRecord.objects.filter(last_seen_at__gte=stale_cutoff())
-            return queryset.exclude(pk__in=recent.values("customer_id"))
+            return queryset.filter(stale())
         return queryset
 
 

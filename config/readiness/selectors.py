@@ -7,12 +7,13 @@ when the feature lands, only that function changes.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db.models import Case, Count, Q, Value, When
+from django.db.models import Case, Count, Exists, OuterRef, Q, Value, When
 from django.db.models.functions import Upper
 from django.urls import reverse
 from django.utils import timezone
@@ -88,8 +89,15 @@ def reach_rows() -> list[ReachRow]:
 
 def stale_count() -> int:
     """Customers whose contact data no import has brought for the set number of months."""
-    recent = SourceRecord.objects.filter(last_seen_at__gte=stale_cutoff())
-    return Customer.objects.exclude(pk__in=recent.values("customer_id")).count()
+    return Customer.objects.filter(stale()).count()
+
+
+def stale() -> Any:
+    """No source record seen since the cutoff. NOT EXISTS, not NOT IN: PostgreSQL turns it
+    into an anti-join, where NOT IN over a million ids would fall back to a subplan per row
+    once the id set outgrows work_mem."""
+    recent = SourceRecord.objects.filter(customer=OuterRef("pk"), last_seen_at__gte=stale_cutoff())
+    return ~Exists(recent)
 
 
 def _reach_drill(reach: str, label: str, **extra: str) -> Link:
