@@ -19,9 +19,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from config import roles
+from config.models import CompanyProfile
 from customers.models import Customer, SegmentMembership, SourceRecord
 from incidents.models import DataCategory, Incident, Regime
-from notifications.models import RemediationCode, TemplateVersion
+from notifications.models import (
+    CallCentrePack,
+    Communication,
+    RemediationCode,
+    TemplateVersion,
+)
 from notifications.selectors import language_primary
 
 from .checks import Check, Dimension, Link, State, percent, share
@@ -365,16 +371,41 @@ def regime_in_force(regimes: "list[Regime]") -> "list[Regime]":
 
 
 def company_profile_state() -> tuple[State, str]:
-    """Whether the company profile (legal name, address, sender, DPO) is complete. No
-    profile model exists yet: say so rather than guess."""
-    return State.UNKNOWN, "not set up (no company profile in Breachdesk yet)"
+    """Whether the company profile names everything every output carries: legal name,
+    address, registration, sender, genuine-check page and DPO."""
+    profile = CompanyProfile.objects.filter(pk=1).first()
+    if profile is None:
+        return State.GAP, "not set up"
+    required = {
+        "legal name": profile.legal_name,
+        "address": profile.address_lines,
+        "postal code": profile.postal_code,
+        "city": profile.city,
+        "country": profile.country,
+        "registration": profile.registration,
+        "sender": profile.sender_email,
+        "genuine-check page": profile.genuine_check_url,
+        "DPO contact": profile.dpo_email,
+    }
+    missing = [name for name, value in required.items() if not str(value).strip()]
+    if "example." in profile.genuine_check_url:
+        missing.append("genuine-check page (a placeholder)")
+    if missing:
+        return State.GAP, "missing: " + ", ".join(missing)
+    return State.OK, "complete"
 
 
 PLACEHOLDER_SUFFIXES = (".invalid", ".test", ".example", ".localhost", ".local")
 
 
 def sender_domain() -> str:
-    address = settings.DEFAULT_FROM_EMAIL.rsplit("<", 1)[-1].rstrip(">").strip()
+    """The domain messages leave from: the company profile's sender, else the setting."""
+    profile = CompanyProfile.objects.filter(pk=1).only("sender_email").first()
+    address = (
+        profile.sender_email
+        if profile
+        else settings.DEFAULT_FROM_EMAIL.rsplit("<", 1)[-1].rstrip(">").strip()
+    )
     return address.rpartition("@")[2].lower()
 
 
@@ -423,13 +454,28 @@ def rules_ready(rows: list[ReachRow]) -> Dimension:
             fix=Link(_url("admin:incidents_regime_add"), "Add a regime", "incidents.add_regime"),
             value=len(missing),
         ),
-        Check("profile", "Company profile complete", profile_figure, profile_state),
+        Check(
+            "profile",
+            "Company profile complete",
+            profile_figure,
+            profile_state,
+            fix=Link(
+                _url("admin:config_companyprofile_changelist"),
+                "Company profile",
+                "config.change_companyprofile",
+            ),
+        ),
         Check(
             "sender",
             "Sender domain is a real one",
             domain or "none",
             State.GAP if placeholder else State.OK,
-            detail="set DEFAULT_FROM_EMAIL in the environment" if placeholder else "",
+            detail="set the sender in the company profile" if placeholder else "",
+            fix=Link(
+                _url("admin:config_companyprofile_changelist"),
+                "Company profile",
+                "config.change_companyprofile",
+            ),
             value=0 if placeholder else 1,
         ),
     ]
@@ -442,8 +488,16 @@ def rules_ready(rows: list[ReachRow]) -> Dimension:
 
 
 def call_centre_pack_state() -> tuple[State, str]:
-    """Whether the call-centre pack matches the approved words: no pack exists yet."""
-    return State.UNKNOWN, "not set up (no call-centre pack in Breachdesk yet)"
+    """Whether every signed-off breach communication has a call-centre pack written from
+    its approved words (a new approved version voids the pack)."""
+    signed = Communication.objects.filter(status=Communication.Status.SIGNED_OFF)
+    total = signed.count()
+    if not total:
+        return State.UNKNOWN, "no signed-off communication yet"
+    current = signed.filter(
+        Exists(CallCentrePack.objects.filter(communication=OuterRef("pk"), voided_at__isnull=True))
+    ).count()
+    return (State.OK if current == total else State.GAP), f"{current} of {total} current"
 
 
 def supplies(total_customers: int) -> Dimension:

@@ -18,6 +18,7 @@ from django_q.models import Schedule
 from pypdf import PdfReader
 
 from config import roles
+from config.models import company_profile
 from config.readiness.models import ReadinessSnapshot
 from config.readiness.selectors import sender_is_placeholder
 from config.readiness.services import readiness_report, readiness_snapshot_take
@@ -26,11 +27,12 @@ from customers.models import Customer
 from incidents.models import Incident, Regime
 from incidents.notice import filing_record, notice_draft
 from incidents.services import incident_open
+from notifications.models import Communication
 from notifications.services.delivery import communication_send
 from tests.campaigns.factories import scope_write
 from tests.conftest import kept_for_the_module
 from tests.notifications.delivery_helpers import signed_off
-from tests.notifications.factories import approved
+from tests.notifications.factories import approved, window
 from tests.notifications.test_delivery import send_all
 
 from .readiness_world import (
@@ -161,12 +163,37 @@ def test_the_cmo_who_is_also_ciso_is_found(cmo_client):
     assert row(page(cmo_client), "people", "cmo_ciso")["figure"] == "1"
 
 
-def test_on_call_company_profile_and_call_centre_pack_say_they_are_not_modelled(cmo_client):
-    html = page(cmo_client)
-    assert row(html, "people", "on_call")["figure"].startswith("not modelled")
-    assert row(html, "rules", "profile")["figure"].startswith("not set up")
-    assert row(html, "supplies", "call_centre")["figure"].startswith("not set up")
-    assert row(html, "rules", "profile")["state"] == "unknown"
+def test_on_call_says_it_is_not_modelled(cmo_client):
+    assert row(page(cmo_client), "people", "on_call")["figure"].startswith("not modelled")
+
+
+def test_an_incomplete_company_profile_is_a_gap_naming_what_is_missing(cmo_client):
+    profile = company_profile()
+    profile.registration = ""
+    profile.save()
+    check = row(page(cmo_client), "rules", "profile")
+    assert check["state"] == "gap"
+    assert "registration" in check["figure"] and "genuine-check page" in check["figure"]
+    profile.registration = "HRB 12345 B"
+    profile.genuine_check_url = "https://security.shop.test/check"
+    profile.save()
+    check = row(page(cmo_client), "rules", "profile")
+    assert (check["figure"], check["state"]) == ("complete", "green")
+
+
+def test_the_call_centre_pack_check_counts_signed_off_communications_with_a_current_pack(
+    cmo_client,
+):
+    check = row(page(cmo_client), "supplies", "call_centre")
+    assert (check["figure"], check["state"]) == ("no signed-off communication yet", "unknown")
+    Communication.objects.create(
+        incident=Incident.objects.order_by("pk").first(),
+        name="Breach notice",
+        status=Communication.Status.SIGNED_OFF,
+        **window(),
+    )
+    check = row(page(cmo_client), "supplies", "call_centre")
+    assert (check["figure"], check["state"]) == ("0 of 1 current", "gap")
 
 
 def test_no_drill_for_a_year_is_a_gap(cmo_client):
