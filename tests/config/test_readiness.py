@@ -187,7 +187,7 @@ def test_the_call_centre_pack_check_counts_signed_off_communications_with_a_curr
     check = row(page(cmo_client), "supplies", "call_centre")
     assert (check["figure"], check["state"]) == ("no signed-off communication yet", "unknown")
     Communication.objects.create(
-        incident=Incident.objects.order_by("pk").first(),
+        incident=Incident.objects.order_by("pk")[0],
         name="Breach notice",
         status=Communication.Status.SIGNED_OFF,
         **window(),
