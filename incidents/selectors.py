@@ -21,6 +21,12 @@ PROFILE_SETTINGS = {
     Regime.ProfileFlag.NIS2_ENTITY: "COMPANY_NIS2_ENTITY",
     Regime.ProfileFlag.HIPAA_COVERED: "COMPANY_HIPAA_COVERED",
     Regime.ProfileFlag.SEC_REGISTRANT: "COMPANY_SEC_REGISTRANT",
+    Regime.ProfileFlag.NYDFS_COVERED: "COMPANY_NYDFS_COVERED",
+    Regime.ProfileFlag.FTC_SAFEGUARDS: "COMPANY_FTC_SAFEGUARDS",
+    Regime.ProfileFlag.BROKER_DEALER: "COMPANY_BROKER_DEALER",
+    Regime.ProfileFlag.US_BANK: "COMPANY_US_BANK",
+    Regime.ProfileFlag.DORA_ENTITY: "COMPANY_DORA_ENTITY",
+    Regime.ProfileFlag.TELECOM_PROVIDER: "COMPANY_TELECOM_PROVIDER",
 }
 
 
@@ -127,6 +133,8 @@ def regimes_triggered(*, counts: dict[tuple[str, str], int]) -> list[tuple[Regim
     profile = company_profile()
     triggered = []
     for regime in Regime.objects.filter(active=True).order_by("code"):
+        if regime.max_affected is not None and sum(counts.values()) >= regime.max_affected:
+            continue
         why = regime_applies(
             profile_flag=regime.profile_flag,
             countries=regime.countries,

@@ -26,6 +26,7 @@ from .obligations import (
     obligation_pause,
     obligations_sync,
 )
+from .regimes import regime_save
 from .scope import ScopeChange, ScopeError, scope_add_forensic_list, scope_set
 from .timeline import GENESIS_HASH, timeline_append, timeline_canonical
 
@@ -52,6 +53,7 @@ __all__ = [
     "obligation_meet",
     "obligation_pause",
     "obligations_sync",
+    "regime_save",
     "scope_add_forensic_list",
     "scope_set",
     "timeline_append",

@@ -32,6 +32,9 @@ def regime_terms(regime: Regime) -> dict[str, Any]:
         "countries": list(regime.countries),
         "regions": list(regime.regions),
         "min_affected": regime.min_affected,
+        "max_affected": regime.max_affected,
+        "in_force_from": regime.in_force_from.isoformat() if regime.in_force_from else None,
+        "in_force_until": regime.in_force_until.isoformat() if regime.in_force_until else None,
         "threshold_per_subdivision": regime.threshold_per_subdivision,
         "clock_start": regime.clock_start,
         "follows": regime.follows.code if regime.follows else None,
@@ -54,7 +57,9 @@ def _clock_start(
     facts = {
         Regime.ClockStart.AWARENESS: incident.awareness_at,
         Regime.ClockStart.MATERIALITY: incident.materiality_determined_at,
-        Regime.ClockStart.DETERMINATION: incident.breach_determined_at,
+        # Until a determination is recorded the clock runs from awareness: the earlier,
+        # stricter reading, so that no deadline is missed for want of a date.
+        Regime.ClockStart.DETERMINATION: incident.breach_determined_at or incident.awareness_at,
         Regime.ClockStart.SCOPE_IDENTIFIED: incident.scope_identified_at,
         Regime.ClockStart.CONTAINMENT: incident.contained_at,
         Regime.ClockStart.CONSUMER_NOTICE: incident.people_notified_at,
@@ -78,6 +83,14 @@ def _related_due(relation: str, own: datetime | None, other: datetime | None) ->
     if relation == Regime.Relation.SAME_TIME:
         return other
     return other if own is None else min(own, other)
+
+
+def _in_force(regime: Regime, incident: Incident) -> bool:
+    """A breach is judged by the law in force when it was discovered."""
+    discovered = incident.awareness_at.astimezone(ZoneInfo(regime.due_timezone or "UTC")).date()
+    if regime.in_force_from and discovered < regime.in_force_from:
+        return False
+    return not (regime.in_force_until and discovered > regime.in_force_until)
 
 
 def _waiver(terms: dict[str, Any], incident: Incident) -> str:
@@ -112,7 +125,9 @@ def obligations_sync(*, incident_id: int, actor: User | AnonymousUser | None) ->
     created: list[Obligation] = []
     if incident.status != Incident.Status.CLOSED:
         for regime in Regime.objects.filter(active=True).select_related("follows", "relative_to"):
-            if regime.pk in existing:
+            if regime.pk in existing or not _in_force(regime, incident):
+                continue
+            if regime.max_affected is not None and sum(counts.values()) >= regime.max_affected:
                 continue
             why = regime_applies(
                 profile_flag=regime.profile_flag,

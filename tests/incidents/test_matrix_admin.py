@@ -25,7 +25,7 @@ def test_the_incident_page_shows_why_each_obligation_applies(as_role, settings):
 
     assert "260 affected residents of TX (threshold 250)" in html
     assert "510 affected residents of US-NY (threshold 501 in one)" in html
-    assert "Tex. Bus. &amp; Com. Code § 521.053(i)" in html
+    assert "Tex. Bus. &amp; Com. Code § 521.053" in html
     assert "Awareness (discovery)" in html
     assert "“Narnia”: 2" in html
     media = owed(incident)["hipaa-media"]
