@@ -452,6 +452,12 @@ class Regime(models.Model):
     )
     terms = models.TextField(help_text="What must be done, in plain words.")
     source = models.TextField(help_text="The provision this rule comes from.")
+    met_by_consumer_notice = models.BooleanField(
+        "met by the notices sent",
+        default=False,
+        help_text="A notice to the people themselves: met when the wave of notices to its "
+        "jurisdiction's residents completes, at the last message's time.",
+    )
     in_force_from = models.DateField(
         null=True,
         blank=True,

@@ -172,6 +172,7 @@ def _state_regimes(state: State) -> list[dict[str, Any]]:
             "deadline_amount": days,
             "deadline_unit": "days" if days else "none",
             "due_timezone": state.tz,
+            "met_by_consumer_notice": True,
             "terms": f"Notify affected {state.name} residents whose personal information was "
             f"acquired {when} after {start}, unless law enforcement asks for a delay. "
             + state.content,
@@ -290,6 +291,7 @@ SECTOR: list[dict[str, Any]] = [
     },
     {
         "code": "reg-s-p-customers",
+        "met_by_consumer_notice": True,
         "name": "Regulation S-P: notify affected customers",
         "recipient": "Affected customers",
         "profile_flag": "broker_dealer",
@@ -611,6 +613,10 @@ def regimes_seed(apps: Any = None) -> tuple[int, int]:
         _, was_created = Regime.objects.update_or_create(code=code, defaults=data)
         created += was_created
         updated += not was_created
+    # The first seed's notices to people are met by the notices sent.
+    Regime.objects.filter(code__in=["hipaa-individuals", "gdpr-art34"]).exclude(
+        code__in=edited
+    ).update(met_by_consumer_notice=True)
     # SEC and HIPAA rows from the first seed get their authority.
     Regime.objects.filter(code="sec-8k-item-1-05", regulator=None).update(
         regulator=Regulator.objects.get(code="us-sec")

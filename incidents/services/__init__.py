@@ -24,6 +24,7 @@ from .obligations import (
     obligation_mark_not_required,
     obligation_meet,
     obligation_pause,
+    obligations_meet_by_notices,
     obligations_sync,
 )
 from .regimes import regime_save
@@ -52,6 +53,7 @@ __all__ = [
     "obligation_mark_not_required",
     "obligation_meet",
     "obligation_pause",
+    "obligations_meet_by_notices",
     "obligations_sync",
     "regime_save",
     "scope_add_forensic_list",

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from incidents.models import BusinessDayClosure, Incident, Obligation, ObligationPause, Regime
@@ -28,6 +29,7 @@ def regime_terms(regime: Regime) -> dict[str, Any]:
         "name": regime.name,
         "recipient": regime.recipient,
         "waived_by": regime.waived_by,
+        "met_by_consumer_notice": regime.met_by_consumer_notice,
         "profile_flag": regime.profile_flag,
         "countries": list(regime.countries),
         "regions": list(regime.regions),
@@ -444,3 +446,55 @@ def obligations_apply_decision(
 def _duration(delta: timedelta) -> str:
     hours, rest = divmod(int(delta.total_seconds()), 3600)
     return f"{hours} h {rest // 60:02d} min"
+
+
+def obligations_meet_by_notices(
+    *, incident_id: int, sent: QuerySet[Any], actor: User | AnonymousUser | None = None
+) -> list[Obligation]:
+    """A wave of notices to the people affected has completed: each open consumer-notice
+    obligation is met at the last message sent to its jurisdiction's residents.
+
+    `sent` holds one row per message that left (the notifications app's ledger), with a
+    `customer` and a `sent_at`; it is grouped by residence in the database. A notice that
+    left after its due time stays open for a person to give the reason for the delay.
+    Runs in the caller's transaction.
+    """
+    from incidents.selectors import residence_last_sent
+
+    last = residence_last_sent(sent=sent)
+    if not last:
+        return []
+    met: list[Obligation] = []
+    candidates = Obligation.objects.filter(
+        incident_id=incident_id,
+        status=Obligation.Status.OPEN,
+        terms__met_by_consumer_notice=True,
+    )
+    for obligation in candidates:
+        terms = obligation.terms
+        countries = {c.upper() for c in terms.get("countries") or []}
+        regions = {r.upper() for r in terms.get("regions") or []}
+        times = [
+            at
+            for (country, region), at in last.items()
+            if (not countries or country.upper() in countries)
+            and (not regions or region.upper() in regions)
+        ]
+        if not times:
+            continue
+        at = max(times)
+        if obligation.due_at is not None and at > obligation.due_at:
+            timeline_append(
+                incident_id=incident_id,
+                kind="obligation.notices_sent_late",
+                actor=actor,
+                payload={
+                    "obligation": obligation.pk,
+                    "regime": terms["code"],
+                    "last_sent_at": at,
+                    "due_at": obligation.due_at,
+                },
+            )
+            continue
+        met.append(obligation_meet(obligation_id=obligation.pk, actor=actor, met_at=at))
+    return met
