@@ -27,7 +27,12 @@ def set_zones(apps, schema_editor):
     for code, zone in ZONES.items():
         Regime.objects.filter(code=code, due_timezone="").update(due_timezone=zone)
     # More than 500 residents of one State, not of the whole scope (45 CFR 164.406(a)).
-    Regime.objects.filter(code="hipaa-media").update(threshold_per_subdivision=True)
+    Regime.objects.filter(code="hipaa-media").update(
+        threshold_per_subdivision=True,
+        terms="A breach involving more than 500 residents of a State or jurisdiction is "
+        "announced to prominent media outlets serving it, no later than 60 calendar days "
+        "after discovery. Counted per State.",
+    )
     Regime.objects.filter(code="sec-8k-item-1-05").update(
         deadline_unit="business_days", holiday_calendar="US"
     )
