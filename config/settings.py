@@ -246,6 +246,13 @@ COMPANY_HIPAA_COVERED = env.bool("COMPANY_HIPAA_COVERED", default=False)
 COMPANY_SEC_REGISTRANT = env.bool("COMPANY_SEC_REGISTRANT", default=False)
 # The zone people read times in on the incident room (UTC stays beside it, and in storage).
 COMPANY_TIME_ZONE = env.str("COMPANY_TIME_ZONE", default="Europe/Berlin")
+# Sector regimes of the jurisdiction matrix (incidents.regime_data).
+COMPANY_NYDFS_COVERED = env.bool("COMPANY_NYDFS_COVERED", default=False)
+COMPANY_FTC_SAFEGUARDS = env.bool("COMPANY_FTC_SAFEGUARDS", default=False)
+COMPANY_BROKER_DEALER = env.bool("COMPANY_BROKER_DEALER", default=False)
+COMPANY_US_BANK = env.bool("COMPANY_US_BANK", default=False)
+COMPANY_DORA_ENTITY = env.bool("COMPANY_DORA_ENTITY", default=False)
+COMPANY_TELECOM_PROVIDER = env.bool("COMPANY_TELECOM_PROVIDER", default=False)
 
 # --- Campaigns ------------------------------------------------------------------------
 # Frequency cap: at most N promotional messages per customer in any D days.

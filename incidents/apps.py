@@ -21,6 +21,7 @@ VIEW = {
         "businessdayclosure",
         "regulator",
         "obligationpause",
+        "regimechange",
     )
 }
 RESPOND = {

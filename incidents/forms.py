@@ -205,6 +205,17 @@ class ObligationMeetForm(forms.Form):
     )
 
 
+class ClockStartForm(forms.Form):
+    fact = forms.ChoiceField(
+        choices=[
+            ("breach_determined_at", "The determination that a breach occurred"),
+            ("scope_identified_at", "The identification of the people affected"),
+        ],
+        help_text="State laws start their clocks at these; open clocks move with them.",
+    )
+    at = forms.SplitDateTimeField(label="At (UTC)", widget=AdminSplitDateTime)
+
+
 class ObligationPauseForm(forms.Form):
     requested_by = forms.CharField(
         max_length=200, help_text="The law-enforcement agency and officer who asked."

@@ -390,6 +390,12 @@ class Regime(models.Model):
         NIS2_ENTITY = "nis2_entity", "NIS2 essential or important entity"
         HIPAA_COVERED = "hipaa_covered", "HIPAA covered entity"
         SEC_REGISTRANT = "sec_registrant", "SEC registrant"
+        NYDFS_COVERED = "nydfs_covered", "NYDFS-licensed covered entity (23 NYCRR 500)"
+        FTC_SAFEGUARDS = "ftc_safeguards", "Financial institution under the FTC Safeguards Rule"
+        BROKER_DEALER = "broker_dealer", "Broker-dealer or adviser (Regulation S-P)"
+        US_BANK = "us_bank", "US banking organisation (36-hour rule)"
+        DORA_ENTITY = "dora_entity", "EU financial entity under DORA"
+        TELECOM_PROVIDER = "telecom_provider", "Provider of electronic communications (ePrivacy)"
 
     class ClockStart(models.TextChoices):
         AWARENESS = "awareness", "Awareness (discovery)"
@@ -442,6 +448,11 @@ class Regime(models.Model):
     countries = models.JSONField(default=list, blank=True, help_text="ISO 3166 codes.")
     regions = models.JSONField(default=list, blank=True, help_text="US state codes, e.g. TX.")
     min_affected = models.PositiveIntegerField(default=0)
+    max_affected = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Applies only below this many affected (HIPAA's log of breaches under 500).",
+    )
     threshold_per_subdivision = models.BooleanField(
         default=False,
         help_text="The threshold counts the residents of one subdivision (a State), not "
@@ -486,6 +497,20 @@ class Regime(models.Model):
     )
     terms = models.TextField(help_text="What must be done, in plain words.")
     source = models.TextField(help_text="The provision this rule comes from.")
+    met_by_consumer_notice = models.BooleanField(
+        "met by the notices sent",
+        default=False,
+        help_text="A notice to the people themselves: met when the wave of notices to its "
+        "jurisdiction's residents completes, at the last message's time.",
+    )
+    in_force_from = models.DateField(
+        null=True,
+        blank=True,
+        help_text="A breach discovered before this day is judged by the version in force then.",
+    )
+    in_force_until = models.DateField(
+        null=True, blank=True, help_text="Last day this version applies (then its successor)."
+    )
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -507,6 +532,25 @@ class Regime(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RegimeChange(models.Model):
+    """One edit of a regime by an admin: who, when, and the fields before and after.
+    Obligations keep the terms they copied, so no started clock moves with it."""
+
+    regime = models.ForeignKey(Regime, on_delete=models.PROTECT, related_name="changes")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-changed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.regime.code} changed at {self.changed_at:%Y-%m-%d %H:%M}"
 
 
 class BusinessDayClosure(models.Model):

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Case, Count, Min, Q, Value, When
+from django.db.models import Case, Count, Max, Min, Q, QuerySet, Value, When
 from django.db.models.functions import Substr
 from django.utils import timezone
 
@@ -21,6 +21,12 @@ PROFILE_SETTINGS = {
     Regime.ProfileFlag.NIS2_ENTITY: "COMPANY_NIS2_ENTITY",
     Regime.ProfileFlag.HIPAA_COVERED: "COMPANY_HIPAA_COVERED",
     Regime.ProfileFlag.SEC_REGISTRANT: "COMPANY_SEC_REGISTRANT",
+    Regime.ProfileFlag.NYDFS_COVERED: "COMPANY_NYDFS_COVERED",
+    Regime.ProfileFlag.FTC_SAFEGUARDS: "COMPANY_FTC_SAFEGUARDS",
+    Regime.ProfileFlag.BROKER_DEALER: "COMPANY_BROKER_DEALER",
+    Regime.ProfileFlag.US_BANK: "COMPANY_US_BANK",
+    Regime.ProfileFlag.DORA_ENTITY: "COMPANY_DORA_ENTITY",
+    Regime.ProfileFlag.TELECOM_PROVIDER: "COMPANY_TELECOM_PROVIDER",
 }
 
 
@@ -64,6 +70,32 @@ def _residence_tally(
             unplaced[where] = unplaced.get(where, 0) + row["n"]
     listed = sorted(((c, r, n) for (c, r), n in unplaced.items()), key=lambda i: (-i[2], i))
     return counts, listed
+
+
+def residence_last_sent(*, sent: QuerySet) -> dict[tuple[str, str], datetime]:
+    """The last `sent_at` per residence (country, subdivision) over rows with a
+    `customer`: one GROUP BY, regions normalised per group."""
+    rows = (
+        sent.exclude(sent_at=None)
+        .values(
+            "customer__country",
+            "customer__region",
+            zip5=Case(
+                When(customer__region="", then=Substr("customer__postal_code", 1, 5)),
+                default=Value(""),
+            ),
+        )
+        .annotate(last=Max("sent_at"))
+        .order_by()
+    )
+    last: dict[tuple[str, str], datetime] = {}
+    for row in rows:
+        country = row["customer__country"] or ""
+        region = region_normalize(row["customer__region"] or "", country, row["zip5"] or "")
+        key = (country, region.upper() if region_is_placed(region, country) else "")
+        if key not in last or row["last"] > last[key]:
+            last[key] = row["last"]
+    return last
 
 
 def scope_jurisdiction_counts(*, incident_id: int) -> dict[tuple[str, str], int]:
@@ -127,6 +159,8 @@ def regimes_triggered(*, counts: dict[tuple[str, str], int]) -> list[tuple[Regim
     profile = company_profile()
     triggered = []
     for regime in Regime.objects.filter(active=True).order_by("code"):
+        if regime.max_affected is not None and sum(counts.values()) >= regime.max_affected:
+            continue
         why = regime_applies(
             profile_flag=regime.profile_flag,
             countries=regime.countries,

@@ -19,6 +19,7 @@ from incidents.evidence.registry import incident_page_sections
 from incidents.forms import (
     SCOPE_SALT,
     AssessmentForm,
+    ClockStartForm,
     ContainedForm,
     DecisionForm,
     DrillChangeForm,
@@ -286,6 +287,7 @@ class IncidentAdmin(admin.ModelAdmin):
                 name="incidents_incident_transition",
             ),
             path("<int:pk>/drill/", view(self.drill_view), name="incidents_incident_drill"),
+            path("<int:pk>/clock/", view(self.clock_view), name="incidents_incident_clock"),
             *super().get_urls(),
         ]
 
@@ -585,4 +587,31 @@ class IncidentAdmin(admin.ModelAdmin):
             obj=incident,
             opts=self.opts,
             intro="Not notifying the authority is an Art. 33(5) register entry: give the reason.",
+        )
+
+    @admin_view_permissions("incidents.decide_incident")
+    def clock_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        incident = self._incident_for(request, pk, "incidents.decide_incident")
+        form = ClockStartForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.incident_record_clock_start(
+                    incident_id=incident.pk,
+                    actor=request.user,
+                    fact=form.cleaned_data["fact"],
+                    at=utc(form.cleaned_data["at"]),  # type: ignore[arg-type]
+                )
+            except ERRORS as error:
+                form.add_error(None, str(error))
+            else:
+                self.message_user(request, "Clock start recorded; open clocks moved with it.")
+                return self._back(incident)
+        return form_page(
+            request,
+            title=f"Clock starts of {incident}",
+            form=form,
+            obj=incident,
+            opts=self.opts,
+            intro=f"Determined: {incident.breach_determined_at or 'not recorded (awareness)'}; "
+            f"scope identified: {incident.scope_identified_at or 'not yet'}.",
         )

@@ -1,20 +1,38 @@
 """The jurisdiction matrix's own records: one-off regulator closures (and, below, the
 regulator directory and the law-enforcement delays)."""
 
+from datetime import date
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.forms import ModelForm
 from django.http import HttpRequest
 
 from incidents import services
 from incidents.models import BusinessDayClosure, Regulator
+from incidents.rules import RuleError, is_business_day
 
 from .common import ERRORS
 
 
+class ClosureForm(forms.ModelForm):
+    class Meta:
+        model = BusinessDayClosure
+        fields = ["calendar", "day", "reason"]
+
+    def clean_calendar(self) -> str:
+        calendar = self.cleaned_data["calendar"].strip().upper()
+        try:
+            is_business_day(date(2026, 1, 5), calendar)
+        except RuleError as error:
+            raise forms.ValidationError(str(error)) from None
+        return calendar
+
+
 @admin.register(BusinessDayClosure)
 class BusinessDayClosureAdmin(admin.ModelAdmin):
+    form = ClosureForm
     list_display = ["day", "calendar", "reason", "created_by", "created_at"]
     list_filter = ["calendar"]
     search_fields = ["reason", "calendar"]

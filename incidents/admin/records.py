@@ -26,6 +26,7 @@ from incidents.models import (
     Obligation,
     ObligationPause,
     Regime,
+    RegimeChange,
     TimelineEvent,
 )
 
@@ -181,6 +182,20 @@ class ObligationAdmin(ReadOnlyAdmin):
         )
 
 
+class RegimeChangeInline(admin.TabularInline):
+    model = RegimeChange
+    extra = 0
+    fields = ["changed_at", "changed_by", "before", "after"]
+    readonly_fields = ["changed_at", "changed_by", "before", "after"]
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Regime)
 class RegimeAdmin(admin.ModelAdmin):
     list_display = [
@@ -193,12 +208,27 @@ class RegimeAdmin(admin.ModelAdmin):
         "min_affected",
         "active",
     ]
-    list_filter = ["active", "profile_flag", "deadline_unit", "clock_start"]
+    list_filter = ["active", "profile_flag", "deadline_unit", "clock_start", "relation"]
     search_fields = ["code", "name", "recipient", "source"]
-    list_select_related = ["follows"]
-    autocomplete_fields = ["follows"]
+    list_select_related = ["follows", "regulator"]
+    autocomplete_fields = ["follows", "relative_to"]
     fieldsets = [
-        (None, {"fields": ["code", "name", "recipient", "active", "terms", "source"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "code",
+                    "name",
+                    "recipient",
+                    "regulator",
+                    "active",
+                    "terms",
+                    "source",
+                    "in_force_from",
+                    "in_force_until",
+                ]
+            },
+        ),
         (
             "When it applies",
             {
@@ -207,6 +237,7 @@ class RegimeAdmin(admin.ModelAdmin):
                     "countries",
                     "regions",
                     "min_affected",
+                    "max_affected",
                     "threshold_per_subdivision",
                     "waived_by",
                 ]
@@ -218,6 +249,8 @@ class RegimeAdmin(admin.ModelAdmin):
                 "fields": [
                     "clock_start",
                     "follows",
+                    "relation",
+                    "relative_to",
                     "deadline_amount",
                     "deadline_unit",
                     "due_local_time",
@@ -227,6 +260,11 @@ class RegimeAdmin(admin.ModelAdmin):
             },
         ),
     ]
+
+    inlines = [RegimeChangeInline]
+
+    def save_model(self, request: HttpRequest, obj: Regime, form: Any, change: bool) -> None:
+        services.regime_save(regime=obj, actor=request.user)
 
     @admin.display(description="deadline")
     def deadline(self, obj: Regime) -> str:

@@ -29,8 +29,10 @@ from .obligations import (
     obligation_mark_not_required,
     obligation_meet,
     obligation_pause,
+    obligations_meet_by_notices,
     obligations_sync,
 )
+from .regimes import regime_save
 from .scope import ScopeChange, ScopeError, scope_add_forensic_list, scope_set
 from .timeline import GENESIS_HASH, timeline_append, timeline_canonical
 
@@ -59,7 +61,9 @@ __all__ = [
     "obligation_mark_not_required",
     "obligation_meet",
     "obligation_pause",
+    "obligations_meet_by_notices",
     "obligations_sync",
+    "regime_save",
     "scope_add_forensic_list",
     "scope_set",
     "timeline_append",

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from incidents.models import BusinessDayClosure, Incident, Obligation, ObligationPause, Regime
@@ -28,10 +29,14 @@ def regime_terms(regime: Regime) -> dict[str, Any]:
         "name": regime.name,
         "recipient": regime.recipient,
         "waived_by": regime.waived_by,
+        "met_by_consumer_notice": regime.met_by_consumer_notice,
         "profile_flag": regime.profile_flag,
         "countries": list(regime.countries),
         "regions": list(regime.regions),
         "min_affected": regime.min_affected,
+        "max_affected": regime.max_affected,
+        "in_force_from": regime.in_force_from.isoformat() if regime.in_force_from else None,
+        "in_force_until": regime.in_force_until.isoformat() if regime.in_force_until else None,
         "threshold_per_subdivision": regime.threshold_per_subdivision,
         "clock_start": regime.clock_start,
         "follows": regime.follows.code if regime.follows else None,
@@ -54,7 +59,9 @@ def _clock_start(
     facts = {
         Regime.ClockStart.AWARENESS: incident.awareness_at,
         Regime.ClockStart.MATERIALITY: incident.materiality_determined_at,
-        Regime.ClockStart.DETERMINATION: incident.breach_determined_at,
+        # Until a determination is recorded the clock runs from awareness: the earlier,
+        # stricter reading, so that no deadline is missed for want of a date.
+        Regime.ClockStart.DETERMINATION: incident.breach_determined_at or incident.awareness_at,
         Regime.ClockStart.SCOPE_IDENTIFIED: incident.scope_identified_at,
         Regime.ClockStart.CONTAINMENT: incident.contained_at,
         Regime.ClockStart.CONSUMER_NOTICE: incident.people_notified_at,
@@ -78,6 +85,14 @@ def _related_due(relation: str, own: datetime | None, other: datetime | None) ->
     if relation == Regime.Relation.SAME_TIME:
         return other
     return other if own is None else min(own, other)
+
+
+def _in_force(regime: Regime, incident: Incident) -> bool:
+    """A breach is judged by the law in force when it was discovered."""
+    discovered = incident.awareness_at.astimezone(ZoneInfo(regime.due_timezone or "UTC")).date()
+    if regime.in_force_from and discovered < regime.in_force_from:
+        return False
+    return not (regime.in_force_until and discovered > regime.in_force_until)
 
 
 def _waiver(terms: dict[str, Any], incident: Incident) -> str:
@@ -112,7 +127,9 @@ def obligations_sync(*, incident_id: int, actor: User | AnonymousUser | None) ->
     created: list[Obligation] = []
     if incident.status != Incident.Status.CLOSED:
         for regime in Regime.objects.filter(active=True).select_related("follows", "relative_to"):
-            if regime.pk in existing:
+            if regime.pk in existing or not _in_force(regime, incident):
+                continue
+            if regime.max_affected is not None and sum(counts.values()) >= regime.max_affected:
                 continue
             why = regime_applies(
                 profile_flag=regime.profile_flag,
@@ -429,3 +446,55 @@ def obligations_apply_decision(
 def _duration(delta: timedelta) -> str:
     hours, rest = divmod(int(delta.total_seconds()), 3600)
     return f"{hours} h {rest // 60:02d} min"
+
+
+def obligations_meet_by_notices(
+    *, incident_id: int, sent: QuerySet[Any], actor: User | AnonymousUser | None = None
+) -> list[Obligation]:
+    """A wave of notices to the people affected has completed: each open consumer-notice
+    obligation is met at the last message sent to its jurisdiction's residents.
+
+    `sent` holds one row per message that left (the notifications app's ledger), with a
+    `customer` and a `sent_at`; it is grouped by residence in the database. A notice that
+    left after its due time stays open for a person to give the reason for the delay.
+    Runs in the caller's transaction.
+    """
+    from incidents.selectors import residence_last_sent
+
+    last = residence_last_sent(sent=sent)
+    if not last:
+        return []
+    met: list[Obligation] = []
+    candidates = Obligation.objects.filter(
+        incident_id=incident_id,
+        status=Obligation.Status.OPEN,
+        terms__met_by_consumer_notice=True,
+    )
+    for obligation in candidates:
+        terms = obligation.terms
+        countries = {c.upper() for c in terms.get("countries") or []}
+        regions = {r.upper() for r in terms.get("regions") or []}
+        times = [
+            at
+            for (country, region), at in last.items()
+            if (not countries or country.upper() in countries)
+            and (not regions or region.upper() in regions)
+        ]
+        if not times:
+            continue
+        at = max(times)
+        if obligation.due_at is not None and at > obligation.due_at:
+            timeline_append(
+                incident_id=incident_id,
+                kind="obligation.notices_sent_late",
+                actor=actor,
+                payload={
+                    "obligation": obligation.pk,
+                    "regime": terms["code"],
+                    "last_sent_at": at,
+                    "due_at": obligation.due_at,
+                },
+            )
+            continue
+        met.append(obligation_meet(obligation_id=obligation.pk, actor=actor, met_at=at))
+    return met

@@ -34,7 +34,11 @@ from config.models import company_profile
 from customers.contact_quality import customers_mark_email_status
 from customers.models import Customer, Touchpoint
 from incidents.models import AffectedCustomer
-from incidents.services import incident_record_people_notified, timeline_append
+from incidents.services import (
+    incident_record_people_notified,
+    obligations_meet_by_notices,
+    timeline_append,
+)
 
 from ..models import (
     Channel,
@@ -855,6 +859,12 @@ def delivery_complete(*, delivery_id: int) -> bool:
         ).aggregate(first=Min("sent_at"))["first"]
         incident_record_people_notified(
             incident_id=incident_id, actor=None, notified_at=first or now
+        )
+        obligations_meet_by_notices(
+            incident_id=incident_id,
+            sent=Notification.objects.filter(
+                communication_id=delivery.communication_id, status=Notification.Status.SENT
+            ),
         )
     return True
 

@@ -168,6 +168,7 @@ CUSTOM_VIEWS: dict[str, tuple[Callable[[World], list[Any]], frozenset[str]]] = {
         frozenset({CISO, SA}),
     ),
     "incidents_incident_drill": (lambda w: [w.incident.pk], frozenset({CISO, CMO})),
+    "incidents_incident_clock": (lambda w: [w.incident.pk], frozenset({CISO, DPO})),
     "incidents_obligation_meet": (lambda w: [_obligation(w)], frozenset({CISO, DPO})),
     "incidents_obligation_not_required": (lambda w: [_obligation(w)], frozenset({CISO, DPO})),
     "incidents_obligation_pause": (lambda w: [_obligation(w)], frozenset({CISO, DPO})),

@@ -92,7 +92,8 @@ def test_clocks_start_at_determination_scope_and_containment(make_user):
     incident = opened()
     scope(incident, [("US", "TX", "", 1)])
     obligations = owed(incident)
-    assert obligations["tx-determined"].due_at is None
+    # Until a determination is recorded, the stricter reading: from awareness.
+    assert obligations["tx-determined"].clock_started_at == AWARE
     assert obligations["tx-contained"].due_at is None
     # The first scope written is when the people were identified.
     assert obligations["tx-scoped"].clock_started_at is not None

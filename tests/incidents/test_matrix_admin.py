@@ -25,7 +25,7 @@ def test_the_incident_page_shows_why_each_obligation_applies(as_role, settings):
 
     assert "260 affected residents of TX (threshold 250)" in html
     assert "510 affected residents of US-NY (threshold 501 in one)" in html
-    assert "Tex. Bus. &amp; Com. Code § 521.053(i)" in html
+    assert "Tex. Bus. &amp; Com. Code § 521.053" in html
     assert "Awareness (discovery)" in html
     assert "“Narnia”: 2" in html
     media = owed(incident)["hipaa-media"]
@@ -72,3 +72,25 @@ def test_the_dpo_enters_a_closure_and_an_analyst_cannot(as_role):  # noqa: F811
     as_role(roles.DPO).post(add, {"calendar": "US", "day": "2026-06-10", "reason": "EO 14xxx"})
     assert BusinessDayClosure.objects.get().reason == "EO 14xxx"
     assert as_role(roles.SECURITY_ANALYST).get(add).status_code == 403
+
+
+def test_an_unknown_calendar_is_refused_in_the_closure_form(as_role):  # noqa: F811
+    add = reverse("admin:incidents_businessdayclosure_add")
+    page = as_role(roles.DPO).post(add, {"calendar": "XX", "day": "2026-06-10", "reason": "r"})
+    assert "No holiday calendar is known as" in page.content.decode()
+    assert not BusinessDayClosure.objects.exists()
+
+
+def test_the_dpo_records_the_determination_from_the_incident_page(as_role):  # noqa: F811
+    incident = opened()
+    scope(incident, [("US", "TX", "", 1)])
+    client = as_role(roles.DPO)
+    page = client.get(reverse("admin:incidents_incident_change", args=[incident.pk]))
+    url = reverse("admin:incidents_incident_clock", args=[incident.pk])
+    assert url in page.content.decode()
+
+    client.post(url, {"fact": "breach_determined_at", "at_0": "2026-04-02", "at_1": "10:00:00"})
+
+    texas = owed(incident)["us-tx-individuals"]
+    assert texas.clock_started_at.isoformat() == "2026-04-02T10:00:00+00:00"
+    assert as_role(roles.SECURITY_ANALYST).get(url).status_code == 403

@@ -18,6 +18,10 @@ VIEW = {
     "incidents.view_forensiclistrow",
     "incidents.view_regulatornotice",
     "incidents.view_filing",
+    "incidents.view_businessdayclosure",
+    "incidents.view_regulator",
+    "incidents.view_obligationpause",
+    "incidents.view_regimechange",
 }
 OPEN_AND_SCOPE = {
     "incidents.add_incident",
@@ -41,7 +45,13 @@ EXPECTED = {
     roles.DPO: VIEW
     | DECIDE_AND_FILE
     | EVIDENCE
-    | {"incidents.add_regime", "incidents.change_regime"},
+    | {
+        "incidents.add_regime",
+        "incidents.change_regime",
+        "incidents.add_businessdayclosure",
+        "incidents.add_regulator",
+        "incidents.change_regulator",
+    },
     roles.CMO: VIEW | EVIDENCE | DRILL,
     roles.LEGAL_REVIEWER: VIEW,
     roles.MARKETING_OPERATOR: VIEW,

@@ -174,7 +174,7 @@ def applies(counts, profile=None, **regime):
 def test_texas_attorney_general_needs_250_residents():
     texas = {"countries": ["US"], "regions": ["TX"], "min_affected": 250}
     assert applies({("US", "TX"): 249, ("US", "CA"): 500}, **texas) is None
-    assert applies({("US", "TX"): 250}, **texas) == "250 affected residents of TX"
+    assert applies({("US", "TX"): 250}, **texas) == "250 affected residents of TX (threshold 250)"
 
 
 def test_residents_path_needs_at_least_one_resident():
