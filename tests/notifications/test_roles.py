@@ -14,6 +14,7 @@ VIEW = {
     "notifications.view_notification",
     "notifications.view_letterbatch",
     "notifications.view_remediationcode",
+    "notifications.view_deliveryevent",
 }
 LETTERS = {
     "notifications.add_letterbatch",
