@@ -207,9 +207,8 @@ def delivery_events_apply(*, limit: int | None = None) -> int:
     customer = Customer._meta.db_table
     touchpoint = Touchpoint._meta.db_table
     postgres = connection.vendor == "postgresql"
-    # The batch is copied, resolved, into a temporary table (not written to the log,
-    # dropped at the end) that every step reads; a stored event is written again only
-    # when it named no message.
+    # The batch is copied into a temporary table (not written to the log, dropped at the
+    # end) where it is resolved; each stored event is then written once, when marked.
     b = f"delivery_event_batch_{uuid.uuid4().hex[:12]}"
     id_params: list[Any]
     if postgres:
@@ -218,28 +217,43 @@ def delivery_events_apply(*, limit: int | None = None) -> int:
         chosen, id_params = f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
     hard, opt_outs = Kind.HARD_BOUNCE.value, (Kind.COMPLAINED.value, Kind.UNSUBSCRIBED.value)
     with connection.cursor() as cursor:
-        # Whose message each event is, resolved as the batch is copied: by our reference
-        # first, else by the provider's id; a campaign's message names its person.
         cursor.execute(
             f"CREATE TEMPORARY TABLE {b} AS SELECT e.id, e.kind, e.provider, e.reference, "
-            "e.recipient, COALESCE(e.occurred_at, e.received_at) AS at, "
-            "COALESCE(n1.id, n2.id) AS notification_id, "
-            "COALESCE(n1.customer_id, n2.customer_id, c.id) AS customer_id, "
-            "COALESCE(n1.communication_id, n2.communication_id) AS communication_id "
-            f"FROM {event} e "
-            f"LEFT JOIN {notification} n1 ON n1.communication_id = e.ref_communication_id "
-            "AND n1.customer_id = e.ref_customer_id "
-            f"LEFT JOIN {notification} n2 ON n1.id IS NULL AND e.ref_campaign_id IS NULL "
-            # Spelled out so that the partial index on the provider id serves the join.
-            "AND e.provider_message_id <> '' AND n2.provider_message_id <> '' "
-            "AND n2.provider_message_id = e.provider_message_id "
-            f"LEFT JOIN {customer} c ON e.ref_campaign_id IS NOT NULL AND c.id = e.ref_customer_id "
-            f"WHERE e.id {chosen}",
+            "e.recipient, e.provider_message_id, e.ref_communication_id, e.ref_customer_id, "
+            "e.ref_campaign_id, COALESCE(e.occurred_at, e.received_at) AS at, "
+            "CAST(NULL AS bigint) AS notification_id, CAST(NULL AS bigint) AS customer_id, "
+            "CAST(NULL AS bigint) AS communication_id "
+            f"FROM {event} e WHERE e.id {chosen}",
             id_params,
         )
         if postgres:
             cursor.execute(f"ANALYZE {b}")
         steps: list[tuple[str, list[Any]]] = [
+            # Whose message: by our reference first, else by the provider's id.
+            (
+                f"UPDATE {b} SET notification_id = n.id, customer_id = n.customer_id, "
+                "communication_id = n.communication_id "
+                f"FROM {notification} n WHERE {b}.ref_communication_id IS NOT NULL "
+                f"AND n.communication_id = {b}.ref_communication_id "
+                f"AND n.customer_id = {b}.ref_customer_id",
+                [],
+            ),
+            (
+                f"UPDATE {b} SET notification_id = n.id, customer_id = n.customer_id, "
+                "communication_id = n.communication_id "
+                f"FROM {notification} n WHERE {b}.notification_id IS NULL "
+                f"AND {b}.ref_campaign_id IS NULL AND {b}.provider_message_id <> '' "
+                # Spelled out so that the partial index on the provider id serves the join.
+                f"AND n.provider_message_id <> '' "
+                f"AND n.provider_message_id = {b}.provider_message_id",
+                [],
+            ),
+            # A campaign's message: the person is known from the reference.
+            (
+                f"UPDATE {b} SET customer_id = c.id FROM {customer} c "
+                f"WHERE {b}.ref_campaign_id IS NOT NULL AND c.id = {b}.ref_customer_id",
+                [],
+            ),
             # The furthest state of each message in the batch, if further than it was.
             (
                 f"UPDATE {notification} AS n SET delivery_state = "
