@@ -11,6 +11,7 @@ _VIEW |= {
     "notifications.view_notification",
     "notifications.view_letterbatch",
     "notifications.view_remediationcode",
+    "notifications.view_deliveryevent",
 }
 _VIEW |= {
     "notifications.view_returnedletter",

@@ -1,6 +1,3 @@
-"""Admin for breach messages. Writes go through the services; review and sign-off are
-confirmation pages that show exactly what is approved or signed."""
+from . import communications, delivery, events, reach, templates
 
-from . import communications, delivery, reach, templates
-
-__all__ = ["communications", "delivery", "reach", "templates"]
+__all__ = ["communications", "delivery", "events", "reach", "templates"]

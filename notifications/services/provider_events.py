@@ -173,11 +173,19 @@ def _state_for_rank_sql(column: str) -> str:
 
 
 def _claim(limit: int) -> list[int]:
-    query = PendingDeliveryEvent.objects.order_by("event_id")
-    if connection.features.has_select_for_update_skip_locked:
-        # Several workers apply at once, each its own events.
-        query = query.select_for_update(skip_locked=True)
-    return list(query.values_list("event_id", flat=True)[:limit])
+    """Take a batch out of the queue (one write per row: the delete is the claim; it
+    comes back if the batch's transaction rolls back)."""
+    table = PendingDeliveryEvent._meta.db_table
+    # Several workers apply at once, each its own events.
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    lock = " FOR UPDATE SKIP LOCKED" if skip_locked else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE event_id IN (SELECT event_id FROM {table} "
+            f"ORDER BY event_id LIMIT %s{lock}) RETURNING event_id",
+            [limit],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
 
 
 @transaction.atomic
@@ -208,7 +216,6 @@ def delivery_events_apply(*, limit: int | None = None) -> int:
         chosen, id_params = "= ANY(%s)", [ids]
     else:
         chosen, id_params = f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
-    pending = PendingDeliveryEvent._meta.db_table
     hard, opt_outs = Kind.HARD_BOUNCE.value, (Kind.COMPLAINED.value, Kind.UNSUBSCRIBED.value)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -300,8 +307,7 @@ def delivery_events_apply(*, limit: int | None = None) -> int:
                 f"FROM {b} WHERE customer_id IS NOT NULL AND kind IN (%s, %s, %s)",
                 [Touchpoint.Kind.RECORD, hard, *opt_outs],
             ),
-            # Applied: out of the queue; an event that named no message is kept, marked.
-            (f"DELETE FROM {pending} WHERE event_id {chosen}", id_params),
+            # An event that named no message is kept, marked.
             (
                 f"UPDATE {event} SET outcome = %s "
                 f"WHERE id IN (SELECT id FROM {b} WHERE customer_id IS NULL)",

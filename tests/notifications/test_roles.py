@@ -17,6 +17,7 @@ VIEW = {
     "notifications.view_returnedletter",
     "notifications.view_substitutenotice",
     "notifications.view_callcentrepack",
+    "notifications.view_deliveryevent",
 }
 LETTERS = {
     "notifications.add_letterbatch",

@@ -104,3 +104,31 @@ def test_the_wave_page_makes_no_query_per_person(client, settings, marketing, cm
             assert client.get(url).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def test_the_providers_events_are_listed_with_the_recipient_masked_without_view_pii(
+    client, settings, make_user
+):
+    from config import roles
+    from notifications.models import DeliveryEvent
+
+    event = DeliveryEvent.objects.create(
+        provider="postmark",
+        event_type="bounced",
+        kind="hard_bounce",
+        provider_message_id="pm-unknown",
+        recipient="someone.private@example.org",
+        description="550 someone.private@example.org unknown",
+        dedupe_key="k" * 64,
+        received_at=timezone.now(),
+        outcome=DeliveryEvent.Outcome.UNKNOWN,
+    )
+    client.force_login(make_user("auditor", roles.AUDITOR))
+    listing = client.get(
+        reverse("admin:notifications_deliveryevent_changelist") + "?outcome=unknown"
+    )
+    assert listing.status_code == 200
+    assert "postmark" in listing.content.decode()
+    page = client.get(reverse("admin:notifications_deliveryevent_change", args=[event.pk]))
+    assert page.status_code == 200
+    assert "someone.private@example.org" not in page.content.decode()

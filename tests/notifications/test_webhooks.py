@@ -292,3 +292,34 @@ def test_brevo_unsubscribe_from_a_campaign_is_an_opt_out_and_an_unknown_message_
     assert not PendingDeliveryEvent.objects.exists()
     assert not Customer.objects.filter(email_status="bounced").exists()
     assert not Notification.objects.filter(status=Notification.Status.BOUNCED).exists()
+
+
+def test_no_crm_import_undoes_a_complaint_or_a_hard_bounce(client, hooks, wave):
+    from tests.customers.conftest import run_import
+
+    _communication, rows = wave
+    bounced, complained = rows[0], rows[1]
+    post(client, "postmark", postmark("HardBounce", bounced, "2026-11-30T10:01:00Z"), **auth())
+    post(
+        client,
+        "postmark",
+        postmark("SpamComplaint", complained, "2026-11-30T10:02:00Z", id=9),
+        **auth(),
+    )
+    delivery_events_apply_all()
+    csv = "external_id,first_name,email,marketing_consent\n" + "".join(
+        f"crm-{r.customer_id},Again,{r.email},granted\n" for r in (bounced, complained)
+    )
+    job = run_import(
+        csv.encode(),
+        source="crm",
+        mapping_columns={
+            "external_id": "external_id",
+            "first_name": "first_name",
+            "email": "email",
+            "marketing_consent": "marketing_consent",
+        },
+    )
+    assert job.status == "succeeded", job.error
+    assert Customer.objects.get(pk=bounced.customer_id).email_status == "bounced"
+    assert Customer.objects.get(pk=complained.customer_id).marketing_consent == "withdrawn"
