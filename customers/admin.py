@@ -1008,7 +1008,13 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
             str(obj.customer_b),
         )
 
-    @admin.action(description="Same person: merge into the older record", permissions=["change"])
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_decide_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("customers.change_duplicatecandidate")
+
+    @admin.action(description="Same person: merge into the older record", permissions=["decide"])
     def merge_keep_older(
         self, request: HttpRequest, queryset: QuerySet[DuplicateCandidate]
     ) -> None:
@@ -1023,7 +1029,7 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
         for reason in refused:
             self.message_user(request, reason, messages.WARNING)
 
-    @admin.action(description="Not the same person: dismiss", permissions=["change"])
+    @admin.action(description="Not the same person: dismiss", permissions=["decide"])
     def dismiss(self, request: HttpRequest, queryset: QuerySet[DuplicateCandidate]) -> None:
         dismissed = 0
         for candidate in queryset:
@@ -1065,7 +1071,13 @@ class CustomerMergeAdmin(admin.ModelAdmin):
         actions.pop("delete_selected", None)
         return actions
 
-    @admin.action(description="Undo the selected merges", permissions=["change"])
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_undo_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("customers.change_customermerge")
+
+    @admin.action(description="Undo the selected merges", permissions=["undo"])
     def unmerge(self, request: HttpRequest, queryset: QuerySet[CustomerMerge]) -> None:
         undone = 0
         for merge in queryset:
