@@ -852,8 +852,24 @@ class SourceRecordAdmin(admin.ModelAdmin):
     list_select_related = ["customer"]
     search_fields = ["=external_id"]
     raw_id_fields = ["customer"]
-    readonly_fields = ["row_hash", "first_seen_at", "last_seen_at"]
+    readonly_fields = ["row_hash", "first_seen_at", "last_seen_at", "held_values_masked"]
     show_full_result_count = False
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = ["customer", "source", "external_id", "row_hash", "first_seen_at", "last_seen_at"]
+        # The values a source holds are contact data: in full only with view_pii.
+        if can_view_pii(request.user):
+            return [*fields, *_HELD]
+        return [*fields, "held_values_masked"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = ["row_hash", "first_seen_at", "last_seen_at", "held_values_masked"]
+        # Imports write the held values; nobody edits them by hand.
+        return [*fields, *_HELD]
+
+    @admin.display(description="values it holds")
+    def held_values_masked(self, obj: SourceRecord) -> str:
+        return _held_values(obj, in_full=False)
 
 
 @admin.register(Touchpoint)
