@@ -5,7 +5,9 @@
 Needs PostgreSQL (DATABASE_URL) and EMPTIES the customer tables of that database. It
 writes --rows customers with SQL (one in a hundred the same person as the row before:
 same last name, postal code, phone and street, the first name in capitals), then
-measures, each in a child process of its own (so peak memory is that measurement's):
+measures, each in a child process of its own (so peak memory is that measurement's).
+Names, postal codes and phones are hashed from the row, so strangers also collide now
+and then, as in life:
 
   blocking   the blocking query alone, every candidate pair fetched and dropped
   ours       duplicates_find(): the same query, rapidfuzz scoring, the queue written
@@ -39,15 +41,16 @@ def generate(rows: int) -> None:
             "INSERT INTO customers_customer (first_name, last_name, email, email_normalized, "
             "email_status, phone, street, postal_code, city, region, country, country_raw, "
             "language, marketing_consent, consent_source, lifecycle_stage, created_at, "
-            "updated_at) SELECT CASE WHEN i % 100 = 0 THEN upper(f) ELSE f END, "
-            "'Name' || (b * 7919 % 5000), 'p' || i || '@example.com', "
+            "updated_at) SELECT CASE WHEN i %% 100 = 0 THEN upper(f) ELSE f END, "
+            "'Name' || (abs(hashtext('n' || b)) %% 5000), 'p' || i || '@example.com', "
             "'p' || i || '@example.com', 'valid', "
-            "'+4930' || lpad((b * 31 % 10000000)::text, 8, '0'), "
-            "(b % 300) || ' Example Street', lpad((b * 104729 % 100000)::text, 5, '0'), "
+            "'+4930' || lpad((abs(hashtext('p' || b)) %% 100000000)::text, 8, '0'), "
+            "(b %% 300) || ' Example Street', "
+            "lpad((abs(hashtext('z' || b)) %% 100000)::text, 5, '0'), "
             "'Berlin', '', 'DE', '', 'de', 'unknown', '', '', now(), now() "
-            f"FROM (SELECT i, CASE WHEN i % 100 = 0 THEN i - 1 ELSE i END AS b, "
-            f"({FIRST})[1 + (CASE WHEN i % 100 = 0 THEN i - 1 ELSE i END) % 10] AS f "
-            "FROM generate_series(1, %s) AS i) AS g",
+            f"FROM (SELECT i, CASE WHEN i %% 100 = 0 THEN i - 1 ELSE i END AS b, "
+            f"({FIRST})[1 + (CASE WHEN i %% 100 = 0 THEN i - 1 ELSE i END) %% 10] AS f "
+            "FROM generate_series(1::bigint, %s::bigint) AS i) AS g",
             [rows],
         )
         cursor.execute("ANALYZE customers_customer")
@@ -58,7 +61,7 @@ def measure_blocking() -> int:
 
     pairs = 0
     with transaction.atomic(), connection.chunked_cursor() as cursor:
-        cursor.execute(BLOCKING_SQL)
+        cursor.execute(BLOCKING_SQL, [])
         while rows := cursor.fetchmany(5000):
             pairs += len(rows)
     return pairs
@@ -99,7 +102,7 @@ def main(argv: list[str]) -> None:
         "ours (find, score, queue)": child_run("duplicates", "--child", "ours"),
     }
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE customers_duplicatecandidate")
+        cursor.execute("TRUNCATE customers_duplicatecandidate CASCADE")
     results["blocking query alone"] = child_run("duplicates", "--child", "blocking")
     results["ours (find, score, queue)"] = child_run("duplicates", "--child", "ours")
     _truncate()

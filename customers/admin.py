@@ -870,15 +870,17 @@ class SourceRecordAdmin(PiiListRule, admin.ModelAdmin):
     list_select_related = ["customer"]
     search_fields = ["=external_id"]
     raw_id_fields = ["customer"]
-    readonly_fields = ["row_hash", "first_seen_at", "last_seen_at"]
+    readonly_fields = ["row_hash", "first_seen_at", "last_seen_at", "held_values_masked"]
     show_full_result_count = False
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        fields = list(super().get_fields(request, obj))
+        fields = ["customer", "source", "external_id", "row_hash", "first_seen_at", "last_seen_at"]
+        # The values a source holds are contact data, and so is a synthetic id
+        # (email:<address>): in full only with view_pii.
         if can_view_pii(request.user):
-            return fields
-        # The masked value comes in with the read-only fields.
-        return [f for f in fields if f != "external_id"]
+            return [*fields, *_HELD]
+        masked = [MASKED_EXTERNAL_ID if f == "external_id" else f for f in fields]
+        return [*masked, "held_values_masked"]
 
     def get_exclude(self, request: HttpRequest, obj: Any = None) -> Any:
         if can_view_pii(request.user):
@@ -886,12 +888,17 @@ class SourceRecordAdmin(PiiListRule, admin.ModelAdmin):
         return [*(super().get_exclude(request, obj) or []), "external_id"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        readonly = list(self.readonly_fields)
-        return readonly if can_view_pii(request.user) else [*readonly, MASKED_EXTERNAL_ID]
+        # Imports write the held values; nobody edits them by hand.
+        fields = ["row_hash", "first_seen_at", "last_seen_at", "held_values_masked", *_HELD]
+        return fields if can_view_pii(request.user) else [*fields, MASKED_EXTERNAL_ID]
 
     @admin.display(description="external id")
     def masked_external_id(self, obj: SourceRecord) -> str:
         return mask_text(obj.external_id)
+
+    @admin.display(description="values it holds")
+    def held_values_masked(self, obj: SourceRecord) -> str:
+        return _held_values(obj, in_full=False)
 
 
 @admin.register(Touchpoint)
@@ -1046,7 +1053,13 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
             str(obj.customer_b),
         )
 
-    @admin.action(description="Same person: merge into the older record", permissions=["change"])
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_decide_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("customers.change_duplicatecandidate")
+
+    @admin.action(description="Same person: merge into the older record", permissions=["decide"])
     def merge_keep_older(
         self, request: HttpRequest, queryset: QuerySet[DuplicateCandidate]
     ) -> None:
@@ -1061,7 +1074,7 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
         for reason in refused:
             self.message_user(request, reason, messages.WARNING)
 
-    @admin.action(description="Not the same person: dismiss", permissions=["change"])
+    @admin.action(description="Not the same person: dismiss", permissions=["decide"])
     def dismiss(self, request: HttpRequest, queryset: QuerySet[DuplicateCandidate]) -> None:
         dismissed = 0
         for candidate in queryset:
@@ -1103,7 +1116,13 @@ class CustomerMergeAdmin(admin.ModelAdmin):
         actions.pop("delete_selected", None)
         return actions
 
-    @admin.action(description="Undo the selected merges", permissions=["change"])
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_undo_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("customers.change_customermerge")
+
+    @admin.action(description="Undo the selected merges", permissions=["undo"])
     def unmerge(self, request: HttpRequest, queryset: QuerySet[CustomerMerge]) -> None:
         undone = 0
         for merge in queryset:

@@ -6,6 +6,7 @@ Python; the pairs above the threshold are written in batches. Nothing is merged 
 only an exact key (the email, at import) merges without a person.
 """
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,7 @@ THRESHOLD = 0.85
 # ("Smith" at one big-city postal code): it is skipped rather than paired n² times.
 MAX_BLOCK = 50
 _FETCH = 5000
+_NUMBER = re.compile(r"\d+")
 
 # Customers still standing on their own, with the keys normalised the same way on both
 # sides of the join: case and spaces do not tell people apart.
@@ -53,10 +55,15 @@ class MergeError(ValueError):
 def pair_score(a: tuple[str, str, str, str], b: tuple[str, str, str, str]) -> float:
     """How alike two people are, 0 to 1, from (first name, last name, street, phone)."""
     name = fuzz.token_sort_ratio(f"{a[0]} {a[1]}".casefold(), f"{b[0]} {b[1]}".casefold()) / 100
-    # A street missing on either side neither helps nor hurts.
+    # A street missing on either side neither helps nor hurts; another house number on
+    # the same street is another house.
     street = 0.5
     if a[2] and b[2]:
-        street = fuzz.token_set_ratio(a[2].casefold(), b[2].casefold()) / 100
+        numbers_a, numbers_b = _NUMBER.findall(a[2]), _NUMBER.findall(b[2])
+        if numbers_a and numbers_b and numbers_a != numbers_b:
+            street = 0.0
+        else:
+            street = fuzz.token_set_ratio(a[2].casefold(), b[2].casefold()) / 100
     score = 0.6 * name + 0.4 * street
     if a[3] and a[3] == b[3]:
         # The same number is strong evidence when the names agree too.
@@ -66,7 +73,7 @@ def pair_score(a: tuple[str, str, str, str], b: tuple[str, str, str, str]) -> fl
 
 def _scored_pairs() -> Iterator[tuple[int, int, str, float]]:
     with transaction.atomic(), connection.chunked_cursor() as cursor:
-        cursor.execute(BLOCKING_SQL)
+        cursor.execute(BLOCKING_SQL, [])
         while rows := cursor.fetchmany(_FETCH):
             for a_id, b_id, reason, *values in rows:
                 score = pair_score(tuple(values[:4]), tuple(values[4:]))

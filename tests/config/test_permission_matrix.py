@@ -66,8 +66,8 @@ PAGES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "customers.SharedEmail": (frozenset({MO, SA, AUD}), NOBODY),
     "customers.SourcePriority": (frozenset({MO, SA, AUD}), frozenset({MO, SA})),
     # Deciding goes through the actions; the change pages are read-only.
-    "customers.DuplicateCandidate": (frozenset({MO, SA, AUD}), frozenset({MO, SA})),
-    "customers.CustomerMerge": (frozenset({MO, SA, AUD}), frozenset({MO, SA})),
+    "customers.DuplicateCandidate": (frozenset({MO, SA, AUD}), NOBODY),
+    "customers.CustomerMerge": (frozenset({MO, SA, AUD}), NOBODY),
     "incidents.Incident": (ALL_ROLES, frozenset({CISO, SA})),
     "incidents.Obligation": (ALL_ROLES, NOBODY),
     "incidents.Regime": (ALL_ROLES, frozenset({DPO})),

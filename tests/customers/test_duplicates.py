@@ -114,3 +114,12 @@ def test_scores():
     ann = ("Ann", "Lee", "12 High Street", "")
     assert pair_score(ann, ("ann", "LEE", "12 High Street", "")) == 1.0
     assert pair_score(ann, ("Bob", "Lee", "40 Low Road", "")) < 0.85
+
+
+def test_same_phone_and_name_in_two_crms_is_queued():
+    run_import(
+        (SF + "1,Ann,Lee,a@x.example,+44 20 7946 0000,,,,UK\n").encode(), source="salesforce"
+    )
+    run_import((HS + "9,Ann,Lee,b@y.example,020 7946 0000,,,,UK\n").encode(), source="hubspot")
+    assert duplicates_find() == 1
+    assert DuplicateCandidate.objects.get().reason == "phone"
