@@ -48,6 +48,12 @@ INCIDENT_FACTS = {
     "measures_proposed": "measures proposed",
 }
 
+# Incident dates a message renders: changing one voids the sign-offs as the facts do.
+INCIDENT_RENDERED_DATES = {
+    "awareness_at": "awareness time",
+    "occurred_at": "time the breach occurred",
+}
+
 
 def language_primary(code: str) -> str:
     """ "de-AT", "DE_de" and "de" all mean German here."""
@@ -113,6 +119,18 @@ def sample_context(
     )
 
 
+def message_incident_facts(*, incident: Incident) -> dict[str, Any]:
+    """What a template can render of the incident; the sign-offs cover exactly this."""
+    return {
+        "nature": incident.nature,
+        "occurred_on": incident.occurred_at.date() if incident.occurred_at else None,
+        "became_aware_on": incident.awareness_at.date() if incident.awareness_at else None,
+        "likely_consequences": incident.likely_consequences,
+        "measures_taken": incident.measures_taken,
+        "measures_proposed": incident.measures_proposed,
+    }
+
+
 def message_context(
     *,
     incident: Incident,
@@ -130,14 +148,7 @@ def message_context(
             "last_name": customer.last_name,
             "full_name": full_name,
         },
-        "incident": {
-            "nature": incident.nature,
-            "occurred_on": incident.occurred_at.date() if incident.occurred_at else None,
-            "became_aware_on": incident.awareness_at.date() if incident.awareness_at else None,
-            "likely_consequences": incident.likely_consequences,
-            "measures_taken": incident.measures_taken,
-            "measures_proposed": incident.measures_proposed,
-        },
+        "incident": message_incident_facts(incident=incident),
         "affected_data": [labels.get(code, code) for code in sorted(data_categories)],
         "contact_point": incident.contact_point,
         "reset_link": reset_link,
@@ -198,6 +209,11 @@ def communication_content_document(*, communication: Communication) -> dict[str,
         },
         "fallback_language": communication.fallback_language,
         "incident_facts": {name: getattr(incident, name) for name in INCIDENT_FACTS},
+        # Every incident value a template can render (the dates included), as rendered.
+        "incident_rendered": {
+            name: value.isoformat() if hasattr(value, "isoformat") else value
+            for name, value in message_incident_facts(incident=incident).items()
+        },
         # A drill's messages are marked [DRILL]: a notice signed as a drill is not a real one.
         "is_drill": incident.is_drill,
     }

@@ -2,7 +2,6 @@
 permanent failure. A batch is one print-ready PDF and a CSV manifest for the print house,
 built in the background; posting it is recorded by hand."""
 
-import csv
 import io
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from weasyprint import HTML
 
+from config.csv_safe import csv_writer
 from customers.models import Customer, Touchpoint
 from incidents.evidence.render import BASE_URL, StaticOnlyFetcher
 from incidents.models import AffectedCustomer
@@ -190,7 +190,7 @@ def letter_batch_build(*, batch_id: int) -> LetterBatch:
     )
     documents = []
     manifest = io.StringIO()
-    writer = csv.writer(manifest)
+    writer = csv_writer(manifest)
     writer.writerow(
         [
             "sequence",
