@@ -333,3 +333,6 @@ CONTENT_SECURITY_POLICY = {
 # application's own user only.
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+
+# Forensic lists, bounce reports and code files are read whole: larger uploads are refused.
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_MB", default=50) * 1_000_000

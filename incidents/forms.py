@@ -8,6 +8,7 @@ from django import forms
 from django.contrib.admin.widgets import AdminSplitDateTime
 from django.utils import timezone
 
+from config.uploads import upload_size_check
 from customers.models import Segment, SourceRecord
 
 from .models import Assessment, DataCategory, Incident
@@ -83,6 +84,7 @@ class ScopeForm(forms.Form):
     )
     sources = forms.MultipleChoiceField(choices=(), required=False, label="Source systems")
     forensic_list = forms.FileField(
+        validators=[upload_size_check],
         required=False,
         help_text="CSV or XLSX of breached accounts: an email or external id column.",
     )
