@@ -21,13 +21,14 @@ from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.db.models import CharField, Count, F, Q, Value
 from django.db.models.functions import Cast, Concat
-from django.template import Context, Engine, TemplateSyntaxError
+from django.template import Context, TemplateSyntaxError
 from django.template.base import VariableNode
 from django.utils import timezone
 
 from config.db import on_lost_connection_retry
 from config.models import company_profile
 from config.roles import CMO
+from config.template_sandbox import TemplateLimitError, sandbox_engine, sandbox_render
 from customers.models import Customer, Touchpoint
 from incidents.models import AffectedCustomer, Incident
 from incidents.services import timeline_append
@@ -48,9 +49,9 @@ FREQUENCY_LOCK = 0x46524551
 
 Actor = User | AnonymousUser | None
 
-# A template engine of its own: no loaders (so no {% include %} of project files), no
-# autoescape (the body is plain text), only the built-in tags and filters.
-MESSAGE_ENGINE = Engine(autoescape=False, loaders=[])
+# The kernel's sandbox, as breach messages use it: no loaders, no {% include %}, {% url %}
+# or {% debug %}, render limits; no autoescape (the body is plain text).
+MESSAGE_ENGINE = sandbox_engine(autoescape=False)
 # The only names a campaign's subject and body can use.
 MESSAGE_CONTEXT_NAMES = ("first_name", "last_name", "country", "language", "campaign_name")
 EXEMPT_FROM_NOTICE = (
@@ -131,8 +132,11 @@ def campaign_render(*, campaign: Campaign, customer: dict[str, object]) -> tuple
             "campaign_name": campaign.name,
         }
     )
-    subject = MESSAGE_ENGINE.from_string(campaign.subject).render(context)
-    body = MESSAGE_ENGINE.from_string(campaign.body).render(context)
+    try:
+        subject = sandbox_render(MESSAGE_ENGINE.from_string(campaign.subject), context)
+        body = sandbox_render(MESSAGE_ENGINE.from_string(campaign.body), context)
+    except TemplateLimitError as error:
+        raise CampaignError(f"Campaign '{campaign}' cannot be rendered: {error}") from error
     # A newline in a subject would be a header injection; Django refuses it anyway.
     return " ".join(subject.split()), body
 

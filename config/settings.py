@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "config.middleware.SessionTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 # Repeated failed sign-ins lock out that username from that address (django-axes); a
@@ -363,3 +364,30 @@ READINESS_CONTACT_STALE_MONTHS = env.int("READINESS_CONTACT_STALE_MONTHS", defau
 READINESS_REVIEW_AFTER_DAYS = env.int("READINESS_REVIEW_AFTER_DAYS", default=365)
 # The company is out of practice when its last drill is older than this many days.
 READINESS_DRILL_MAX_AGE_DAYS = env.int("READINESS_DRILL_MAX_AGE_DAYS", default=180)
+# Content Security Policy (django-csp): pages load scripts, styles and images from this
+# site only. An HTML message preview (a srcdoc frame, which inherits this policy) cannot
+# fetch a remote image or stylesheet in the reviewer's browser: no tracking pixel, no
+# request to whoever wrote the template.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "frame-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# Stored files (uploads, letters, manifests, evidence packs, exports) are readable by the
+# application's own user only.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+
+# Forensic lists, bounce reports and code files are read whole: larger uploads are refused.
+UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_MB", default=50) * 1_000_000

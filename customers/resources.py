@@ -1,9 +1,10 @@
 """django-import-export resources: what the admin's export writes, and how it is made safe."""
 
-import re
 from typing import Any
 
 from import_export import resources
+
+from config.csv_safe import FORMULA_STARTS, PHONE_NUMBER, cell_escape  # noqa: F401
 
 from .models import Customer
 from .pii import CONTACT_FIELDS, mask_field
@@ -24,23 +25,6 @@ EXPORT_FIELDS = (
     "marketing_consent",
     "lifecycle_stage",
 )
-
-# A cell starting with one of these is run as a formula by Excel, LibreOffice or Sheets.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-# A phone number as we store it (E.164, "+4930123456"): a "+" and digits call nothing, and
-# a CRM reading the file back wants it as it is.
-PHONE_NUMBER = re.compile(r"\+\d[\d ]*")
-
-
-def cell_escape(value: Any) -> Any:
-    """Text a spreadsheet would evaluate gets a leading apostrophe, so it shows as text."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        if PHONE_NUMBER.fullmatch(value):
-            return value
-        return "'" + value
-    return value
 
 
 class CustomerExportResource(resources.ModelResource):

@@ -9,6 +9,7 @@ from django.contrib.admin.widgets import AdminSplitDateTime
 from django.core import signing
 from django.utils import timezone
 
+from config.uploads import upload_size_check
 from customers.models import Segment, SourceRecord
 
 from .models import Assessment, DataCategory, Incident
@@ -21,6 +22,13 @@ class IncidentForm(forms.ModelForm):
     systems = forms.CharField(
         required=False, help_text="Comma-separated, e.g. customer portal, CRM, payment gateway."
     )
+    clock_change_reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Moving the awareness time moves the deadlines: the DPO or the CISO records why.",
+    )
+    # Set by the admin for the request: who is changing the record.
+    request_user: Any = None
 
     class Meta:
         model = Incident
@@ -55,6 +63,12 @@ class IncidentForm(forms.ModelForm):
             value = data.get(name)
             if value and value > now:
                 self.add_error(name, "This is in the future.")
+        if self.instance.pk and "awareness_at" in self.changed_data:
+            user = self.request_user
+            if user is None or not user.groups.filter(name__in=("DPO", "CISO")).exists():
+                self.add_error("awareness_at", "Only the DPO or the CISO moves the clock start.")
+            elif not (data.get("clock_change_reason") or "").strip():
+                self.add_error("clock_change_reason", "Say why the awareness time changes.")
         aware, occurred = data.get("awareness_at"), data.get("occurred_at")
         if aware and occurred and occurred > aware:
             self.add_error("occurred_at", "The breach cannot occur after the company knew of it.")
@@ -76,6 +90,7 @@ class ScopeForm(forms.Form):
     )
     sources = forms.MultipleChoiceField(choices=(), required=False, label="Source systems")
     forensic_list = forms.FileField(
+        validators=[upload_size_check],
         required=False,
         help_text="CSV or XLSX of breached accounts: an email or external id column.",
     )

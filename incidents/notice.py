@@ -3,7 +3,7 @@ layout of the ICO's breach report form, filed in phases, each filing meeting its
 """
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -25,6 +25,9 @@ from .models import (
 )
 from .services import ObligationError, obligation_meet, timeline_append
 from .services.obligations import FUTURE_TOLERANCE
+
+# A filing recorded later than this after it happened needs the reason it was not at once.
+BACKDATE_TOLERANCE = timedelta(hours=24)
 
 Actor = User | AnonymousUser | None
 PERMISSION = "incidents.file_regulatornotice"
@@ -224,9 +227,14 @@ def filing_record(
     filed_at: datetime,
     reference: str,
     delay_reason: str = "",
+    backdate_reason: str = "",
 ) -> Filing:
     """Record that the notice was submitted: the PDF sent is stored with its SHA-256 and
-    the obligation it serves is met, on time or late with the reason for the delay."""
+    the obligation it serves is met, on time or late with the reason for the delay.
+
+    The submission time cannot precede the notice it submits, and one further back than
+    BACKDATE_TOLERANCE needs its reason: a filing time decides whether a deadline was met.
+    """
     user = _user(actor, "record filings")
     authority, reference, delay_reason = authority.strip(), reference.strip(), delay_reason.strip()
     if not authority:
@@ -247,6 +255,18 @@ def filing_record(
         raise NoticeError(f"Notice {notice_id} does not exist.") from None
     if Filing.objects.filter(notice=notice).exists():
         raise NoticeError(f"{notice} is already filed.")
+    if filed_at < notice.created_at - FUTURE_TOLERANCE:
+        raise NoticeError(
+            f"The submission time {filed_at:%Y-%m-%d %H:%M} UTC is before {notice} was drafted "
+            f"({notice.created_at:%Y-%m-%d %H:%M} UTC): a notice is filed after it exists."
+        )
+    backdate_reason = backdate_reason.strip()
+    if filed_at < timezone.now() - BACKDATE_TOLERANCE and not backdate_reason:
+        raise NoticeError(
+            f"The submission time {filed_at:%Y-%m-%d %H:%M} UTC is more than "
+            f"{int(BACKDATE_TOLERANCE.total_seconds() // 3600)} hours ago: say why it is "
+            "recorded only now."
+        )
     obligation = notice.obligation
     if obligation is not None and obligation.status == Obligation.Status.OPEN:
         try:
@@ -295,6 +315,7 @@ def filing_record(
             "obligation": obligation.pk if obligation else None,
             "obligation_status": obligation.status if obligation else None,
             "delay_reason": delay_reason,
+            **({"backdate_reason": backdate_reason} if backdate_reason else {}),
         },
     )
     return filing

@@ -83,3 +83,8 @@ CALL_CENTRE_PACK_VOIDED = declare(
     "Call-centre pack voided",
     "New approved words voided the call-centre pack written from the old ones.",
 )
+TEMPLATE_VERSION_EDITED = declare(
+    "template_version.edited",
+    "Words edited",
+    "Someone edited a draft version of the words; every editor counts as a writer.",
+)

@@ -9,14 +9,12 @@ submitted or approved; rendering also refuses an unknown variable rather than le
 blank in someone's inbox.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
 
-from django.template import Context, Engine, Library, Node, NodeList, TemplateSyntaxError
-from django.template import defaultfilters as f
-from django.template import defaulttags as t
+from django.template import Context, Node, NodeList, TemplateSyntaxError
 from django.template.base import FilterExpression, TextNode, Variable, VariableNode
 from django.template.defaulttags import (
     CommentNode,
@@ -26,38 +24,13 @@ from django.template.defaulttags import (
     WithNode,
 )
 
-register = Library()
-_TAGS: dict[str, Callable[..., Any]] = {
-    "if": t.do_if,
-    "for": t.do_for,
-    "with": t.do_with,
-    "comment": t.comment,
-    "spaceless": t.spaceless,
-}
-_FILTERS: dict[str, Callable[..., Any]] = {
-    "capfirst": f.capfirst,
-    "date": f.date,
-    "default": f.default,
-    "first": f.first,
-    "join": f.join,
-    "last": f.last,
-    "length": f.length,
-    "linebreaks": f.linebreaks_filter,
-    "linebreaksbr": f.linebreaksbr,
-    "lower": f.lower,
-    "pluralize": f.pluralize,
-    "title": f.title,
-    "upper": f.upper,
-    "wordwrap": f.wordwrap,
-    "yesno": f.yesno,
-}
-for _name, _tag in _TAGS.items():
-    register.tag(_name, _tag)
-for _name, _filter in _FILTERS.items():
-    register.filter(_name, _filter)
+from config import template_sandbox
+from config.template_sandbox import IterationNode, TemplateLimitError, sandbox_render
 
-ALLOWED_TAGS = frozenset(register.tags)
-ALLOWED_FILTERS = frozenset(register.filters)
+# The tags, filters and limits are the kernel's sandbox, shared with campaign bodies.
+register = template_sandbox.register
+ALLOWED_TAGS = template_sandbox.ALLOWED_TAGS
+ALLOWED_FILTERS = template_sandbox.ALLOWED_FILTERS
 
 # What a template may use, and what each means; message_context builds exactly this.
 CONTEXT_VARIABLES: dict[str, str] = {
@@ -93,19 +66,10 @@ _FORLOOP = {"forloop.counter", "forloop.counter0", "forloop.first", "forloop.las
 _INVALID = "\x00unknown variable\x00"
 
 
-class SandboxEngine(Engine):
-    # Engine always adds its default builtins (including include/extends/load); this
-    # engine has only the library above.
-    default_builtins: list[str] = []
-
+SandboxEngine = template_sandbox.SandboxEngine
 
 # The context decides autoescaping: HTML bodies escape, subjects and text bodies do not.
-ENGINE = SandboxEngine(
-    loaders=[],
-    libraries={},
-    builtins=["notifications.rendering"],
-    string_if_invalid=_INVALID,
-)
+ENGINE = template_sandbox.sandbox_engine(string_if_invalid=_INVALID)
 
 
 class RenderError(ValueError):
@@ -161,7 +125,7 @@ def _used(nodelist: NodeList, bound: frozenset[str]) -> Iterator[tuple[str, bool
         return path, allowed, _line(node)
 
     for node in nodelist:
-        if isinstance(node, TextNode | CommentNode):
+        if isinstance(node, TextNode | CommentNode | IterationNode):
             continue
         if isinstance(node, VariableNode):
             for path in _expression_paths(node.filter_expression):
@@ -230,11 +194,16 @@ def message_render(
 ) -> RenderedMessage:
     """Render one message; an unknown variable is an error, never a blank."""
     # Plain str, not SafeString: whoever shows a message (the admin preview) escapes it.
-    rendered = RenderedMessage(
-        subject=" ".join(_compiled(subject).render(Context(context, autoescape=False)).split()),
-        text=_plain(_compiled(text_body).render(Context(context, autoescape=False))),
-        html=_plain(_compiled(html_body).render(Context(context))),
-    )
+    try:
+        rendered = RenderedMessage(
+            subject=" ".join(
+                sandbox_render(_compiled(subject), Context(context, autoescape=False)).split()
+            ),
+            text=_plain(sandbox_render(_compiled(text_body), Context(context, autoescape=False))),
+            html=_plain(sandbox_render(_compiled(html_body), Context(context))),
+        )
+    except TemplateLimitError as error:
+        raise RenderError(f"the message cannot be rendered: {error}") from error
     for part, value in (
         ("subject", rendered.subject),
         ("text", rendered.text),

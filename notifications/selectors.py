@@ -50,6 +50,12 @@ INCIDENT_FACTS = {
     "measures_proposed": "measures proposed",
 }
 
+# Incident dates a message renders: changing one voids the sign-offs as the facts do.
+INCIDENT_RENDERED_DATES = {
+    "awareness_at": "awareness time",
+    "occurred_at": "time the breach occurred",
+}
+
 
 def incident_facts(*, incident: Incident, language: str = "") -> dict[str, str]:
     """The facts a message tells, in `language` when written in it, else as recorded."""
@@ -132,6 +138,20 @@ def sample_context(
     )
 
 
+def message_incident_facts(*, incident: Incident, language: str = "") -> dict[str, Any]:
+    """What a template can render of the incident, in `language` where it is written in it;
+    the sign-offs cover exactly this (and the translations)."""
+    facts = incident_facts(incident=incident, language=language)
+    return {
+        "nature": facts["nature"],
+        "occurred_on": incident.occurred_at.date() if incident.occurred_at else None,
+        "became_aware_on": incident.awareness_at.date() if incident.awareness_at else None,
+        "likely_consequences": facts["likely_consequences"],
+        "measures_taken": facts["measures_taken"],
+        "measures_proposed": facts["measures_proposed"],
+    }
+
+
 def message_context(
     *,
     incident: Incident,
@@ -152,14 +172,7 @@ def message_context(
             "last_name": customer.last_name,
             "full_name": full_name,
         },
-        "incident": {
-            "nature": facts["nature"],
-            "occurred_on": incident.occurred_at.date() if incident.occurred_at else None,
-            "became_aware_on": incident.awareness_at.date() if incident.awareness_at else None,
-            "likely_consequences": facts["likely_consequences"],
-            "measures_taken": facts["measures_taken"],
-            "measures_proposed": facts["measures_proposed"],
-        },
+        "incident": message_incident_facts(incident=incident, language=language),
         "affected_data": [labels.get(code, code) for code in sorted(data_categories)],
         "contact_point": facts["contact_point"],
         "reset_link": reset_link,
@@ -221,6 +234,11 @@ def communication_content_document(*, communication: Communication) -> dict[str,
         "fallback_language": communication.fallback_language,
         "incident_facts": {name: getattr(incident, name) for name in INCIDENT_FACTS},
         "incident_facts_translations": incident.facts_translations or {},
+        # Every incident value a template can render (the dates included), as rendered.
+        "incident_rendered": {
+            name: value.isoformat() if hasattr(value, "isoformat") else value
+            for name, value in message_incident_facts(incident=incident).items()
+        },
         # A drill's messages are marked [DRILL]: a notice signed as a drill is not a real one.
         "is_drill": incident.is_drill,
     }

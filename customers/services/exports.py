@@ -5,7 +5,6 @@ Memory stays flat whatever the number of customers: rows are read a chunk at a t
 written to a temporary file on disk, which is then streamed to the storage.
 """
 
-import csv
 import datetime
 import hashlib
 import io
@@ -24,6 +23,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from config.csv_safe import csv_writer
 from config.db import connection_lost
 
 from ..models import Customer, CustomerExport, PiiAccess, Segment
@@ -192,7 +192,7 @@ def _csv_write(export: CustomerExport, local: IO[bytes], mine: Any) -> int:
     mine.update(total=total)
     masked = [name in CONTACT_FIELDS and not export.contact_in_full for name in export.fields]
     text = io.TextIOWrapper(local, encoding="utf-8-sig", newline="")
-    writer = csv.writer(text)
+    writer = csv_writer(text)
     writer.writerow(export.fields)
     rows = 0
     for chunk in _chunks(export):

@@ -47,6 +47,11 @@ class FilingForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Required when the filing is late (Art. 33(1)).",
     )
+    backdate_reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Required when it was submitted more than a day ago: why it is recorded now.",
+    )
 
 
 class EvidencePackForm(forms.Form):
@@ -163,6 +168,7 @@ class RegulatorNoticeAdmin(ReadOnlyAdmin):
                     filed_at=utc(data["filed_at"]),  # type: ignore[arg-type]
                     reference=data["reference"],
                     delay_reason=data["delay_reason"],
+                    backdate_reason=data["backdate_reason"],
                 )
             except NoticeError as error:
                 form.add_error(None, str(error))

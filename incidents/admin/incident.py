@@ -104,7 +104,10 @@ class IncidentAdmin(admin.ModelAdmin):
     ]
     fieldsets = [
         (None, {"fields": ["title", "nature", "is_drill", "status"]}),
-        ("Clock", {"fields": ["awareness_at", "occurred_at", "contained_at"]}),
+        (
+            "Clock",
+            {"fields": ["awareness_at", "clock_change_reason", "occurred_at", "contained_at"]},
+        ),
         (
             "What was breached",
             {
@@ -183,6 +186,13 @@ class IncidentAdmin(admin.ModelAdmin):
             return False
         return super().has_change_permission(request, obj)
 
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        form.request_user = request.user  # type: ignore[attr-defined]
+        return form
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # Set at opening; afterwards it changes by the CISO's and the CMO's joint decision.
         readonly = list(super().get_readonly_fields(request, obj))
@@ -228,7 +238,12 @@ class IncidentAdmin(admin.ModelAdmin):
         }
         if change:
             changed = {name: fields[name] for name in form.changed_data if name in fields}
-            saved = services.incident_update(incident_id=obj.pk, actor=request.user, **changed)
+            saved = services.incident_update(
+                incident_id=obj.pk,
+                actor=request.user,
+                clock_change_reason=form.cleaned_data.get("clock_change_reason", ""),
+                **changed,
+            )
         else:
             saved = services.incident_open(actor=request.user, **fields)
         obj.pk = saved.pk

@@ -1,6 +1,5 @@
 """Building, storing and handing out evidence packs."""
 
-import csv
 import hashlib
 import hmac
 import json
@@ -23,6 +22,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from config.csv_safe import csv_writer
 from config.db import connection_lost
 from customers.pii import mask_text
 from incidents.models import AffectedCustomer, EvidencePack, Incident, TimelineEvent
@@ -142,7 +142,7 @@ def annex_customers_write(*, path: Path, incident_id: int, progress: Progress, t
     key = pseudonym_key()
     rows = 0
     with path.open("w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out)
+        writer = csv_writer(out)
         writer.writerow(["pseudonymous_id", "data_categories", "notice_status"])
         for customer_id, categories, status in _merged_statuses(incident_id):
             writer.writerow(

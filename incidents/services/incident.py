@@ -130,10 +130,18 @@ def incident_open(
 
 @transaction.atomic
 def incident_update(
-    *, incident_id: int, actor: User | AnonymousUser | None, **changes: Any
+    *,
+    incident_id: int,
+    actor: User | AnonymousUser | None,
+    clock_change_reason: str = "",
+    **changes: Any,
 ) -> Incident:
     """Change what the record says (not its status or decisions); the timeline keeps both
-    the old and the new value of every field changed."""
+    the old and the new value of every field changed.
+
+    Moving the awareness time moves the clocks of the obligations: that is the DPO's or
+    the CISO's decision, with its reason, and an obligation already overdue stays overdue.
+    """
     unknown = set(changes) - set(DESCRIPTIVE_FIELDS)
     if unknown:
         raise IncidentError(f"These fields change through their own action: {sorted(unknown)}.")
@@ -157,11 +165,21 @@ def incident_update(
     }
     if not diff:
         return incident
+    reason = clock_change_reason.strip()
+    if "awareness_at" in diff and incident.obligations.exists():
+        _require_decider(actor, "A change of the awareness time (it moves the deadlines)")
+        if not reason:
+            raise IncidentError(
+                "became aware at: moving it moves the deadlines; give the reason for the change."
+            )
     for name, (_, value) in diff.items():
         setattr(incident, name, value)
     incident.save(update_fields=[*diff, "updated_at"])
     timeline_append(
-        incident_id=incident.pk, kind="incident.updated", actor=actor, payload={"changes": diff}
+        incident_id=incident.pk,
+        kind="incident.updated",
+        actor=actor,
+        payload={"changes": diff, **({"reason": reason} if reason else {})},
     )
     if "awareness_at" in diff:
         obligations_sync(incident_id=incident.pk, actor=actor)

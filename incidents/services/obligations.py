@@ -184,6 +184,10 @@ def obligations_sync(*, incident_id: int, actor: User | AnonymousUser | None) ->
         if relation and other_code in clocks:
             other_met = met.get(other_code)
             due = _related_due(relation, due, other_met or clocks[other_code][1])
+        # Late is late: a clock moved later does not make an overdue obligation on time.
+        now = timezone.now()
+        if obligation.due_at is not None and obligation.due_at < now and (due is None or due > now):
+            start, due = obligation.clock_started_at, obligation.due_at
         if (start, due) != (obligation.clock_started_at, obligation.due_at):
             Obligation.objects.filter(pk=obligation.pk, status=Obligation.Status.OPEN).update(
                 clock_started_at=start, due_at=due

@@ -62,14 +62,15 @@ def timeline_append(
         head = (
             TimelineEvent.objects.filter(incident_id=incident_id)
             .order_by("-seq")
-            .values("seq", "hash")
+            .values("seq", "hash", "occurred_at")
             .first()
         )
         seq = head["seq"] + 1 if head else 1
         prev_hash = head["hash"] if head else GENESIS_HASH
         user = actor if actor is not None and actor.is_authenticated else None
         actor_label = user.get_username() if user else "system"
-        occurred_at = timezone.now()
+        # Never earlier than the head: another machine's clock may lag this one's.
+        occurred_at = max(timezone.now(), head["occurred_at"]) if head else timezone.now()
         digest = hashlib.sha256(
             timeline_canonical(
                 incident_id=incident_id,

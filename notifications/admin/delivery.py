@@ -19,6 +19,7 @@ from django.utils.safestring import SafeString
 from config.admin_confirm import confirm_first
 from config.admin_pii import PiiListRule
 from config.admin_views import admin_view_permissions
+from config.uploads import upload_size_check
 from customers.models import PiiAccess
 from customers.pii import can_view_pii, mask_email, mask_text
 from customers.services import pii_access_record
@@ -61,7 +62,7 @@ class SendForm(forms.Form):
 
 
 class UploadForm(forms.Form):
-    file = forms.FileField()
+    file = forms.FileField(validators=[upload_size_check])
 
 
 def _form_page(

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from incidents.models import DataCategory, Incident
+from incidents.models import DataCategory, Incident, TimelineEvent
 from incidents.services import timeline_append
 
 from ..models import (
@@ -22,12 +22,14 @@ from ..models import (
 )
 from ..selectors import (
     INCIDENT_FACTS,
+    INCIDENT_RENDERED_DATES,
     communication_active_sign_offs,
     communication_content_hash,
     communication_sign_off_blockers,
     language_primary,
 )
 from .common import Actor, TransitionRefused, acting_user, holds_role
+from .templates import template_version_writers
 
 
 def communication_fields_clean(
@@ -300,7 +302,8 @@ def communication_sign_offs_void_for_facts(
     *, incident_id: int, actor: Actor | None, changed: Iterable[str]
 ) -> int:
     """Facts the messages are written with changed: every message now reads differently."""
-    facts = [label for name, label in INCIDENT_FACTS.items() if name in set(changed)]
+    rendered = {**INCIDENT_FACTS, **INCIDENT_RENDERED_DATES}
+    facts = [label for name, label in rendered.items() if name in set(changed)]
     if not facts:
         return 0
     return _incident_sign_offs_void(
@@ -308,6 +311,20 @@ def communication_sign_offs_void_for_facts(
         actor=actor,
         reason=f"The incident's {', '.join(facts)} changed, so the messages read differently.",
     )
+
+
+def _communication_writers(communication: Communication) -> set[int]:
+    """The author, everyone who changed it, and every writer of the versions it sends."""
+    editors = TimelineEvent.objects.filter(
+        incident_id=communication.incident_id,
+        kind="communication.changed",
+        payload__communication=communication.pk,
+        actor__isnull=False,
+    ).values_list("actor_id", flat=True)
+    writers = {i for i in [communication.created_by_id, *editors] if i is not None}
+    for version in communication.versions.select_related("template"):
+        writers |= template_version_writers(version=version)
+    return writers
 
 
 @transaction.atomic
@@ -334,8 +351,10 @@ def communication_sign_off(
         .select_related("incident")
         .get(pk=communication_id)
     )
-    if communication.created_by_id is not None and communication.created_by_id == signer.pk:
-        raise TransitionRefused(f"{actor} wrote {communication} and cannot sign it off.")
+    if signer.pk in _communication_writers(communication):
+        raise TransitionRefused(
+            f"{actor} wrote or edited {communication} or its words and cannot sign it off."
+        )
     current = communication_content_hash(communication=communication)
     if content_hash != current:
         raise TransitionRefused(f"{communication} changed since it was shown; review it again.")

@@ -3,7 +3,6 @@ permanent failure. A batch is one print-ready PDF and a CSV manifest for the pri
 built in the background; posting it is recorded by hand."""
 
 import base64
-import csv
 import io
 import mimetypes
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from weasyprint import HTML
 
+from config.csv_safe import csv_writer
 from config.models import CompanyProfile, company_profile
 from customers.models import Customer, Touchpoint
 from incidents.evidence.render import BASE_URL, StaticOnlyFetcher
@@ -287,7 +287,7 @@ def letter_batch_build(*, batch_id: int) -> LetterBatch:
     )
     documents = []
     manifest = io.StringIO()
-    writer = csv.writer(manifest)
+    writer = csv_writer(manifest)
     writer.writerow(
         [
             "sequence",

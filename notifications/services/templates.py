@@ -9,7 +9,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from config import roles
-from incidents.models import DataCategory, Incident
+from incidents.models import DataCategory, Incident, TimelineEvent
 from incidents.services import timeline_append
 
 from .. import events
@@ -24,6 +24,7 @@ REVIEW_KINDS: dict[str, str] = {
     TemplateVersion.Status.APPROVED: events.TEMPLATE_VERSION_APPROVED,
     TemplateVersion.Status.REJECTED: events.TEMPLATE_VERSION_REJECTED,
 }
+TEMPLATE_VERSION_EDITED = events.TEMPLATE_VERSION_EDITED
 
 
 def template_version_fields_clean(
@@ -188,7 +189,26 @@ def template_version_update(
             f"{version} is {version.get_status_display().lower()}: it cannot change; "
             "edit it as a new version, which needs its own review."
         )
-    return TemplateVersion.objects.get(pk=version_id)
+    version = TemplateVersion.objects.select_related("template").get(pk=version_id)
+    # Whoever edits the words is one of their writers: legal may not approve them after.
+    timeline_append(
+        incident_id=version.template.incident_id,
+        kind=TEMPLATE_VERSION_EDITED,
+        actor=actor,  # type: ignore[arg-type]
+        payload=_version_payload(version),
+    )
+    return version
+
+
+def template_version_writers(*, version: TemplateVersion) -> set[int]:
+    """Ids of everyone who wrote these words: the author and every editor."""
+    editors = TimelineEvent.objects.filter(
+        incident_id=version.template.incident_id,
+        kind=TEMPLATE_VERSION_EDITED,
+        payload__version=version.pk,
+        actor__isnull=False,
+    ).values_list("actor_id", flat=True)
+    return {i for i in [version.created_by_id, *editors] if i is not None}
 
 
 def _problems_error(version: TemplateVersion) -> None:
@@ -237,12 +257,8 @@ def template_version_approve(
     """Legal approves exactly the content it saw (`content_hash`), never its own words."""
     version = TemplateVersion.objects.select_related("template").get(pk=version_id)
     _review_guard(version, actor)
-    if (
-        version.created_by_id is not None
-        and actor is not None
-        and version.created_by_id == actor.pk
-    ):
-        raise TransitionRefused(f"{actor} wrote {version} and cannot approve it.")
+    if actor is not None and actor.pk in template_version_writers(version=version):
+        raise TransitionRefused(f"{actor} wrote or edited {version} and cannot approve it.")
     if content_hash != version.content_hash:
         raise TransitionRefused(f"{version} changed since it was shown; review it again.")
     _problems_error(version)

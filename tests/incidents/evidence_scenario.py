@@ -11,7 +11,7 @@ from django.utils import timezone
 from campaigns.models import Campaign, Withholding
 from config import roles
 from customers.models import Customer, Segment, SegmentMembership
-from incidents.models import Filing, Incident
+from incidents.models import Filing, Incident, RegulatorNotice
 from incidents.notice import filing_record, notice_draft
 from incidents.services import (
     assessment_record,
@@ -131,6 +131,8 @@ def full_incident(
         communication=communication, paper_size="A4", status="posted", letters=1, built=1
     )
     notice = notice_draft(incident_id=incident.pk, actor=dpo)
+    # Drafted before it was filed: a filing cannot precede its notice.
+    RegulatorNotice.objects.filter(pk=notice.pk).update(created_at=awareness + timedelta(hours=28))
     filing = filing_record(
         notice_id=notice.pk,
         actor=dpo,

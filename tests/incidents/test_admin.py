@@ -5,6 +5,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -331,3 +332,21 @@ def test_dashboard_queries_do_not_grow_with_open_incidents(as_role, settings):
         html = client.get(reverse("admin:index")).content.decode()
     assert "More 3" in html
     assert len(many) == len(few)
+
+
+def test_a_forensic_list_over_the_upload_limit_is_refused_before_it_is_read(
+    as_role, incident, settings
+):
+    settings.UPLOAD_MAX_BYTES = 1_000
+    client = as_role(roles.SECURITY_ANALYST)
+    before = incident.forensic_lists.count()
+    big = SimpleUploadedFile("huge.csv", b"email\n" + b"someone@example.org\n" * 200)
+
+    response = client.post(
+        reverse("admin:incidents_incident_scope", args=[incident.pk]),
+        {"forensic_list": big, "data_categories": ["credentials"]},
+    )
+
+    assert response.status_code == 200
+    assert "files up to 0 MB are read here" in response.content.decode()
+    assert incident.forensic_lists.count() == before

@@ -90,6 +90,9 @@ def test_late_filing_needs_the_reason_for_the_delay(incident, dpo):
         due_at=timezone.now() - timedelta(days=2)
     )
     notice = notice_draft(incident_id=incident.pk, actor=dpo)
+    RegulatorNotice.objects.filter(pk=notice.pk).update(
+        created_at=timezone.now() - timedelta(hours=2)
+    )
     filed_at = timezone.now() - timedelta(hours=1)
 
     with pytest.raises(NoticeError, match="give the reason for the delay"):
@@ -206,3 +209,44 @@ def test_filing_is_refused_twice_and_to_others(incident, dpo, make_user):
     with pytest.raises(NoticeError, match="does not exist"):
         filing_record(notice_id=notice.pk + 99, actor=dpo, **given)
     assert Filing.objects.count() == 1
+
+
+def test_a_filing_cannot_be_dated_before_its_notice_existed(incident, dpo):
+    notice = notice_draft(incident_id=incident.pk, actor=dpo)
+
+    with pytest.raises(NoticeError, match=r"before .* was drafted"):
+        filing_record(
+            notice_id=notice.pk,
+            actor=dpo,
+            authority="BfDI",
+            filed_at=notice.created_at - timedelta(hours=2),
+            reference="R-early",
+            backdate_reason="entered late",
+        )
+    assert not Filing.objects.exists()
+    assert gdpr(incident).status == Obligation.Status.OPEN
+
+
+def test_a_filing_recorded_days_after_it_happened_needs_the_reason(incident, dpo):
+    Obligation.objects.filter(pk=gdpr(incident).pk).update(
+        clock_started_at=timezone.now() - timedelta(days=4),
+        due_at=timezone.now() + timedelta(days=1),
+    )
+    notice = notice_draft(incident_id=incident.pk, actor=dpo)
+    RegulatorNotice.objects.filter(pk=notice.pk).update(
+        created_at=timezone.now() - timedelta(days=3)
+    )
+    given: dict[str, Any] = {"authority": "BfDI", "filed_at": timezone.now() - timedelta(days=2)}
+
+    with pytest.raises(NoticeError, match="say why it is recorded only now"):
+        filing_record(notice_id=notice.pk, actor=dpo, reference="R-old", **given)
+
+    filing_record(
+        notice_id=notice.pk,
+        actor=dpo,
+        reference="R-old",
+        backdate_reason="The DPO was travelling; the portal receipt is attached.",
+        **given,
+    )
+    event = TimelineEvent.objects.get(incident=incident, kind="notice.filed")
+    assert event.payload["backdate_reason"].startswith("The DPO was travelling")

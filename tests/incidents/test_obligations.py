@@ -193,12 +193,18 @@ def test_a_closure_needs_a_known_calendar_and_a_reason():
         closure_add(calendar="US", day=date(2026, 6, 10), reason=" ", actor=None)
 
 
-def test_terms_are_copied_so_editing_a_regime_changes_no_deadline_already_owed(profile):
+def test_terms_are_copied_so_editing_a_regime_changes_no_deadline_already_owed(profile, make_user):
+    dpo = make_user("dpo", roles.DPO)
     profile.COMPANY_EU_ESTABLISHMENT = True
     incident = open_incident()
     Regime.objects.filter(code="gdpr-art33").update(deadline_amount=24, terms="changed")
 
-    incident_update(incident_id=incident.pk, actor=None, awareness_at=AWARE + timedelta(hours=1))
+    incident_update(
+        incident_id=incident.pk,
+        actor=dpo,
+        clock_change_reason="corrected",
+        awareness_at=AWARE + timedelta(hours=1),
+    )
 
     obligation = owed(incident)["gdpr-art33"]
     assert obligation.terms["deadline_amount"] == 72
@@ -238,7 +244,8 @@ def test_meeting_late_needs_the_reason_for_the_delay(profile):
     assert met.lateness == timedelta(hours=3, minutes=30)
 
 
-def test_lateness_is_frozen_when_met(profile):
+def test_lateness_is_frozen_when_met(profile, make_user):
+    dpo = make_user("dpo", roles.DPO)
     profile.COMPANY_EU_ESTABLISHMENT = True
     incident = open_incident()
     obligation = owed(incident)["gdpr-art33"]
@@ -250,7 +257,12 @@ def test_lateness_is_frozen_when_met(profile):
     )
 
     # The awareness time is corrected afterwards: the met filing keeps its clock and lateness.
-    incident_update(incident_id=incident.pk, actor=None, awareness_at=AWARE - timedelta(days=1))
+    incident_update(
+        incident_id=incident.pk,
+        actor=dpo,
+        clock_change_reason="corrected",
+        awareness_at=AWARE - timedelta(days=1),
+    )
 
     obligation.refresh_from_db()
     assert obligation.lateness == timedelta(hours=8)

@@ -1,12 +1,14 @@
 """The timeline as evidence: serialised appends, append-only storage, tamper detection."""
 
 import threading
+from datetime import timedelta
 from itertools import pairwise
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections, transaction
+from django.utils import timezone
 
 from incidents.models import TimelineEvent
 from incidents.selectors import timeline_verify
@@ -158,3 +160,66 @@ def test_verify_timeline_prints_the_head_of_an_intact_chain(capsys):
     assert f"3 events, chain intact, head {head}" in capsys.readouterr().out
     with pytest.raises(CommandError, match="does not exist"):
         call_command("verify_timeline", "0")
+
+
+@postgres_only
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("seq_offset", "prev", "days_ago", "refusal"),
+    [
+        # An old event slipped in at the head, with the right link but last week's time.
+        (1, "head", 7, "is earlier than"),
+        # A forged event in the middle of the chain, or one not linked to the head.
+        (0, "head", 0, "does not follow"),
+        (1, "genesis", 0, "does not follow"),
+    ],
+)
+def test_the_database_refuses_an_event_that_is_not_the_next_link(
+    seq_offset, prev, days_ago, refusal
+):
+    incident = IncidentFactory.create()
+    append(incident, 2)
+    head = incident.timeline.order_by("-seq").first()
+    assert head is not None
+    prev_hash = head.hash if prev == "head" else GENESIS_HASH
+
+    with (
+        pytest.raises(DatabaseError, match=refusal),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "INSERT INTO incidents_timelineevent (incident_id, seq, occurred_at, actor_label, "
+            "kind, payload, prev_hash, hash) VALUES (%s, %s, %s, 'x', 'forged', '{}', %s, %s)",
+            [
+                incident.pk,
+                head.seq + seq_offset,
+                timezone.now() - timedelta(days=days_ago),
+                prev_hash,
+                "f" * 64,
+            ],
+        )
+
+    assert incident.timeline.count() == 2
+
+
+@pytest.mark.django_db
+def test_an_event_is_never_dated_before_the_one_it_follows():
+    incident = IncidentFactory.create()
+    append(incident, 1)
+    head = incident.timeline.get()
+    ahead = head.occurred_at + timedelta(hours=1)
+    # The head as a machine whose clock runs an hour ahead wrote it.
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(
+            "UPDATE incidents_timelineevent SET occurred_at = %s WHERE id = %s", [ahead, head.pk]
+        )
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = origin")
+
+    append(incident, 1)
+
+    latest = incident.timeline.order_by("-seq").first()
+    assert latest is not None and latest.occurred_at == ahead

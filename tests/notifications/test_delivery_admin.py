@@ -149,3 +149,14 @@ def test_codes_and_bounces_are_uploaded_in_the_admin(
     bounce = SimpleUploadedFile("bounces.csv", f"email\n{email}\n".encode())
     assert client.post(url("delivery_bounces"), {"file": bounce}).status_code == 302
     assert Notification.objects.get(email=email).status == Notification.Status.BOUNCED
+
+
+def test_a_bounce_report_over_the_upload_limit_is_refused(client, marketing, settings):
+    settings.UPLOAD_MAX_BYTES = 100
+    client.force_login(marketing)
+    bounce = SimpleUploadedFile("bounces.csv", b"email\n" + b"x@example.org\n" * 50)
+
+    response = client.post(url("delivery_bounces"), {"file": bounce})
+
+    assert response.status_code == 200
+    assert "are read here" in response.content.decode()

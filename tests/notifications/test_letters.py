@@ -126,3 +126,24 @@ def test_the_pdf_fetcher_serves_only_static_files_and_data_uris():
     for url in ("https://example.com/logo.png", "file:///etc/passwd"):
         with pytest.raises(URLFetchingError):
             fetcher.fetch(url)
+
+
+def test_the_manifest_writes_a_formula_typed_into_the_crm_as_text(
+    smtp_server, mixed, cmo, marketing, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    _incident, communication, _reachable, unreachable = mixed
+    Customer.objects.filter(pk=unreachable[0].pk).update(
+        first_name='=HYPERLINK("http://evil.example","x")', street="@SUM(1+1)", city="-2+3"
+    )
+    delivery = communication_send(communication_id=communication.pk, actor=cmo)
+    while delivery_send_batch(delivery_id=delivery.pk).more:
+        pass
+    batch = letter_batch_create(communication_id=communication.pk, paper_size="A4", actor=marketing)
+    batch = letter_batch_build(batch_id=batch.pk)
+
+    with batch.manifest.open("rb") as handle:
+        rows = list(csv.DictReader(io.StringIO(handle.read().decode())))
+    row = next(r for r in rows if int(r["customer"]) == unreachable[0].pk)
+    assert row["name"].startswith("'=HYPERLINK")
+    assert row["street"] == "'@SUM(1+1)" and row["city"] == "'-2+3"
