@@ -37,6 +37,10 @@ class IncidentForm(forms.ModelForm):
             "likely_consequences",
             "measures_taken",
             "measures_proposed",
+            "facts_translations",
+            "encryption",
+            "processor_involvement",
+            "measures_for_authority",
         ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
