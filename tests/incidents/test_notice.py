@@ -81,7 +81,9 @@ def test_filing_on_time_meets_the_obligation_and_keeps_the_file_sent(incident, d
     event = TimelineEvent.objects.get(incident=incident, kind="notice.filed")
     assert event.payload["file_sha256"] == filing.file_sha256
     text = pdf_text(filing)
-    assert "Personal data breach report (GDPR Art. 33)" in text
+    # Titled for its addressee, under its own regime.
+    assert f"Personal data breach report to {obligation.recipient}" in text
+    assert obligation.regime.name in text
     assert "BfDI" in text and "R-1" in text and "Passwords were read from a backup." in text
 
 
