@@ -167,6 +167,9 @@ if _email["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBackend"
     _email["EMAIL_BACKEND"] = "config.mail.EmlFileBackend"
     _email.pop("EMAIL_FILE_PATH", None)
 vars().update(_email)
+# The evidence pack is signed (PAdES) with this PKCS#12 key and certificate when set.
+EVIDENCE_SIGNING_P12 = env.str("EVIDENCE_SIGNING_P12", default="")
+EVIDENCE_SIGNING_P12_PASSWORD = env.str("EVIDENCE_SIGNING_P12_PASSWORD", default="")
 # Where customers reach Breachdesk's public pages (the unsubscribe link of campaign mail).
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://localhost:8000")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Breachdesk <breachdesk@localhost>")

@@ -46,12 +46,25 @@ class IncidentForm(forms.ModelForm):
             "likely_consequences",
             "measures_taken",
             "measures_proposed",
+            "facts_translations",
+            "encryption",
+            "processor_involvement",
+            "measures_for_authority",
         ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.initial["systems"] = ", ".join(self.instance.systems)
+
+    def clean_facts_translations(self) -> dict[str, Any]:
+        # Left empty, it means "no other language yet", not a missing value.
+        value = self.cleaned_data.get("facts_translations") or {}
+        if not isinstance(value, dict):
+            raise forms.ValidationError(
+                'Write {"de": {"nature": "...", ...}}: one entry per language.'
+            )
+        return value
 
     def clean_systems(self) -> list[str]:
         return [s.strip() for s in self.cleaned_data["systems"].split(",") if s.strip()]

@@ -83,6 +83,18 @@ class Incident(models.Model):
     likely_consequences = models.TextField(blank=True)
     measures_taken = models.TextField(blank=True)
     measures_proposed = models.TextField(blank=True)
+    # What the authorities are told beyond the customer text (Art. 33(3)).
+    encryption = models.TextField(
+        "encryption", blank=True, help_text="Was the data encrypted, how, and was the key safe?"
+    )
+    processor_involvement = models.TextField(
+        "processor involvement", blank=True, help_text="Which processor, if any, and its part."
+    )
+    measures_for_authority = models.TextField(
+        "measures, for the authority",
+        blank=True,
+        help_text="Measures taken and proposed, written for the regulator (not the customers).",
+    )
     # The same facts in other languages: {"de": {"nature": ..., "likely_consequences": ...}}.
     # A message in German carries the German facts; sign-off waits until they are written.
     facts_translations = models.JSONField(
@@ -669,6 +681,9 @@ class RegulatorNotice(models.Model):
 
     incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="notices")
     number = models.PositiveIntegerField(help_text="1 for the initial notice, then 2, 3, ...")
+    # The addressee: each authority's notices are a chain of their own, never a follow-up
+    # of another authority's filing.
+    authority = models.CharField(max_length=200, blank=True)
     phase = models.CharField(max_length=16, choices=Phase.choices)
     obligation = models.ForeignKey(
         Obligation,
@@ -691,9 +706,9 @@ class RegulatorNotice(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["incident", "number"], name="notice_number_unique"),
             models.UniqueConstraint(
-                fields=["incident"],
+                fields=["incident", "authority"],
                 condition=Q(phase="initial"),
-                name="notice_one_initial_per_incident",
+                name="notice_one_initial_per_authority",
             ),
         ]
 

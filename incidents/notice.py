@@ -6,12 +6,15 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pycountry
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Count, Max
 from django.template.loader import render_to_string
 from django.utils import timezone
+
+from config.models import company_profile as kernel_company_profile
 
 from .evidence.render import pdf_render
 from .models import (
@@ -52,45 +55,107 @@ def _text(value: str) -> str:
     return value.strip() or NOT_YET_KNOWN
 
 
+def _jurisdiction(regime: Regime | None) -> tuple[list[str], list[str]]:
+    if regime is None:
+        return [], []
+    return [c.upper() for c in regime.countries or []], [r.upper() for r in regime.regions or []]
+
+
+def notice_counts(*, incident: Incident, regime: Regime | None) -> list[tuple[str, int]]:
+    """People affected in this authority's jurisdiction, per country (one grouped query).
+    A regime without countries (an establishment rule) counts everyone."""
+    countries, regions = _jurisdiction(regime)
+    people = AffectedCustomer.objects.filter(incident=incident)
+    if countries:
+        people = people.filter(customer__country__in=countries)
+    if regions:
+        people = people.filter(customer__region__in=regions)
+    rows = people.values("customer__country").annotate(n=Count("pk")).order_by("customer__country")
+    return [(r["customer__country"] or "unknown", r["n"]) for r in rows]
+
+
+def _country(code: str) -> str:
+    country = pycountry.countries.get(alpha_2=code) if len(code) == 2 else None
+    return str(getattr(country, "common_name", None) or getattr(country, "name", code))
+
+
 def notice_content(
-    *, incident: Incident, number: int, phase: str, additional_information: str = ""
+    *,
+    incident: Incident,
+    number: int,
+    phase: str,
+    authority: str,
+    regime: Regime | None,
+    earlier: list[RegulatorNotice],
+    additional_information: str = "",
 ) -> dict[str, Any]:
-    """The form's answers from the incident record, Art. 33(3)(a)-(d) in the ICO's order."""
+    """One authority's form, from the incident record: its own counts, its own references,
+    Art. 33(3)(a)-(d) in the order of the ICO's form (which the EU authorities' follow)."""
     labels = dict(DataCategory.choices)
-    people = AffectedCustomer.objects.filter(incident=incident).count()
-    earlier = [
-        f"Notice {n.number} filed {_when(n.filing.filed_at)}, reference {n.filing.reference}"
-        for n in incident.notices.filter(number__lt=number, filing__isnull=False)
-        .select_related("filing")
-        .order_by("number")
-    ]
+    profile = kernel_company_profile()
+    counts = notice_counts(incident=incident, regime=regime)
+    people = sum(n for _c, n in counts)
+    assessment = incident.assessments.order_by("-version").first()
+    chain = len(earlier) + 1
+    slug = (regime.code if regime else "authority").upper()
     sections: list[dict[str, Any]] = [
         {
             "title": "1. Report type",
             "fields": [
+                ["Addressed to", authority or "The competent supervisory authority"],
+                ["Legal basis", regime.source if regime else "Art. 33 GDPR"],
                 ["Initial report or follow-up", RegulatorNotice.Phase(phase).label],
-                ["Earlier reports of this breach", "; ".join(earlier) or "None"],
-                ["Our reference", f"Incident {incident.pk}, notice {number}"],
+                [
+                    "Earlier reports of this breach to this authority",
+                    "; ".join(
+                        f"Notice {n.number} filed {_when(n.filing.filed_at)}, "
+                        f"reference {n.filing.reference}"
+                        for n in earlier
+                        if hasattr(n, "filing")
+                    )
+                    or "None",
+                ],
+                ["Our reference", f"{incident.reference}/{slug}/{chain}"],
             ],
         },
         {
-            "title": "2. About the breach (Art. 33(3)(a))",
+            "title": "2. The controller",
+            "fields": [
+                ["Organisation", profile.legal_name],
+                ["Address", ", ".join([*profile.address_block, _country(profile.country)])],
+                ["Registration", profile.registration or "-"],
+                [
+                    "Data protection officer",
+                    ", ".join(
+                        p for p in (profile.dpo_name, profile.dpo_email, profile.dpo_phone) if p
+                    ),
+                ],
+            ],
+        },
+        {
+            "title": "3. About the breach (Art. 33(3)(a))",
             "fields": [
                 ["What has happened", _text(incident.nature)],
                 ["When did the breach happen", _when(incident.occurred_at)],
                 ["When did you discover the breach", _when(incident.awareness_at)],
                 ["When was it contained", _when(incident.contained_at)],
                 ["Systems involved", ", ".join(incident.systems) or NOT_YET_KNOWN],
+                ["Was the data encrypted", _text(incident.encryption)],
+                ["Was a processor involved", _text(incident.processor_involvement)],
             ],
         },
         {
-            "title": "3. Personal data and people (Art. 33(3)(a))",
+            "title": "4. Personal data and people (Art. 33(3)(a))",
             "fields": [
                 [
                     "Categories of personal data",
                     ", ".join(labels.get(c, c) for c in incident.data_categories) or NOT_YET_KNOWN,
                 ],
-                ["Approximate number of people affected", f"{people:,}"],
+                ["Approximate number of people affected in this jurisdiction", f"{people:,}"],
+                [
+                    "People affected per country" if len(counts) > 1 else "Country",
+                    "; ".join(f"{_country(c)}: {n:,}" for c, n in counts) or "None",
+                ],
                 [
                     "Approximate number of records",
                     f"{incident.approximate_records:,}"
@@ -101,25 +166,34 @@ def notice_content(
             ],
         },
         {
-            "title": "4. Contact point (Art. 33(3)(b))",
-            "fields": [["Data protection officer or other contact", _text(incident.contact_point)]],
-        },
-        {
-            "title": "5. Likely consequences (Art. 33(3)(c))",
-            "fields": [["Likely consequences for the people", _text(incident.likely_consequences)]],
-        },
-        {
-            "title": "6. Measures taken or proposed (Art. 33(3)(d))",
+            "title": "5. Severity (ENISA methodology)",
             "fields": [
-                ["Measures taken", _text(incident.measures_taken)],
                 [
-                    "Measures proposed, including to mitigate adverse effects",
-                    _text(incident.measures_proposed),
-                ],
+                    "Assessment",
+                    f"{assessment.get_level_display()}: {assessment.arithmetic}"
+                    if assessment
+                    else NOT_YET_KNOWN,
+                ]
             ],
         },
         {
-            "title": "7. Telling the people affected (Art. 34)",
+            "title": "6. Contact point (Art. 33(3)(b))",
+            "fields": [["Data protection officer or other contact", _text(incident.contact_point)]],
+        },
+        {
+            "title": "7. Likely consequences (Art. 33(3)(c))",
+            "fields": [["Likely consequences for the people", _text(incident.likely_consequences)]],
+        },
+        {
+            "title": "8. Measures taken or proposed (Art. 33(3)(d))",
+            "fields": [
+                # Written for the authority; the customer text ("...with the code in this
+                # message") says nothing to a regulator.
+                ["Measures taken and proposed", _text(incident.measures_for_authority)],
+            ],
+        },
+        {
+            "title": "9. Telling the people affected (Art. 34)",
             "fields": [
                 ["Decision", incident.get_art34_decision_display()],
                 ["Reason", incident.art34_reason or "-"],
@@ -130,18 +204,26 @@ def notice_content(
     if additional_information.strip():
         sections.append(
             {
-                "title": "8. Further information",
+                "title": "10. Further information",
                 "fields": [["Information added in this phase", additional_information.strip()]],
             }
         )
-    return {"sections": sections}
+    title = (
+        f"Personal data breach report to {authority}"
+        if authority
+        else "Personal data breach report"
+    )
+    return {"title": title, "regime": regime.name if regime else "", "sections": sections}
 
 
 def _default_obligation(incident: Incident) -> Obligation | None:
+    """The next authority owed a first notice: an open Art. 33-type obligation that has
+    none yet, the earliest due first."""
     return (
         incident.obligations.filter(
             status=Obligation.Status.OPEN, terms__waived_by=Regime.WaivedBy.ART33
         )
+        .exclude(notices__isnull=False)
         .order_by("due_at", "pk")
         .first()
     )
@@ -155,8 +237,12 @@ def notice_draft(
     obligation_id: int | None = None,
     additional_information: str = "",
 ) -> RegulatorNotice:
-    """Draft the next notice: the initial one first, follow-ups once the one before is filed.
-    The initial notice meets the open Art. 33 filing obligation unless another is named."""
+    """Draft a notice to one authority, on its own: its counts, its references, its phases.
+
+    With an obligation, to that obligation's authority; without one, the first notice to
+    the next authority owed one, else a follow-up to the authority last written to. A
+    follow-up comes only once that authority's previous notice is filed.
+    """
     user = _user(actor, "draft regulator notices")
     incident = Incident.objects.select_for_update().get(pk=incident_id)
     if incident.art33_decision == Incident.Art33Decision.NOT_REQUIRED:
@@ -165,29 +251,52 @@ def notice_draft(
         )
     if incident.status == Incident.Status.CLOSED:
         raise NoticeError(f"{incident} is closed.")
-    last = incident.notices.order_by("-number").select_related("filing").first()
-    if last is not None and not Filing.objects.filter(notice=last).exists():
-        raise NoticeError(f"Notice {last.number} of {incident} is not filed yet; file it first.")
-    number = (incident.notices.aggregate(n=Max("number"))["n"] or 0) + 1
-    phase = RegulatorNotice.Phase.INITIAL if number == 1 else RegulatorNotice.Phase.FOLLOW_UP
     obligation = None
     if obligation_id is not None:
-        obligation = incident.obligations.filter(pk=obligation_id).first()
+        obligation = incident.obligations.select_related("regime").filter(pk=obligation_id).first()
         if obligation is None:
             raise NoticeError(f"Obligation {obligation_id} is not one of {incident}'s.")
         if obligation.status != Obligation.Status.OPEN:
             raise NoticeError(f"{obligation.name} is already {obligation.get_status_display()}.")
-    elif phase == RegulatorNotice.Phase.INITIAL:
+    else:
         obligation = _default_obligation(incident)
+    regime: Regime | None
+    if obligation is not None:
+        authority, regime = obligation.recipient, obligation.regime
+    else:
+        latest = incident.notices.select_related("obligation__regime").order_by("-number").first()
+        if latest is None:
+            raise NoticeError(f"{incident} owes no authority a notice.")
+        authority = latest.authority
+        regime = latest.obligation.regime if latest.obligation else None
+        if regime is None:
+            first = incident.notices.filter(authority=authority, obligation__isnull=False).first()
+            regime = first.obligation.regime if first and first.obligation else None
+    earlier = list(
+        incident.notices.filter(authority=authority).select_related("filing").order_by("number")
+    )
+    if earlier and not Filing.objects.filter(notice=earlier[-1]).exists():
+        raise NoticeError(
+            f"Notice {earlier[-1].number} of {incident} to {authority or 'the authority'} "
+            "is not filed yet; file it first."
+        )
+    if earlier and obligation is not None and obligation_id is None:
+        obligation = None  # a follow-up meets no new obligation unless one is named
+    number = (incident.notices.aggregate(n=Max("number"))["n"] or 0) + 1
+    phase = RegulatorNotice.Phase.FOLLOW_UP if earlier else RegulatorNotice.Phase.INITIAL
     notice = RegulatorNotice.objects.create(
         incident=incident,
         number=number,
         phase=phase,
+        authority=authority,
         obligation=obligation,
         content=notice_content(
             incident=incident,
             number=number,
             phase=phase,
+            authority=authority,
+            regime=regime,
+            earlier=earlier,
             additional_information=additional_information,
         ),
         created_by=user,
@@ -200,9 +309,43 @@ def notice_draft(
             "notice": notice.pk,
             "number": number,
             "phase": phase,
+            "authority": authority,
             "obligation": obligation.pk if obligation else None,
         },
     )
+    return notice
+
+
+@transaction.atomic
+def notice_update(*, notice_id: int, actor: Actor, answers: dict[str, str]) -> RegulatorNotice:
+    """The DPO edits the draft's answers (by their labels); a filed notice is frozen."""
+    user = _user(actor, "edit regulator notices")
+    notice = RegulatorNotice.objects.select_for_update().get(pk=notice_id)
+    if Filing.objects.filter(notice=notice).exists():
+        raise NoticeError(f"{notice} is filed: what was sent is kept as it was.")
+    content = notice.content
+    known = {label for s in content["sections"] for label, _v in s["fields"]}
+    unknown = sorted(set(answers) - known)
+    if unknown:
+        raise NoticeError(f"{notice} has no question {', '.join(map(repr, unknown))}.")
+    changed = []
+    for section in content["sections"]:
+        for field in section["fields"]:
+            new = answers.get(field[0])
+            if new is not None and new.strip() != field[1]:
+                if not new.strip():
+                    raise NoticeError(f"'{field[0]}' cannot be left empty.")
+                field[1] = new.strip()
+                changed.append(field[0])
+    if changed:
+        RegulatorNotice.objects.filter(pk=notice.pk).update(content=content)
+        notice.content = content
+        timeline_append(
+            incident_id=notice.incident_id,
+            kind="notice.edited",
+            actor=user,
+            payload={"notice": notice.pk, "changed": changed},
+        )
     return notice
 
 

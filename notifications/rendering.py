@@ -341,6 +341,7 @@ def breach_email_compose(
     data_categories: list[str],
     code: CodeInfo | None,
     authority: str,
+    profile: Any = None,
 ) -> RenderedMessage:
     """The approved words inside the company's frame: a whole HTML document (tables,
     inlined CSS, `<html lang>`) and a plain-text part that says the same.
@@ -353,7 +354,9 @@ def breach_email_compose(
 
     from config.models import company_profile
 
-    profile = company_profile()
+    # A wave passes the profile it read once: one query per message would cost more than
+    # the rendering itself.
+    profile = profile or company_profile()
     labels = frame_labels(language)
     expires = code.expires_on.isoformat() if code else ""
     complaint_authority = authority or labels["complaint_default"]

@@ -494,6 +494,7 @@ def communication_previews(
                             data_categories=list(row.data_categories),
                             code=None,
                             authority=authorities.get(row.customer.country.upper(), ""),
+                            profile=profile,
                         )
                 except RenderError as error:
                     preview.error = str(error)

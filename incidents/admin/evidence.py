@@ -17,7 +17,13 @@ from config.admin_views import admin_view_permissions
 from incidents.evidence.services import EvidenceError, evidence_pack_download, evidence_pack_request
 from incidents.forms import utc
 from incidents.models import EvidencePack, Filing, Incident, Obligation, RegulatorNotice
-from incidents.notice import NoticeError, filing_record, notice_draft, notice_pdf
+from incidents.notice import (
+    NoticeError,
+    filing_record,
+    notice_draft,
+    notice_pdf,
+    notice_update,
+)
 
 from .common import ReadOnlyAdmin, form_page
 
@@ -36,6 +42,26 @@ class NoticeDraftForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="What this phase adds to the earlier notices.",
     )
+
+
+class NoticeEditForm(forms.Form):
+    """One box per answer of the drafted form, in its order."""
+
+    def __init__(self, *args: Any, notice: RegulatorNotice, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.labels: dict[str, str] = {}
+        for s_index, section in enumerate(notice.content.get("sections", [])):
+            for f_index, (label, value) in enumerate(section["fields"]):
+                name = f"answer_{s_index}_{f_index}"
+                self.labels[name] = label
+                self.fields[name] = forms.CharField(
+                    label=f"{section['title']}: {label}",
+                    initial=value,
+                    widget=forms.Textarea(attrs={"rows": 2}),
+                )
+
+    def answers(self) -> dict[str, str]:
+        return {self.labels[name]: value for name, value in self.cleaned_data.items()}
 
 
 class FilingForm(forms.Form):
@@ -89,9 +115,12 @@ class RegulatorNoticeAdmin(ReadOnlyAdmin):
         if Filing.objects.filter(notice=notice).exists():
             return format_html('<a href="{}">Read the notice (PDF)</a>', preview)
         file_url = reverse("admin:incidents_regulatornotice_file", args=[notice.pk])
+        edit_url = reverse("admin:incidents_regulatornotice_edit", args=[notice.pk])
         return format_html(
-            '<a href="{}">Read the draft (PDF)</a> · <a href="{}">Record the filing</a>',
+            '<a href="{}">Read the draft (PDF)</a> · <a href="{}">Edit the draft</a> · '
+            '<a href="{}">Record the filing</a>',
             preview,
+            edit_url,
             file_url,
         )
 
@@ -112,6 +141,7 @@ class RegulatorNoticeAdmin(ReadOnlyAdmin):
         return [
             path("<int:pk>/pdf/", view(self.pdf_view), name="incidents_regulatornotice_pdf"),
             path("<int:pk>/file/", view(self.file_view), name="incidents_regulatornotice_file"),
+            path("<int:pk>/edit/", view(self.edit_view), name="incidents_regulatornotice_edit"),
             *super().get_urls(),
         ]
 
@@ -153,6 +183,24 @@ class RegulatorNoticeAdmin(ReadOnlyAdmin):
         if filing is not None:
             return FileResponse(filing.file.open("rb"), content_type="application/pdf")
         return HttpResponse(notice_pdf(notice=notice), content_type="application/pdf")
+
+    @admin_view_permissions("incidents.file_regulatornotice")
+    def edit_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        notice = get_object_or_404(RegulatorNotice.objects.select_related("incident"), pk=pk)
+        form = NoticeEditForm(request.POST or None, notice=notice)
+        if request.method == "POST" and form.is_valid():
+            try:
+                notice_update(notice_id=notice.pk, actor=request.user, answers=form.answers())
+            except NoticeError as error:
+                form.add_error(None, str(error))
+            else:
+                self.message_user(request, f"{notice}: the draft is saved.")
+                return HttpResponseRedirect(
+                    reverse("admin:incidents_regulatornotice_change", args=[notice.pk])
+                )
+        return form_page(
+            request, title=f"Edit the draft of {notice}", form=form, obj=notice, opts=self.opts
+        )
 
     @admin_view_permissions("incidents.file_regulatornotice")
     def file_view(self, request: HttpRequest, pk: int) -> HttpResponse:

@@ -127,8 +127,13 @@ class IncidentAdmin(admin.ModelAdmin):
                     "likely_consequences",
                     "measures_taken",
                     "measures_proposed",
+                    "facts_translations",
                 ]
             },
+        ),
+        (
+            "For the authorities",
+            {"fields": ["encryption", "processor_involvement", "measures_for_authority"]},
         ),
         (
             "Decisions (recorded by the DPO or the CISO)",

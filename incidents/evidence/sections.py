@@ -23,9 +23,16 @@ def when(value: datetime | None) -> str:
 
 def _art33_record(incident_id: int) -> SectionContent:
     incident = Incident.objects.get(pk=incident_id)
-    content = notice_content(incident=incident, number=0, phase=RegulatorNotice.Phase.INITIAL)
+    content = notice_content(
+        incident=incident,
+        number=0,
+        phase=RegulatorNotice.Phase.INITIAL,
+        authority="",
+        regime=None,
+        earlier=[],
+    )
     facts = [
-        (label, value) for section in content["sections"][1:7] for label, value in section["fields"]
+        (label, value) for section in content["sections"][2:9] for label, value in section["fields"]
     ]
     return SectionContent(
         facts=facts,

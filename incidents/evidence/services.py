@@ -24,14 +24,16 @@ from django.utils import timezone
 
 from config.csv_safe import csv_writer
 from config.db import connection_lost
+from config.models import company_profile
 from customers.pii import mask_text
-from incidents.models import AffectedCustomer, EvidencePack, Incident, TimelineEvent
+from incidents.models import AffectedCustomer, EvidencePack, Filing, Incident, TimelineEvent
 from incidents.selectors import ChainCheck, scope_summary, timeline_verify
 from incidents.services import timeline_append
 
 from .registry import SectionContent, evidence_customer_statuses, evidence_sections
 from .render import StaticOnlyFetcher, pdf_render
 from .sections import when
+from .signing import pdf_sign, signer_name, signing_configured
 
 logger = logging.getLogger(__name__)
 
@@ -178,6 +180,70 @@ def _clip(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026 (in timeline.json)"
 
 
+def _filed_notices(incident_id: int) -> list[tuple[Any, str, str]]:
+    """Each notice as filed, embedded byte for byte (its SHA-256 is listed in the pack)."""
+    found = []
+    for filing in Filing.objects.filter(notice__incident_id=incident_id).select_related("notice"):
+        try:
+            path = filing.file.path
+        except NotImplementedError:  # a storage without local paths: listed, not embedded
+            continue
+        found.append(
+            (
+                path,
+                f"notice-{filing.notice.number}-{filing.reference}.pdf",
+                f"Notice {filing.notice.number} as filed with {filing.authority}",
+            )
+        )
+    return found
+
+
+# What happened, in sentences: a reader should not need the event codes.
+SENTENCES = {
+    "incident.opened": "{actor} opened the incident.",
+    "incident.updated": "{actor} updated the incident record.",
+    "assessment.recorded": "{actor} recorded a severity assessment.",
+    "scope.set": "{actor} set the scope of affected customers.",
+    "obligation.created": "A notification obligation arose ({p[regime]}).",
+    "obligation.met": "{actor} recorded an obligation as met.",
+    "notice.drafted": "{actor} drafted notice {p[number]} to {authority}.",
+    "notice.edited": "{actor} edited the draft of a regulator notice.",
+    "notice.filed": "{actor} recorded notice {p[number]} as filed with {p[authority]} "
+    "(reference {p[reference]}).",
+    "communication.signed_off": "{actor} signed off a communication as {p[role]}.",
+    "communication.approved": "The communication was approved by both the CMO and the CISO.",
+    "delivery.started": "{actor} started sending the breach notice.",
+    "delivery.completed": "The breach notice wave completed.",
+    "delivery.letters_built": "A batch of {p[letters]} letters was built for the post.",
+    "delivery.letters_posted": "{actor} recorded {p[letters]} letters as posted.",
+    "company_profile.changed": "{actor} changed the company profile.",
+    "evidence.ready": "An evidence pack was built.",
+}
+
+
+def chronology_sentences(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(when, sentence) for each event; an unknown kind is named by its code."""
+    lines = []
+    for event in events:
+        payload = event["payload"] if isinstance(event["payload"], dict) else {}
+        template = SENTENCES.get(event["kind"])
+        actor = event["actor_label"] if event["actor_label"] != "system" else "Breachdesk"
+        try:
+            sentence = (
+                template.format(
+                    actor=actor,
+                    p=payload,
+                    authority=payload.get("authority") or "the authority",
+                )
+                if template
+                else f"{actor}: {event['kind'].replace('.', ' ').replace('_', ' ')}."
+            )
+        except (KeyError, IndexError):
+            sentence = f"{actor}: {event['kind'].replace('.', ' ').replace('_', ' ')}."
+        lines.append((f"{event['occurred_at']:%Y-%m-%d %H:%M} UTC", sentence))
+    return lines
+
+
 def evidence_pack_html(
     *,
     incident: Incident,
@@ -206,6 +272,12 @@ def evidence_pack_html(
             "events": events,
             "built_at": when(timezone.now()),
             "awareness": when(incident.awareness_at),
+            "company": company_profile(),
+            "signer": signer_name(),
+            "chronology": chronology_sentences(events),
+            "filings": Filing.objects.filter(notice__incident=incident)
+            .select_related("notice")
+            .order_by("filed_at"),
         },
     )
 
@@ -246,8 +318,12 @@ def evidence_pack_render(*, incident_id: int, progress: Progress | None = None) 
         pdf = pdf_render(
             html=html,
             fetcher=fetcher,
-            attachments=[(a.path, a.name, a.description) for a in annexes],
+            attachments=[(a.path, a.name, a.description) for a in annexes]
+            + _filed_notices(incident_id),
         )
+        if signing_configured():
+            report(90, "Signing")
+            pdf = pdf_sign(pdf=pdf, reason=f"Evidence pack of incident {incident.reference}")
         timings["render"] = time.perf_counter() - mark
     timings["total"] = time.perf_counter() - started
     return Rendered(

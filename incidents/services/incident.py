@@ -44,6 +44,10 @@ DESCRIPTIVE_FIELDS = (
     "likely_consequences",
     "measures_taken",
     "measures_proposed",
+    "facts_translations",
+    "encryption",
+    "processor_involvement",
+    "measures_for_authority",
 )
 
 

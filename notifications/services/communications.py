@@ -304,6 +304,8 @@ def communication_sign_offs_void_for_facts(
     """Facts the messages are written with changed: every message now reads differently."""
     rendered = {**INCIDENT_FACTS, **INCIDENT_RENDERED_DATES}
     facts = [label for name, label in rendered.items() if name in set(changed)]
+    if "facts_translations" in set(changed):
+        facts.append("facts in other languages")
     if not facts:
         return 0
     return _incident_sign_offs_void(

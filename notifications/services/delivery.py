@@ -500,6 +500,7 @@ def _messages_build(
                 data_categories=person_categories,
                 code=code,
                 authority=authorities.get(customer.country.upper(), ""),
+                profile=profile,
             )
         except RenderError as error:
             broken[row.pk] = str(error)

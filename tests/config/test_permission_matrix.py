@@ -179,6 +179,7 @@ CUSTOM_VIEWS: dict[str, tuple[Callable[[World], list[Any]], frozenset[str]]] = {
     "notifications_templateversion_new_version": (lambda w: [w.draft.pk], frozenset({MO, SA})),
     "incidents_regulatornotice_pdf": (lambda w: [w.notice.pk], ALL_ROLES),
     "incidents_regulatornotice_file": (lambda w: [w.notice.pk], frozenset({CISO, DPO})),
+    "incidents_regulatornotice_edit": (lambda w: [w.notice.pk], frozenset({CISO, DPO})),
     # The pack is still queued: those allowed are sent back to its page with the reason.
     "incidents_evidencepack_download": (lambda w: [w.pack.pk], frozenset({CMO, CISO, DPO, AUD})),
     "notifications_delivery_send": (lambda w: [w.communication.pk], frozenset({CMO, CISO})),

@@ -1,6 +1,7 @@
 """The evidence pack, read back from the PDF as a regulator would read it."""
 
 import csv
+import hashlib
 import io
 import json
 from typing import Any
@@ -64,7 +65,12 @@ def test_pack_holds_every_section_head_hash_and_annexes(make_user):
         assert event.hash in squashed(text)
 
     files = {name: content[0] for name, content in reader.attachments.items()}
-    assert set(files) == {"timeline.json", "affected-customers.csv"}
+    # The annexes, and each notice as filed, byte for byte.
+    notice_files = {n for n in files if n.startswith("notice-")}
+    assert set(files) - notice_files == {"timeline.json", "affected-customers.csv"}
+    assert [hashlib.sha256(files[n]).hexdigest() for n in notice_files] == [
+        scenario.filing.file_sha256
+    ]
     timeline = json.loads(files["timeline.json"])
     assert timeline["chain_verified"] is True and timeline["head_hash"] == head
     assert [e["seq"] for e in timeline["events"]] == list(

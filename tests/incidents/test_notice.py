@@ -60,7 +60,8 @@ def test_initial_notice_is_drafted_from_the_record_for_the_art33_obligation(inci
     assert answers["Approximate number of records"] == "5,000"
     assert answers["Data protection officer or other contact"] == "dpo@example.com"
     assert answers["Likely consequences for the people"] == "Account takeover."
-    assert answers["Measures taken"] == "Backups encrypted."
+    # The authority's measures are written for it, never copied from the customer text.
+    assert answers["Measures taken and proposed"].startswith("Not yet known")
     assert "Credentials" in answers["Categories of personal data"]
     assert TimelineEvent.objects.filter(incident=incident, kind="notice.drafted").exists()
 
@@ -80,7 +81,9 @@ def test_filing_on_time_meets_the_obligation_and_keeps_the_file_sent(incident, d
     event = TimelineEvent.objects.get(incident=incident, kind="notice.filed")
     assert event.payload["file_sha256"] == filing.file_sha256
     text = pdf_text(filing)
-    assert "Personal data breach report (GDPR Art. 33)" in text
+    # Titled for its addressee, under its own regime.
+    assert f"Personal data breach report to {obligation.recipient}" in text
+    assert obligation.regime.name in text
     assert "BfDI" in text and "R-1" in text and "Passwords were read from a backup." in text
 
 
@@ -135,7 +138,7 @@ def test_follow_up_comes_after_the_filed_initial_notice_and_names_it(incident, d
     assert (follow_up.number, follow_up.phase) == (2, RegulatorNotice.Phase.FOLLOW_UP)
     assert follow_up.obligation is None
     answers = {label: v for s in follow_up.content["sections"] for label, v in s["fields"]}
-    assert "R-3" in answers["Earlier reports of this breach"]
+    assert "R-3" in answers["Earlier reports of this breach to this authority"]
     assert answers["Information added in this phase"] == "All 5,000 were reset."
     filing = filing_record(
         notice_id=follow_up.pk,
