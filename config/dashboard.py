@@ -81,6 +81,33 @@ def _templates_to_review(user: User) -> list[Waiting]:
     ]
 
 
+def _rejections_to_answer(user: User) -> list[Waiting]:
+    """The author's versions legal rejected, with the comment, until a newer version exists."""
+    newer = TemplateVersion.objects.filter(
+        template_id=OuterRef("template_id"),
+        language=OuterRef("language"),
+        channel=OuterRef("channel"),
+        number__gt=OuterRef("number"),
+    )
+    versions = (
+        TemplateVersion.objects.filter(
+            status=TemplateVersion.Status.REJECTED, created_by_id=user.pk
+        )
+        .exclude(Exists(newer))
+        .select_related("template__incident")
+        .order_by("-reviewed_at")[:LIMIT]
+    )
+    return [
+        Waiting(
+            what="Rejected by legal",
+            label=f"{v}: {v.review_comment}",
+            url=reverse("admin:notifications_templateversion_new_version", args=[v.pk]),
+            is_drill=v.template.incident.is_drill,
+        )
+        for v in versions
+    ]
+
+
 def _communications_to_sign(user: User, signing_roles: list[str]) -> list[Waiting]:
     signed_by_role = CommunicationSignOff.objects.filter(
         communication=OuterRef("pk"), voided_at__isnull=True, role__in=signing_roles
@@ -220,6 +247,8 @@ def dashboard_waiting(*, user: User) -> list[Waiting]:
         waiting += _scopes_to_set()
     if roles.LEGAL_REVIEWER in names and user.has_perm("notifications.review_templateversion"):
         waiting += _templates_to_review(user)
+    if user.has_perm("notifications.add_templateversion"):
+        waiting += _rejections_to_answer(user)
     signing = [role for role in (roles.CMO, roles.CISO) if role in names]
     if signing and user.has_perm("notifications.sign_communication"):
         waiting += _communications_to_sign(user, signing)

@@ -129,7 +129,10 @@ class CommunicationForm(forms.ModelForm):
 
 
 class ReviewForm(forms.Form):
-    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    # No decision is pre-chosen: approving must be a choice the reviewer makes.
+    decision = forms.ChoiceField(
+        choices=[("", "Choose: approve or reject"), ("approve", "Approve"), ("reject", "Reject")]
+    )
     comment = forms.CharField(widget=forms.Textarea(attrs={"rows": 4, "cols": 80}), required=False)
     content_hash = forms.CharField(widget=forms.HiddenInput)
 

@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 
 from django import template
 from django.conf import settings
+from django.utils import timezone
 
 from incidents.models import Regime
 from incidents.selectors import DashboardRow, dashboard_incidents
@@ -69,3 +70,9 @@ def zoned(value: datetime | None) -> str:
     if zone.key == "UTC":
         return f"{utc:%Y-%m-%d %H:%M} UTC"
     return f"{local:%Y-%m-%d %H:%M} {local.tzname()} ({utc:%H:%M} UTC)"
+
+
+@register.filter
+def due_countdown(due: datetime | None) -> str:
+    """The countdown to a deadline from now: '2 d 03 h left' or '5 h 10 min late'."""
+    return countdown(due - timezone.now()) if due is not None else countdown(None)

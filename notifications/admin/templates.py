@@ -285,7 +285,7 @@ class TemplateVersionAdmin(admin.ModelAdmin):
         version = self._version(request, pk, REVIEW)
         form = ReviewForm(
             request.POST or None,
-            initial={"content_hash": version.content_hash, "decision": "approve"},
+            initial={"content_hash": version.content_hash},
         )
         if request.method == "POST" and form.is_valid():
             try:

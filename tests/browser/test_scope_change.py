@@ -8,6 +8,7 @@ from playwright.sync_api import Page, expect
 from config.demo_story import STORY_TITLE
 from customers.models import Customer
 from incidents.models import AffectedCustomer, Incident
+from tests.browser.test_incident_room import serious
 from tests.browser.test_journeys import as_user, demo  # noqa: F401 (fixture)
 
 
@@ -50,6 +51,7 @@ def test_a_forensic_list_added_with_the_defaults_removes_nobody_and_a_replace_wa
     expect(page.locator("#preview-removed")).to_have_text(str(before + 1))
     expect(page.locator("#preview-total")).to_have_text(f"{before + 2} → 1")
     expect(page.locator("#preview-campaigns")).to_be_visible()
+    assert serious(page) == [], "scope preview"
     assert scoped.count() == before + 2
     page.click("text=Cancel, change nothing")
     expect(page.locator("#incident-scope h2")).to_have_text(
