@@ -111,3 +111,13 @@ COMPANY_PROFILE_CHANGED = declare(
     "Company profile changed",
     "The company identity every message and notice carries was changed.",
 )
+NOTICE_EDITED = declare(
+    "notice.edited",
+    "Regulator notice draft edited",
+    "The DPO edited a notice's draft before it was filed.",
+)
+OBLIGATION_NOTICES_SENT_LATE = declare(
+    "obligation.notices_sent_late",
+    "Notices sent after the deadline",
+    "The last notice of a wave left after its obligation's deadline; a reason is owed.",
+)
