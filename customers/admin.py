@@ -412,7 +412,9 @@ class CustomerAdmin(PiiListRule, ExportMixin, admin.ModelAdmin):
                 (
                     e.at.strftime("%Y-%m-%d %H:%M UTC"),
                     e.what,
-                    f" ({e.detail})" if e.detail else "",
+                    # A synthetic id (email:<address>) is contact data; the source records
+                    # above show it in full to those who may see it.
+                    f" ({mask_text(e.detail)})" if e.detail else "",
                 )
                 for e in customer_timeline(customer_id=obj.pk, limit=TIMELINE_LIMIT)
             ),

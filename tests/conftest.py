@@ -19,8 +19,14 @@ from aiosmtpd.controller import Controller
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
+from django.test import override_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+# Outside DEBUG a placeholder sender refuses every send: tests mail from a real-looking
+# domain (the company profile takes its first sender from this setting).
+TEST_SENDER = "Breachdesk Tests <notices@breachdesk-tests.eu>"
 
 
 @contextmanager
@@ -31,7 +37,11 @@ def kept_for_the_module(django_db_blocker) -> Iterator[None]:
     transaction nests in it as a savepoint, so a test's writes are gone before the next
     test, and the world itself is rolled back after the module's last test.
     """
-    with django_db_blocker.unblock(), transaction.atomic():
+    with (
+        django_db_blocker.unblock(),
+        override_settings(DEFAULT_FROM_EMAIL=TEST_SENDER),
+        transaction.atomic(),
+    ):
         yield
         transaction.set_rollback(True)
 
@@ -197,4 +207,4 @@ def wait_until(predicate, *, timeout: float = 60, interval: float = 0.2, message
 def company_sender(settings: Any) -> None:
     """Outside DEBUG a placeholder sender refuses every send: tests mail from a real-looking
     domain (the company profile takes its first sender from this setting)."""
-    settings.DEFAULT_FROM_EMAIL = "Breachdesk Tests <notices@breachdesk-tests.eu>"
+    settings.DEFAULT_FROM_EMAIL = TEST_SENDER

@@ -41,7 +41,7 @@ WITHOUT_PII = [
     None,
 ]
 WITH_PII = [roles.MARKETING_OPERATOR, roles.SECURITY_ANALYST, roles.DPO]
-PAGE_LIMIT = 400
+PAGE_LIMIT = 1000
 HREF = re.compile(r'href="(/[^"#]*)"')
 # Links that end the session or are the same page with another order or filter.
 RESULTS = re.compile(r'<table id="result_list".*?</table>', re.DOTALL)

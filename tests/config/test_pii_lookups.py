@@ -23,6 +23,7 @@ from .world import world_build
 
 pytestmark = pytest.mark.django_db
 
+# Call-centre agents open no list at all (their one page is the lookup by reference).
 WITHOUT_PII = [roles.CMO, roles.CISO, roles.LEGAL_REVIEWER, roles.AUDITOR]
 SUFFIXES = sorted(models.CharField.get_lookups())
 
@@ -65,7 +66,11 @@ def _listing(client: Client, url: str, query: dict[str, str]) -> tuple[int, list
 
 
 def test_the_walk_covers_every_role_without_view_pii():
-    without = {r for r in roles.ROLES if "customers.view_pii" not in granted(r, "customers")}
+    without = {
+        r
+        for r in roles.ROLES
+        if "customers.view_pii" not in granted(r, "customers") and r != roles.CALL_CENTRE_AGENT
+    }
     assert without == set(WITHOUT_PII)
     assert {"startswith", "regex", "iexact", "contains", "in"} <= set(SUFFIXES)
 

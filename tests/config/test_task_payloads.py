@@ -13,7 +13,7 @@ from django_q.signing import SignedPackage
 from django_q.tasks import async_task
 
 from campaigns.services import campaign_schedule, campaign_start
-from customers.models import Customer, CustomerExport, ImportJob
+from customers.models import Customer, CustomerExport, ImportJob, SourceRecord
 from customers.services import customer_export_request, import_job_create, import_job_enqueue
 from tests.campaigns.factories import CampaignFactory, segment_with
 
@@ -44,8 +44,13 @@ def ids_only(args: Any, kwargs: Any) -> bool:
 
 
 def _import_export_and_campaign(canary: Canary, exporter: Any) -> None:
+    # The canary's own CRM id: the same email under a second id of one source would mark
+    # it shared (a placeholder-like inbox) and nobody would mail it.
+    external_id = SourceRecord.objects.get(
+        customer=canary.customer, source="salesforce"
+    ).external_id
     content = (
-        HEADER + f"003CANARYX0001,Cora,Finch,{canary.email},+44 7700 900 417,x,y,,z,GB,false,,\n"
+        HEADER + f"{external_id},Cora,Finch,{canary.email},+44 7700 900 417,x,y,,z,GB,false,,\n"
     )
     job = import_job_create(
         stream=io.BytesIO(content.encode()), file_name="again.csv", source="salesforce"
