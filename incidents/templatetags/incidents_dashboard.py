@@ -50,6 +50,7 @@ def unit_label(value: str) -> str:
     return dict(Regime.Unit.choices).get(value, value).lower()
 
 
+@register.filter
 def event_label(kind: str) -> str:
     return timeline_label(kind)
 
