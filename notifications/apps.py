@@ -81,3 +81,9 @@ class NotificationsConfig(AppConfig):
             dispatch_uid="notifications.incident_drill_changed_void_sign_offs",
         )
         evidence.register()
+
+        from incidents.services.obligations import obligation_meet_guard_register
+
+        from .reach.substitute import substitute_posting_guard
+
+        obligation_meet_guard_register("substitute_notice", substitute_posting_guard)

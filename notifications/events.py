@@ -73,6 +73,11 @@ SUBSTITUTE_NOTICE_DECIDED = declare(
     "Substitute notice decided",
     "Whether people no channel reaches are told by a public notice, under the law's condition.",
 )
+SUBSTITUTE_NOTICE_SIGNED_OFF = declare(
+    "substitute_notice.signed_off",
+    "Substitute notice signed off",
+    "The CMO or the CISO signed the substitute notice's texts (by their SHA-256).",
+)
 CALL_CENTRE_PACK_MADE = declare(
     "call_centre_pack.made",
     "Call-centre pack made",

@@ -685,6 +685,38 @@ class SubstituteNotice(models.Model):
         return f"{self.get_regime_display()}: {self.get_outcome_display()} ({self.incident})"
 
 
+class SubstituteNoticeSignOff(models.Model):
+    """The CMO's or the CISO's signature over the SHA-256 of a substitute notice's texts
+    (web posting and media notice, as legal approved them). A changed text changes the
+    hash, and a signature over another hash no longer counts."""
+
+    notice = models.ForeignKey(SubstituteNotice, on_delete=models.PROTECT, related_name="sign_offs")
+    role = models.CharField(max_length=8, choices=SignOffRole.choices)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    content_hash = models.CharField(max_length=64)
+    signed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["notice", "signed_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role__in=["CMO", "CISO"]), name="substitute_signoff_cmo_or_ciso"
+            ),
+            # With the row lock in the service: per set of texts, one role signs once and
+            # one person signs once whatever roles they hold.
+            models.UniqueConstraint(
+                fields=["notice", "content_hash", "role"], name="substitute_signoff_one_per_role"
+            ),
+            models.UniqueConstraint(
+                fields=["notice", "content_hash", "user"],
+                name="substitute_signoff_one_per_person",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} sign-off of {self.notice}"
+
+
 class CallCentrePack(models.Model):
     """What the call centre says about one communication: script, FAQ, escalation rules
     and never-say list per segment and language, bound by hash to the approved words it

@@ -1,5 +1,6 @@
 """Regulatory obligations: created from the regimes that apply, met (on time or late), waived."""
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +21,15 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 
 class ObligationError(ValueError):
     """The obligation cannot change as asked; the message says why."""
+
+
+# Other apps' conditions for meeting an obligation (a substitute notice is not posted
+# before its texts are signed off): each returns why not, or "" when it may be met.
+MEET_GUARDS: dict[str, Callable[[Obligation], str]] = {}
+
+
+def obligation_meet_guard_register(key: str, guard: Callable[[Obligation], str]) -> None:
+    MEET_GUARDS[key] = guard
 
 
 def regime_terms(regime: Regime) -> dict[str, Any]:
@@ -347,6 +357,10 @@ def obligation_meet(
     if met_at > timezone.now() + FUTURE_TOLERANCE:
         raise ObligationError(f"{met_at.isoformat()} is in the future.")
     obligation = _locked_open(obligation_id)
+    for guard in MEET_GUARDS.values():
+        refusal = guard(obligation)
+        if refusal:
+            raise ObligationError(refusal)
     if obligation.clock_started_at and met_at < obligation.clock_started_at:
         raise ObligationError(
             f"{obligation.name} cannot be met before its clock started "

@@ -20,6 +20,7 @@ from ..models import (
     CallCentrePack,
     Communication,
     ReturnedLetter,
+    SignOffRole,
     SubstituteNotice,
     reference_display,
 )
@@ -31,7 +32,15 @@ from ..reach.callcentre import (
 )
 from ..reach.lookup import notification_lookup
 from ..reach.returns import returned_letters_import
-from ..reach.substitute import substitute_notice_decide
+from ..reach.substitute import (
+    substitute_notice_content_hash,
+    substitute_notice_current_sign_offs,
+    substitute_notice_decide,
+    substitute_notice_sign_off,
+    substitute_notice_sign_off_blockers,
+    substitute_notice_texts,
+)
+from ..services.common import TransitionRefused
 from .common import error_message
 
 
@@ -156,6 +165,17 @@ class DecideForm(forms.Form):
     reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
+class SignOffSubstituteForm(forms.Form):
+    notice = forms.ChoiceField(widget=forms.RadioSelect, label="Texts")
+    role = forms.ChoiceField(choices=SignOffRole.choices, widget=forms.RadioSelect)
+
+    def __init__(self, *args: Any, notices: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["notice"]
+        if isinstance(field, forms.ChoiceField):
+            field.choices = notices
+
+
 @admin.register(SubstituteNotice)
 class SubstituteNoticeAdmin(admin.ModelAdmin):
     list_display = ["incident", "regime", "region", "outcome", "unreached", "decided_at"]
@@ -180,8 +200,69 @@ class SubstituteNoticeAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.decide_view),
                 name="notifications_substitutenotice_decide",
             ),
+            path(
+                "sign-off/<int:incident_id>/",
+                self.admin_site.admin_view(self.sign_off_view),
+                name="notifications_substitutenotice_sign_off",
+            ),
             *super().get_urls(),
         ]
+
+    @admin_view_permissions("notifications.sign_communication")
+    def sign_off_view(self, request: HttpRequest, incident_id: int) -> HttpResponse:
+        """The CMO and the CISO read the substitute texts as they stand and sign exactly
+        those (the choice carries the texts' SHA-256)."""
+        incident = get_object_or_404(Incident, pk=incident_id)
+        notices = SubstituteNotice.objects.filter(incident=incident).exclude(
+            outcome=SubstituteNotice.Outcome.NOT_MET
+        )
+        facts: list[tuple[str, str]] = []
+        choices: list[tuple[str, str]] = []
+        for notice in notices:
+            label = notice.get_regime_display() + (f" {notice.region}" if notice.region else "")
+            content_hash = substitute_notice_content_hash(notice=notice)
+            for what, version in substitute_notice_texts(notice=notice).items():
+                facts.append(
+                    (
+                        f"{label}: {what} text ({version.get_status_display().lower()})",
+                        f"{version.subject}\n\n{version.text_body}",
+                    )
+                )
+            signed = ", ".join(
+                f"{s.role} {s.user}" for s in substitute_notice_current_sign_offs(notice=notice)
+            )
+            blockers = " ".join(substitute_notice_sign_off_blockers(notice=notice))
+            facts.append((f"{label}: SHA-256", f"{content_hash}; signed: {signed or 'nobody yet'}"))
+            if blockers:
+                facts.append((f"{label}: not yet", blockers))
+            choices.append((f"{notice.pk}:{content_hash}", f"{label} (texts {content_hash[:12]})"))
+        form = SignOffSubstituteForm(request.POST or None, notices=choices)
+        if request.method == "POST" and form.is_valid():
+            notice_id, content_hash = form.cleaned_data["notice"].split(":", 1)
+            try:
+                substitute_notice_sign_off(
+                    notice_id=int(notice_id),
+                    actor=request.user,
+                    role=form.cleaned_data["role"],
+                    content_hash=content_hash,
+                )
+            except (ValidationError, TransitionRefused) as error:
+                form.add_error(None, error_message(error))
+            else:
+                self.message_user(
+                    request, "The substitute notice's texts are signed.", messages.SUCCESS
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:incidents_incident_change", args=[incident.pk])
+                )
+        return _page(
+            request,
+            self,
+            f"Sign off the substitute notice for {incident}",
+            form,
+            facts=facts,
+            submit="Sign these texts",
+        )
 
     @admin_view_permissions("notifications.decide_substitutenotice")
     def decide_view(self, request: HttpRequest, incident_id: int) -> HttpResponse:

@@ -7,6 +7,7 @@ from django.urls import reverse
 from incidents.evidence.registry import SectionContent, Table, evidence_section_register
 
 from ..models import CallCentrePack, ReturnedLetter, SubstituteNotice
+from .substitute import substitute_notice_current_sign_offs
 from .unreached import unreached_counts
 
 
@@ -21,6 +22,15 @@ def _texts(decision: SubstituteNotice) -> str:
         if version is not None
     ]
     return "; ".join(texts) or "-"
+
+
+def _signed(decision: SubstituteNotice) -> str:
+    if decision.outcome == SubstituteNotice.Outcome.NOT_MET:
+        return "-"
+    sign_offs = substitute_notice_current_sign_offs(notice=decision)
+    return (
+        "; ".join(f"{s.role}: {s.user} at {_when(s.signed_at)}" for s in sign_offs) or "not signed"
+    )
 
 
 def unreached_section(incident_id: int) -> SectionContent:
@@ -73,6 +83,7 @@ def unreached_section(incident_id: int) -> SectionContent:
                     "Condition",
                     "Toll-free number",
                     "Texts (legal review)",
+                    "CMO and CISO sign-off",
                     "Who, when",
                 ],
                 rows=[
@@ -82,6 +93,7 @@ def unreached_section(incident_id: int) -> SectionContent:
                         d.condition,
                         d.toll_free_number,
                         _texts(d),
+                        _signed(d),
                         f"{d.decided_by} at {_when(d.decided_at)}",
                     ]
                     for d in decisions
@@ -94,6 +106,10 @@ def unreached_section(incident_id: int) -> SectionContent:
             (
                 "Decide on substitute notice",
                 reverse("admin:notifications_substitutenotice_decide", args=[incident_id]),
+            ),
+            (
+                "Sign off the substitute notice (CMO, CISO)",
+                reverse("admin:notifications_substitutenotice_sign_off", args=[incident_id]),
             ),
         ],
     )

@@ -3,11 +3,13 @@ recorded decision under one regime's condition. A notice required or allowed pro
 web posting and the media notice as drafts written from the approved words (legal reviews
 them like any template) and the posting's deadlines as obligations of the incident."""
 
+import hashlib
+import json
 import re
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from incidents.models import AffectedCustomer, Incident, Obligation, Regime
@@ -15,9 +17,16 @@ from incidents.services import obligations_sync, timeline_append
 from incidents.services.obligations import regime_terms
 
 from .. import events
-from ..models import Channel, SubstituteNotice, TemplateVersion
-from ..services.common import Actor, acting_user
-from ..services.templates import template_create
+from ..models import (
+    Channel,
+    SignOffRole,
+    SubstituteNotice,
+    SubstituteNoticeSignOff,
+    TemplateVersion,
+)
+from ..rendering import ART34_VARIABLES, CATEGORY_VARIABLES
+from ..services.common import Actor, TransitionRefused, acting_user, holds_role
+from ..services.templates import template_create, template_version_writers
 from .unreached import unreached_counts
 
 SUBSTITUTE_DECIDED = events.SUBSTITUTE_NOTICE_DECIDED
@@ -139,9 +148,17 @@ def substitute_texts(*, source: TemplateVersion, toll_free_number: str) -> dict[
         f"call us free of charge on {toll_free_number}."
     )
     web = f"{source.subject}\n\n{source.text_body.strip()}\n\n{line}\n"
+    # The media notice says what Art. 34(2) requires too, so legal can approve it as it is.
+    required = dict(ART34_VARIABLES)
+    for category in source.data_categories:
+        required.update(CATEGORY_VARIABLES.get(category, {}))
+    facts = "\n\n".join(
+        f"{meaning[0].upper()}{meaning[1:]}: {{{{ {variable} }}}}"
+        for variable, meaning in required.items()
+    )
     media = (
         f"{source.subject}\n\nWe could not reach everyone affected by this incident by letter "
-        f"or email. {line} The full notice is posted on our web site.\n"
+        f"or email.\n\n{facts}\n\n{line} The full notice is posted on our web site.\n"
     )
     return {"web": web, "media": media}
 
@@ -311,3 +328,125 @@ def substitute_notice_decide(
     if outcome != SubstituteNotice.Outcome.NOT_MET:
         obligations_sync(incident_id=incident_id, actor=user)
     return notice
+
+
+# Signed off like a breach communication: the CMO and the CISO, two people, over exactly
+# the texts legal approved. Posting waits for both.
+
+
+def substitute_notice_texts(*, notice: SubstituteNotice) -> dict[str, TemplateVersion]:
+    """The texts as they stand: the newest version of the web-posting and the media
+    templates (a text changed as a new version is the text now)."""
+    texts: dict[str, TemplateVersion] = {}
+    for what, version in (("web", notice.web_version), ("media", notice.media_version)):
+        if version is not None:
+            newest = (
+                TemplateVersion.objects.filter(template_id=version.template_id)
+                .order_by("-number")
+                .first()
+            )
+            texts[what] = newest or version
+    return texts
+
+
+def substitute_notice_content_hash(*, notice: SubstituteNotice) -> str:
+    """SHA-256 of the texts' words: any change to either gives another hash."""
+    content = {
+        what: {"subject": v.subject, "text": v.text_body, "html": v.html_body}
+        for what, v in substitute_notice_texts(notice=notice).items()
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def substitute_notice_sign_off_blockers(*, notice: SubstituteNotice) -> list[str]:
+    if notice.outcome == SubstituteNotice.Outcome.NOT_MET:
+        return ["No substitute notice was decided: there is nothing to sign."]
+    return [
+        f"The {what} text is {version.get_status_display().lower()}: legal approves it first."
+        for what, version in substitute_notice_texts(notice=notice).items()
+        if version.status != TemplateVersion.Status.APPROVED
+    ]
+
+
+def substitute_notice_current_sign_offs(
+    *, notice: SubstituteNotice
+) -> list[SubstituteNoticeSignOff]:
+    """The sign-offs that still count: those over the texts as they stand."""
+    current = substitute_notice_content_hash(notice=notice)
+    return list(notice.sign_offs.filter(content_hash=current).select_related("user"))
+
+
+def substitute_notice_signed(*, notice: SubstituteNotice) -> bool:
+    sign_offs = substitute_notice_current_sign_offs(notice=notice)
+    return (
+        not substitute_notice_sign_off_blockers(notice=notice)
+        and {s.role for s in sign_offs} == set(SignOffRole.values)
+        and len({s.user_id for s in sign_offs}) == len(SignOffRole.values)
+    )
+
+
+@transaction.atomic
+def substitute_notice_sign_off(
+    *, notice_id: int, actor: Actor, role: str, content_hash: str
+) -> SubstituteNoticeSignOff:
+    """The CMO or the CISO signs exactly the texts they saw (`content_hash`): two people,
+    neither a writer of the texts, one role each."""
+    if role not in SignOffRole.values:
+        raise ValidationError({"role": f"{role!r} does not sign substitute notices"})
+    signer = acting_user(actor)
+    if (
+        signer is None
+        or not holds_role(signer, role)
+        or not signer.has_perm("notifications.sign_communication")
+    ):
+        raise TransitionRefused(f"{actor} is not in the {role} group and cannot sign as {role}.")
+    notice = SubstituteNotice.objects.select_for_update().get(pk=notice_id)
+    current = substitute_notice_content_hash(notice=notice)
+    if content_hash != current:
+        raise TransitionRefused(f"The texts of {notice} changed since they were shown.")
+    blockers = substitute_notice_sign_off_blockers(notice=notice)
+    if blockers:
+        raise TransitionRefused("Cannot sign off yet: " + " ".join(blockers))
+    texts = substitute_notice_texts(notice=notice).values()
+    if any(signer.pk in template_version_writers(version=v) for v in texts):
+        raise TransitionRefused(f"{actor} wrote or edited these texts and cannot sign them off.")
+    for existing in substitute_notice_current_sign_offs(notice=notice):
+        if existing.user_id == signer.pk:
+            raise TransitionRefused(
+                f"{actor} already signed these texts as {existing.role}; "
+                "one person signs once, whatever roles they hold."
+            )
+        if existing.role == role:
+            raise TransitionRefused(f"These texts are already signed by the {role}.")
+    try:
+        with transaction.atomic():
+            sign_off = SubstituteNoticeSignOff.objects.create(
+                notice=notice,
+                role=role,
+                user=signer,
+                content_hash=current,
+                signed_at=timezone.now(),
+            )
+    except IntegrityError as error:
+        raise TransitionRefused(
+            f"These texts already have a {role} sign-off or one by {actor}."
+        ) from error
+    timeline_append(
+        incident_id=notice.incident_id,
+        kind=events.SUBSTITUTE_NOTICE_SIGNED_OFF,
+        actor=signer,
+        payload={"substitute_notice": notice.pk, "role": role, "content_hash": current},
+    )
+    return sign_off
+
+
+def substitute_posting_guard(obligation: Obligation) -> str:
+    """Why the substitute notice may not be posted yet ("" when it may): its texts need
+    the CMO's and the CISO's sign-off first."""
+    notices = SubstituteNotice.objects.filter(posting_obligation=obligation)
+    if notices and not any(substitute_notice_signed(notice=n) for n in notices):
+        return (
+            f"{obligation.name}: the substitute notice is posted only once legal approved "
+            "its texts and the CMO and the CISO signed them off."
+        )
+    return ""

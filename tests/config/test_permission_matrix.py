@@ -13,6 +13,7 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.test import override_settings
 from django.urls import reverse
 
 from config import roles
@@ -197,6 +198,10 @@ CUSTOM_VIEWS: dict[str, tuple[Callable[[World], list[Any]], frozenset[str]]] = {
     "readiness_board_pdf": (lambda w: [], frozenset({CMO, CISO, DPO, AUD})),
     "notifications_returnedletter_import": (lambda w: [], frozenset({CMO, CISO, MO})),
     "notifications_substitutenotice_decide": (lambda w: [w.incident.pk], frozenset({DPO})),
+    "notifications_substitutenotice_sign_off": (
+        lambda w: [w.incident.pk],
+        frozenset({CMO, CISO}),
+    ),
     "notifications_callcentrepack_make": (
         lambda w: [w.communication.pk],
         frozenset({CMO, CISO, MO, SA}),
@@ -228,7 +233,9 @@ def _url(model: Any, view: str, *args: Any) -> str:
 
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker) -> Iterator[World]:
-    with kept_for_the_module(django_db_blocker):
+    # Built before the per-test sender fixture applies: it needs a real-looking sender too.
+    sender = override_settings(DEFAULT_FROM_EMAIL="Breachdesk Tests <notices@breachdesk-tests.eu>")
+    with kept_for_the_module(django_db_blocker), sender:
         yield world_build()
 
 

@@ -13,8 +13,8 @@ from pypdf import PdfReader
 
 from config import roles
 from customers.models import Customer, PiiAccess
-from incidents.models import Obligation
-from incidents.services import obligation_meet
+from incidents.models import Obligation, TimelineEvent
+from incidents.services import ObligationError, obligation_meet
 from notifications import services
 from notifications.models import (
     CallCentrePack,
@@ -33,8 +33,14 @@ from notifications.reach.callcentre import (
 )
 from notifications.reach.lookup import notification_lookup
 from notifications.reach.returns import returned_letters_import
-from notifications.reach.substitute import substitute_notice_decide
+from notifications.reach.substitute import (
+    substitute_notice_content_hash,
+    substitute_notice_decide,
+    substitute_notice_sign_off,
+    substitute_notice_signed,
+)
 from notifications.reach.unreached import unreached_counts
+from notifications.services.common import TransitionRefused
 
 from .delivery_helpers import drafted
 from .factories import AffectedCustomerFactory, CustomerFactory, IncidentFactory, approved, window
@@ -149,6 +155,161 @@ def test_unreached_show_on_the_incident_page_with_the_import_link(world, make_us
     assert reverse("admin:notifications_returnedletter_import").encode() in page
 
 
+def _approve_texts(notice, legal):
+    for version in (notice.web_version, notice.media_version):
+        services.template_version_submit(version_id=version.pk, actor=legal)
+        services.template_version_approve(
+            version_id=version.pk, actor=legal, content_hash=version.content_hash
+        )
+
+
+def _sign(notice, *signers):
+    for signer, role in zip(signers, ("CMO", "CISO"), strict=False):
+        substitute_notice_sign_off(
+            notice_id=notice.pk,
+            actor=signer,
+            role=role,
+            content_hash=substitute_notice_content_hash(notice=notice),
+        )
+
+
+def _hipaa_required(incident, dpo):
+    for _ in range(12):
+        _person(incident, email=False, address=False)
+    return substitute_notice_decide(
+        incident_id=incident.pk, regime="hipaa", toll_free_number=TOLL_FREE, actor=dpo
+    )
+
+
+def test_substitute_texts_are_posted_only_after_the_cmo_and_the_ciso_sign(world, make_user):
+    incident, _version, _communication = world
+    dpo = make_user("dpo", roles.DPO)
+    notice = _hipaa_required(incident, dpo)
+    posting = notice.posting_obligation
+    cmo, ciso = make_user("cmo", roles.CMO), make_user("ciso", roles.CISO)
+    posted_at = timezone.now() - timedelta(hours=1)
+
+    # Before legal approved the texts, nobody signs them and nothing is posted.
+    with pytest.raises(TransitionRefused, match="legal approves it first"):
+        _sign(notice, cmo)
+    with pytest.raises(ObligationError, match="CMO and the CISO signed"):
+        obligation_meet(obligation_id=posting.pk, actor=dpo, met_at=posted_at)
+
+    _approve_texts(notice, make_user("legal", roles.LEGAL_REVIEWER))
+    _sign(notice, cmo)
+    # One signature is not enough to post.
+    with pytest.raises(ObligationError, match="CMO and the CISO signed"):
+        obligation_meet(obligation_id=posting.pk, actor=dpo, met_at=posted_at)
+    assert not substitute_notice_signed(notice=notice)
+
+    substitute_notice_sign_off(
+        notice_id=notice.pk,
+        actor=ciso,
+        role="CISO",
+        content_hash=substitute_notice_content_hash(notice=notice),
+    )
+    assert substitute_notice_signed(notice=notice)
+    met = obligation_meet(obligation_id=posting.pk, actor=dpo, met_at=posted_at)
+    assert met.status == Obligation.Status.MET
+    signed = TimelineEvent.objects.filter(incident=incident, kind="substitute_notice.signed_off")
+    assert sorted(signed.values_list("payload__role", flat=True)) == ["CISO", "CMO"]
+
+
+def test_one_person_signs_the_substitute_texts_once(world, make_user):
+    incident, _version, _communication = world
+    notice = _hipaa_required(incident, make_user("dpo", roles.DPO))
+    _approve_texts(notice, make_user("legal", roles.LEGAL_REVIEWER))
+    both = make_user("both", roles.CMO, roles.CISO)
+    content_hash = substitute_notice_content_hash(notice=notice)
+    substitute_notice_sign_off(
+        notice_id=notice.pk, actor=both, role="CMO", content_hash=content_hash
+    )
+    with pytest.raises(TransitionRefused, match="one person signs once"):
+        substitute_notice_sign_off(
+            notice_id=notice.pk, actor=both, role="CISO", content_hash=content_hash
+        )
+    with pytest.raises(TransitionRefused, match="already signed by the CMO"):
+        substitute_notice_sign_off(
+            notice_id=notice.pk,
+            actor=make_user("cmo2", roles.CMO),
+            role="CMO",
+            content_hash=content_hash,
+        )
+    with pytest.raises(TransitionRefused, match="not in the CISO group"):
+        substitute_notice_sign_off(
+            notice_id=notice.pk,
+            actor=make_user("cmo3", roles.CMO),
+            role="CISO",
+            content_hash=content_hash,
+        )
+    assert not substitute_notice_signed(notice=notice)
+
+
+def test_a_changed_substitute_text_voids_the_sign_offs(world, make_user):
+    incident, _version, _communication = world
+    dpo = make_user("dpo", roles.DPO)
+    notice = _hipaa_required(incident, dpo)
+    legal = make_user("legal", roles.LEGAL_REVIEWER)
+    _approve_texts(notice, legal)
+    _sign(notice, make_user("cmo", roles.CMO), make_user("ciso", roles.CISO))
+    assert substitute_notice_signed(notice=notice)
+    seen = substitute_notice_content_hash(notice=notice)
+
+    # The web posting is changed: a new version of its words, reviewed by legal again.
+    web = notice.web_version
+    changed = services.template_version_create(
+        template_id=web.template_id,
+        actor=make_user("mo", roles.MARKETING_OPERATOR),
+        channel=web.channel,
+        language=web.language,
+        data_categories=web.data_categories,
+        subject=web.subject,
+        text_body=web.text_body + "\nOur offices are open on weekends too.\n",
+        html_body=web.html_body + "<p>Our offices are open on weekends too.</p>",
+    )
+    assert substitute_notice_content_hash(notice=notice) != seen
+    assert not substitute_notice_signed(notice=notice)  # the old signatures no longer count
+    with pytest.raises(TransitionRefused, match="changed since they were shown"):
+        substitute_notice_sign_off(
+            notice_id=notice.pk,
+            actor=make_user("ciso3", roles.CISO),
+            role="CISO",
+            content_hash=seen,
+        )
+    with pytest.raises(ObligationError, match="CMO and the CISO signed"):
+        obligation_meet(
+            obligation_id=notice.posting_obligation_id,
+            actor=dpo,
+            met_at=timezone.now() - timedelta(hours=1),
+        )
+    services.template_version_submit(version_id=changed.pk, actor=legal)
+    services.template_version_approve(
+        version_id=changed.pk, actor=legal, content_hash=changed.content_hash
+    )
+    _sign(notice, make_user("cmo2", roles.CMO), make_user("ciso2", roles.CISO))
+    assert substitute_notice_signed(notice=notice)
+
+
+def test_cmo_and_ciso_sign_from_the_incident_page(world, make_user, client):
+    incident, _version, _communication = world
+    notice = _hipaa_required(incident, make_user("dpo", roles.DPO))
+    _approve_texts(notice, make_user("legal", roles.LEGAL_REVIEWER))
+    content_hash = substitute_notice_content_hash(notice=notice)
+    sign_url = reverse("admin:notifications_substitutenotice_sign_off", args=[incident.pk])
+    for username, role in (("cmo", roles.CMO), ("ciso", roles.CISO)):
+        client.force_login(make_user(username, role))
+        page = client.get(reverse("admin:incidents_incident_change", args=[incident.pk]))
+        assert sign_url.encode() in page.content
+        form = client.get(sign_url).content.decode()
+        assert TOLL_FREE in form and content_hash in form
+        done = client.post(
+            sign_url, {"notice": f"{notice.pk}:{content_hash}", "role": role}, follow=True
+        ).content.decode()
+        assert "The substitute notice&#x27;s texts are signed." in done
+    assert "CISO: ciso at" in done
+    assert substitute_notice_signed(notice=notice)
+
+
 @pytest.mark.parametrize(("unreached", "required"), [(12, True), (9, False)])
 def test_hipaa_substitute_notice_from_ten_unreached(world, make_user, unreached, required):
     incident, _version, _communication = world
@@ -170,17 +331,22 @@ def test_hipaa_substitute_notice_from_ten_unreached(world, make_user, unreached,
         return
     assert notice.outcome == SubstituteNotice.Outcome.REQUIRED
     start = posting.get()
-    assert start.due_at == incident.awareness_at + timedelta(days=60)
+    # Day deadlines run to the end of the 60th day.
+    assert start.due_at is not None
+    assert start.due_at.date() == (incident.awareness_at + timedelta(days=60)).date()
     end = Obligation.objects.get(incident=incident, terms__code="hipaa-substitute-notice-end")
     assert end.due_at is None  # the 90 days run from the day the posting goes up
     assert notice.web_version and TOLL_FREE in notice.web_version.text_body
     assert notice.media_version and TOLL_FREE in notice.media_version.text_body
     # The texts are drafts that legal reviews like any other template.
     assert notice.web_version.status == "draft"
+    _approve_texts(notice, make_user("legal", roles.LEGAL_REVIEWER))
+    _sign(notice, make_user("cmo", roles.CMO), make_user("ciso", roles.CISO))
     posted_at = timezone.now() - timedelta(hours=1)
     obligation_meet(obligation_id=start.pk, actor=dpo, met_at=posted_at)
     end.refresh_from_db()
-    assert end.due_at == posted_at + timedelta(days=90)
+    assert end.due_at is not None
+    assert end.due_at.date() == (posted_at + timedelta(days=90)).date()
 
 
 def test_gdpr_and_state_substitute_notice_need_the_dpos_figures(world, make_user):
