@@ -8,7 +8,10 @@ from datetime import UTC, datetime
 
 from django.db.models import Count, Min, Q, Sum
 
+from config.models import company_profile
+from customers.models import Customer
 from incidents.evidence.registry import (
+    Sample,
     SectionContent,
     Table,
     evidence_customer_status_register,
@@ -17,12 +20,28 @@ from incidents.evidence.registry import (
 from incidents.models import Incident
 
 from .models import (
+    Channel,
+    Communication,
     CommunicationSignOff,
     Delivery,
     LetterBatch,
     Notification,
     TemplateVersion,
 )
+from .rendering import RenderError, breach_email_compose, frame_labels, message_render
+from .selectors import (
+    PREVIEW_RESET_LINK,
+    complaint_authorities,
+    message_context,
+)
+
+
+# The made-up person every version is shown for: the pack holds no customer's message.
+def _sample_person() -> Customer:
+    return Customer(first_name="Alex", last_name="Sample", email="alex.sample@example.invalid")
+
+
+SAMPLE_CODE = "SAMPLE-CODE"
 
 
 def _when(value: datetime | None) -> str:
@@ -171,6 +190,124 @@ def delivery_section(incident_id: int) -> SectionContent:
     )
 
 
+def _letter_text(*, subject: str, body: str, language: str, reference: str, authority: str) -> str:
+    """The letter's words as the batch prints them (letters.html), without the address."""
+    profile = company_profile()
+    labels = frame_labels(language)
+    return "\n".join(
+        [
+            f"{profile.legal_name}",
+            f"{labels['reference']}: {reference}",
+            "",
+            subject,
+            "",
+            body.strip(),
+            "",
+            labels["genuine"],
+            f"{labels['genuine_text'].format(url=profile.genuine_check_url, reference=reference)}"
+            f" {profile.genuine_check_url}",
+            "",
+            labels["complaint"],
+            labels["complaint_text"].format(authority=authority or labels["complaint_default"]),
+            "",
+            profile.dpo_name,
+            f"{labels['dpo']}, {profile.legal_name}",
+        ]
+    )
+
+
+def words_sent_section(incident_id: int) -> SectionContent:
+    """Each approved version of each signed-off communication, rendered as an email (its
+    plain-text part) and as a letter for a made-up person, with the incident's facts."""
+    incident = Incident.objects.get(pk=incident_id)
+    communications = (
+        Communication.objects.filter(
+            incident_id=incident_id, status=Communication.Status.SIGNED_OFF
+        )
+        .prefetch_related("versions__template")
+        .order_by("name", "pk")
+    )
+    profile = company_profile()
+    authority = complaint_authorities(incident_id=incident_id).get(profile.country.upper(), "")
+    deliveries = dict(
+        Delivery.objects.filter(communication__incident_id=incident_id).values_list(
+            "communication_id", "started_at"
+        )
+    )
+    samples: list[Sample] = []
+    notes: list[str] = []
+    for communication in communications:
+        approved = TemplateVersion.Status.APPROVED
+        versions = sorted(
+            (v for v in communication.versions.all() if v.status == approved),
+            key=lambda v: (v.template.name, v.number),
+        )
+        letter_languages = {v.language for v in versions if v.channel == Channel.LETTER}
+        started = deliveries.get(communication.pk)
+        sent_on = (started or incident.awareness_at).date()
+        for version in versions:
+            name = f"{communication.name}: {version.template.name} v{version.number}"
+            try:
+                rendered = message_render(
+                    subject=version.subject,
+                    text_body=version.text_body,
+                    html_body=version.html_body,
+                    context=message_context(
+                        incident=incident,
+                        customer=_sample_person(),
+                        data_categories=version.data_categories,
+                        reset_link=PREVIEW_RESET_LINK,
+                        remediation_code=SAMPLE_CODE,
+                        language=version.language,
+                    ),
+                )
+            except RenderError as error:
+                notes.append(f"{name} cannot be rendered: {error}")
+                continue
+            heading = f"{name} ({version.language}, hash {version.content_hash[:16]}…)"
+            if version.channel == Channel.EMAIL:
+                email = breach_email_compose(
+                    rendered=rendered,
+                    language=version.language,
+                    reference=incident.reference,
+                    sent_on=sent_on,
+                    data_categories=version.data_categories,
+                    code=None,
+                    authority=authority,
+                    profile=profile,
+                )
+                samples.append(
+                    Sample(
+                        title=f"Email: {heading}",
+                        text=f"Subject: {email.subject}\n\n{email.text.strip()}",
+                    )
+                )
+            # A language with no letter version is posted in the email's words.
+            if version.channel == Channel.LETTER or version.language not in letter_languages:
+                samples.append(
+                    Sample(
+                        title=f"Letter: {heading}",
+                        text=_letter_text(
+                            subject=rendered.subject,
+                            body=rendered.text,
+                            language=version.language,
+                            reference=incident.reference,
+                            authority=authority,
+                        ),
+                    )
+                )
+    notes.insert(
+        0,
+        "Each approved version of each signed-off communication, rendered for a made-up "
+        "person, Alex Sample, with this incident's facts. Each person's own link and code "
+        f"appear as {PREVIEW_RESET_LINK} and {SAMPLE_CODE}; the email's HTML part says the "
+        "same as the text shown.",
+    )
+    if not samples:
+        notes.append("No signed-off communication.")
+    return SectionContent(notes=notes, samples=samples)
+
+
 # The best outcome first: a person counts as told if any of their messages reached them.
 _RANK: dict[str, int] = {
     status: rank
@@ -210,6 +347,12 @@ def register() -> None:
     )
     evidence_section_register(
         key="sign_offs", title="Sign-offs", order=80, provider=sign_offs_section
+    )
+    evidence_section_register(
+        key="words_sent",
+        title="The words sent",
+        order=85,
+        provider=words_sent_section,
     )
     evidence_section_register(
         key="delivery", title="Delivery statistics", order=90, provider=delivery_section

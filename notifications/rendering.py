@@ -9,6 +9,8 @@ submitted or approved; rendering also refuses an unknown variable rather than le
 blank in someone's inbox.
 """
 
+import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -332,6 +334,124 @@ def frame_labels(language: str) -> dict[str, str]:
     return FRAME_LABELS.get(language, FRAME_LABELS["en"])
 
 
+# Stand-ins for one person's parts in a frame laid out once: plain letters and digits, so
+# neither escaping nor the CSS inliner changes them.
+_SALT = secrets.token_hex(6).upper()
+_TOKENS = {name: f"BDFRAME{name.upper()}{_SALT}" for name in ("subject", "body", "code", "vendor")}
+_FRAMES: dict[tuple[Any, ...], "_Frame"] = {}
+FRAMES_KEPT = 256
+_STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class _Frame:
+    html: str
+    text: str
+    css: str
+
+
+def _profile_key(profile: Any) -> tuple[str, ...]:
+    """Everything of the company profile the frame shows."""
+    return (
+        profile.legal_name,
+        *profile.address_block,
+        profile.registration,
+        profile.dpo_name,
+        profile.dpo_email,
+        profile.dpo_phone or "",
+        profile.genuine_check_url,
+    )
+
+
+def _frame(
+    *,
+    language: str,
+    reference: str,
+    sent_on: str,
+    affected: tuple[str, ...],
+    code: tuple[str, str] | None,
+    authority: str,
+    profile: Any,
+) -> _Frame:
+    """The layout around a message, rendered and inlined once per wave and language (and
+    per set of data categories, code shape and authority): the costly part of a message."""
+    key = (_profile_key(profile), language, reference, sent_on, affected, code, authority)
+    found = _FRAMES.get(key)
+    if found is None:
+        if len(_FRAMES) >= FRAMES_KEPT:
+            _FRAMES.clear()
+        found = _FRAMES[key] = _frame_render(
+            language=language,
+            reference=reference,
+            sent_on=sent_on,
+            affected=affected,
+            code=code,
+            authority=authority,
+            profile=profile,
+        )
+    return found
+
+
+def _frame_render(
+    *,
+    language: str,
+    reference: str,
+    sent_on: str,
+    affected: tuple[str, ...],
+    code: tuple[str, str] | None,
+    authority: str,
+    profile: Any,
+) -> _Frame:
+    import css_inline
+    from django.template.loader import render_to_string
+    from django.utils.safestring import mark_safe
+
+    labels = frame_labels(language)
+    code_info = (
+        CodeInfo(code=_TOKENS["code"], vendor=_TOKENS["vendor"], expires_on="", redeem_url=code[1])
+        if code
+        else None
+    )
+    context = {
+        "lang": language,
+        "company": profile,
+        "reference": reference,
+        "sent_on": sent_on,
+        "labels": labels,
+        "genuine_text": labels["genuine_text"].format(
+            url=profile.genuine_check_url, reference=reference
+        ),
+        "affected_data": list(affected),
+        "code": code_info,
+        "code_text": (
+            labels["code_text"].format(
+                vendor=_TOKENS["vendor"], code=_TOKENS["code"], expires=code[0]
+            )
+            if code
+            else ""
+        ),
+        "complaint_text": labels["complaint_text"].format(
+            authority=authority or labels["complaint_default"]
+        ),
+        "subject": _TOKENS["subject"],
+    }
+    html = render_to_string(
+        "notifications/email/breach.html",
+        {**context, "body": mark_safe(_TOKENS["body"])},  # noqa: S308
+    )
+    text = render_to_string("notifications/email/breach.txt", {**context, "body": _TOKENS["body"]})
+    found = _STYLE.search(html)
+    return _Frame(
+        html=_plain(css_inline.inline(html)), text=_plain(text), css=found[1] if found else ""
+    )
+
+
+def _fill(frame: str, values: dict[str, str]) -> str:
+    for name, value in values.items():
+        frame = frame.replace(_TOKENS[name], value)
+    return frame
+
+
 def breach_email_compose(
     *,
     rendered: RenderedMessage,
@@ -346,47 +466,33 @@ def breach_email_compose(
     """The approved words inside the company's frame: a whole HTML document (tables,
     inlined CSS, `<html lang>`) and a plain-text part that says the same.
 
-    `reference` is the one place the reference shown to the person comes from.
+    `reference` is the one place the reference shown to the person comes from. The frame is
+    laid out once (see `_frame`); each message fills in its own subject, words and code.
     """
     import css_inline
-    from django.template.loader import render_to_string
-    from django.utils.safestring import mark_safe
+    from django.utils.html import escape
 
     from config.models import company_profile
 
     # A wave passes the profile it read once: one query per message would cost more than
     # the rendering itself.
     profile = profile or company_profile()
-    labels = frame_labels(language)
-    expires = code.expires_on.isoformat() if code else ""
-    complaint_authority = authority or labels["complaint_default"]
-    context = {
-        "lang": language,
-        "company": profile,
-        "reference": reference,
-        "sent_on": sent_on.isoformat(),
-        "labels": labels,
-        "genuine_text": labels["genuine_text"].format(
-            url=profile.genuine_check_url, reference=reference
-        ),
-        "affected_data": category_labels(data_categories, language),
-        "code": code,
-        "code_text": (
-            labels["code_text"].format(vendor=code.vendor, code=code.code, expires=expires)
-            if code
-            else ""
-        ),
-        "complaint_text": labels["complaint_text"].format(authority=complaint_authority),
-        "subject": rendered.subject,
-    }
-    # The version's HTML was rendered by the sandbox with every value escaped.
-    html = render_to_string(
-        "notifications/email/breach.html",
-        {**context, "body": mark_safe(rendered.html)},  # noqa: S308
+    frame = _frame(
+        language=language,
+        reference=reference,
+        sent_on=sent_on.isoformat(),
+        affected=tuple(category_labels(data_categories, language)),
+        code=(code.expires_on.isoformat(), code.redeem_url) if code else None,
+        authority=authority,
+        profile=profile,
     )
-    text = render_to_string("notifications/email/breach.txt", {**context, "body": rendered.text})
-    return RenderedMessage(
-        subject=rendered.subject,
-        text=_plain(text),
-        html=_plain(css_inline.inline(html)),
-    )
+    person = {"subject": rendered.subject}
+    if code:
+        person.update(code=code.code, vendor=code.vendor)
+    # The person's parts go in first and the words last, so no value can fill a stand-in.
+    # The version's HTML was rendered by the sandbox with every value escaped; it gets the
+    # frame's styles inlined as it would inside the whole document.
+    body = css_inline.inline_fragment(rendered.html, frame.css) if frame.css else rendered.html
+    html = _fill(frame.html, {**{k: escape(v) for k, v in person.items()}, "body": body})
+    text = _fill(frame.text, {**person, "body": rendered.text})
+    return RenderedMessage(subject=rendered.subject, text=_plain(text), html=_plain(html))

@@ -17,6 +17,14 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Sample:
+    """A document shown whole, as its reader gets it (line breaks kept): a message as sent."""
+
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
 class SectionContent:
     """What a section says: label/value facts, then tables, then notes. Plain strings only;
     the template escapes all of it."""
@@ -24,6 +32,8 @@ class SectionContent:
     facts: list[tuple[str, str]] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Whole documents after the tables, each under its title.
+    samples: list[Sample] = field(default_factory=list)
     # (label, URL) shown under the section on the incident page; the pack leaves them out.
     links: list[tuple[str, str]] = field(default_factory=list)
 

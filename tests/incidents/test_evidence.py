@@ -6,6 +6,7 @@ import io
 import json
 from typing import Any
 
+import pdfplumber
 import pytest
 from django.db import connection
 from pypdf import PdfReader
@@ -28,6 +29,7 @@ SECTIONS = [
     "Campaign holds",
     "Message templates and legal approvals",
     "Sign-offs",
+    "The words sent",
     "Delivery statistics",
     "Filings with authorities",
     "Timeline",
@@ -113,3 +115,44 @@ def test_tampered_timeline_row_is_named_on_page_one(make_user):
     assert "DOES NOT VERIFY" in first
     assert "The first broken sequence number is 3" in first
     assert rendered.check.first_broken_seq == 3
+
+
+def test_pack_shows_the_words_sent_for_a_sample_person_on_pages_that_hold_them(make_user):
+    scenario = full_incident(make_user)
+    incident = scenario.incident
+    rendered = evidence_pack_render(incident_id=incident.pk)
+    reader, pages = read(rendered.pdf)
+    flat = " ".join(" ".join(pages).split())
+
+    # The approved words as the email and the letter carry them, for a made-up person.
+    start = flat.index("The words sent", flat.index("Chronology"))
+    words = flat[start:]
+    assert "Email: " in words and "Letter: " in words
+    assert words.count("Dear Alex Sample,") >= 2
+    assert "We are writing about a breach of your data. Automated logins reached" in words
+    assert f"Reference: {incident.reference}" in words
+    assert "Your right to complain" in words
+    for customer in scenario.customers:
+        assert customer.first_name not in flat and customer.email not in flat
+
+    # The summary is one page of its own: its last facts share the page with its title.
+    summary = next(i for i, p in enumerate(pages) if p.lstrip().startswith("Summary"))
+    assert "Pack built at" in pages[summary]
+    assert "affected-customers.csv" in squashed(pages[summary])
+    assert "BFDI-2026-0042" in pages[summary]
+    assert pages[summary + 1].lstrip().startswith("Chronology")
+
+    # Every page carries the footer, and no text runs off any page.
+    head = rendered.check.head_hash
+    for number, page_text in enumerate(pages, start=1):
+        assert f"Page {number} of {len(pages)}" in page_text
+        assert f"Timelineheadhash{head}" in squashed(page_text)
+    with pdfplumber.open(io.BytesIO(rendered.pdf)) as pdf:
+        for page in pdf.pages:
+            for char in page.chars:
+                assert char["x0"] >= 0 and char["x1"] <= page.width, char["text"]
+                assert char["top"] >= 0 and char["bottom"] <= page.height, char["text"]
+
+    root: Any = reader.trailer["/Root"]
+    metadata = root["/Metadata"].get_object().get_data()
+    assert b"pdfaid:part" in metadata and b"3" in metadata.split(b"pdfaid:part")[1][:10]

@@ -94,3 +94,50 @@ def test_rendered_messages_are_not_marked_safe_for_whoever_shows_them():
         context={"contact_point": "x"},
     )
     assert not any(isinstance(part, SafeData) for part in rendered.__dict__.values())
+
+
+def test_the_frame_is_laid_out_once_and_each_message_gets_only_its_own_parts():
+    import datetime
+
+    from config.models import CompanyProfile
+    from notifications import rendering
+    from notifications.rendering import CodeInfo, RenderedMessage, breach_email_compose
+
+    profile = CompanyProfile(legal_name="Acme GmbH", dpo_name="Dana", dpo_email="dpo@acme.test")
+    rendering._FRAMES.clear()
+    messages = []
+    for name, code in (("Ann <b>", "CODE-1"), ("Bo & Co", "CODE-2")):
+        words = RenderedMessage(
+            subject=f"About your data, {name}",
+            text=f"Dear {name},\nsee the code.",
+            html=f"<p>Dear {name.replace('<', '&lt;').replace('&', '&amp;')},</p>"
+            '<p><a href="https://acme.test/x">help</a></p>',
+        )
+        messages.append(
+            breach_email_compose(
+                rendered=words,
+                language="en",
+                reference="INC-7",
+                sent_on=datetime.date(2026, 11, 30),
+                data_categories=["payment_card"],
+                code=CodeInfo(
+                    code=code,
+                    vendor="Exp <ID>",
+                    expires_on=datetime.date(2027, 6, 30),
+                    redeem_url="https://exp.test/r",
+                ),
+                authority="BfDI",
+                profile=profile,
+            )
+        )
+    assert len(rendering._FRAMES) == 1
+    first, second = messages
+    assert "CODE-1" in first.html and "CODE-2" not in first.html
+    assert "CODE-2" in second.html and "CODE-1" not in second.html
+    assert "About your data, Ann &lt;b&gt;" in first.html and "Dear Ann <b>," in first.text
+    assert "Bo &amp; Co" in second.html and "Ann" not in second.html + second.text
+    assert "Exp &lt;ID&gt;" in first.html and "Exp <ID>" in first.text
+    # The words get the frame's styles as inside the whole document; nothing is left over.
+    assert '<a href="https://acme.test/x" style="color: #0b5cad;">' in second.html
+    assert "BDFRAME" not in first.html + first.text + second.html + second.text
+    assert "<style" not in second.html and 'lang="en"' in second.html
