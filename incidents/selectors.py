@@ -48,7 +48,7 @@ def _scope_residence_groups(*, incident_id: int) -> list[dict]:
                 default=Value(""),
             ),
         )
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))
         .order_by()
     )
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from incidents.models import BusinessDayClosure, Incident, Obligation, ObligationPause, Regime
 from incidents.rules import END_OF_DAY, RuleError, deadline, is_business_day, regime_applies
 
-from .timeline import timeline_append
+from .timeline import timeline_append, timeline_append_many
 
 # A submission time a few minutes ahead of the server clock is a clock skew, not a lie.
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -136,10 +136,11 @@ def obligations_sync(*, incident_id: int, actor: User | AnonymousUser | None) ->
     profile = company_profile()
     created: list[Obligation] = []
     if incident.status != Incident.Status.CLOSED:
+        total = sum(counts.values())
         for regime in Regime.objects.filter(active=True).select_related("follows", "relative_to"):
             if regime.pk in existing or not _in_force(regime, incident):
                 continue
-            if regime.max_affected is not None and sum(counts.values()) >= regime.max_affected:
+            if regime.max_affected is not None and total >= regime.max_affected:
                 continue
             why = regime_applies(
                 profile_flag=regime.profile_flag,
@@ -153,24 +154,20 @@ def obligations_sync(*, incident_id: int, actor: User | AnonymousUser | None) ->
             if why:
                 terms = regime_terms(regime)
                 waiver = _waiver(terms, incident)
-                obligation = Obligation.objects.create(
-                    incident=incident,
-                    regime=regime,
-                    name=regime.name,
-                    recipient=regime.recipient,
-                    terms=terms,
-                    why=why,
-                    status=Obligation.Status.NOT_REQUIRED if waiver else Obligation.Status.OPEN,
-                    not_required_reason=waiver,
+                created.append(
+                    Obligation(
+                        incident=incident,
+                        regime=regime,
+                        name=regime.name,
+                        recipient=regime.recipient,
+                        terms=terms,
+                        why=why,
+                        status=Obligation.Status.NOT_REQUIRED if waiver else Obligation.Status.OPEN,
+                        not_required_reason=waiver,
+                    )
                 )
-                existing[regime.pk] = obligation
-                created.append(obligation)
-                timeline_append(
-                    incident_id=incident_id,
-                    kind="obligation.created",
-                    actor=actor,
-                    payload={"obligation": obligation.pk, "regime": regime.code, "why": why},
-                )
+        for obligation in created:
+            existing[obligation.regime_id] = obligation
     met = {o.terms["code"]: o.met_at for o in existing.values()}
     closures = closures_by_calendar()
     paused = paused_by_obligation(incident_id=incident_id)
@@ -186,6 +183,8 @@ def obligations_sync(*, incident_id: int, actor: User | AnonymousUser | None) ->
                 paused=paused.get(obligation.pk, timedelta(0)),
             ),
         )
+    moved: list[Obligation] = []
+    clock_moves: list[tuple[Obligation, int]] = []
     for obligation in existing.values():
         if obligation.status != Obligation.Status.OPEN:
             continue
@@ -199,22 +198,41 @@ def obligations_sync(*, incident_id: int, actor: User | AnonymousUser | None) ->
         if obligation.due_at is not None and obligation.due_at < now and (due is None or due > now):
             start, due = obligation.clock_started_at, obligation.due_at
         if (start, due) != (obligation.clock_started_at, obligation.due_at):
-            Obligation.objects.filter(pk=obligation.pk, status=Obligation.Status.OPEN).update(
-                clock_started_at=start, due_at=due
-            )
             obligation.clock_started_at, obligation.due_at = start, due
-            timeline_append(
-                incident_id=incident_id,
-                kind="obligation.clock",
-                actor=actor,
-                payload={
-                    "obligation": obligation.pk,
-                    "regime": obligation.terms["code"],
-                    "clock_started_at": start,
-                    "due_at": due,
-                    "paused_seconds": int(paused.get(obligation.pk, timedelta(0)).total_seconds()),
-                },
-            )
+            if obligation.pk is not None:
+                moved.append(obligation)
+            seconds = int(paused.get(obligation.pk, timedelta(0)).total_seconds())
+            clock_moves.append((obligation, seconds))
+    # Set-based writes: a first build owes a hundred obligations or more. The new ones are
+    # inserted with their clocks already set (one INSERT), the moved clocks of existing
+    # ones updated in one UPDATE still guarded on open, and every event appended at once,
+    # in the order a person reads them: what was created, then whose clock moved.
+    Obligation.objects.bulk_create(created)
+    if moved:
+        Obligation.objects.filter(status=Obligation.Status.OPEN).bulk_update(
+            moved, ["clock_started_at", "due_at"]
+        )
+    events = [
+        (
+            "obligation.created",
+            {"obligation": o.pk, "regime": o.terms["code"], "why": o.why},
+        )
+        for o in created
+    ]
+    events += [
+        (
+            "obligation.clock",
+            {
+                "obligation": o.pk,
+                "regime": o.terms["code"],
+                "clock_started_at": o.clock_started_at,
+                "due_at": o.due_at,
+                "paused_seconds": seconds,
+            },
+        )
+        for o, seconds in clock_moves
+    ]
+    timeline_append_many(incident_id=incident_id, events=events, actor=actor)
     return created
 
 

@@ -93,3 +93,63 @@ def timeline_append(
             prev_hash=prev_hash,
             hash=digest,
         )
+
+
+def timeline_append_many(
+    *,
+    incident_id: int,
+    events: list[tuple[str, dict[str, Any]]],
+    actor: User | AnonymousUser | None,
+) -> list[TimelineEvent]:
+    """Append several events (kind, payload), in order, to the incident's chain with one
+    lock, one head lookup and one INSERT: what a set-based write (a hundred obligations
+    at once) records, chained exactly as that many `timeline_append` calls would be."""
+    if not events:
+        return []
+    for kind, _payload in events:
+        event_kind(kind)  # an undeclared kind never reaches the evidence
+    kinds = [kind for kind, _payload in events]
+    payloads = [json.loads(json.dumps(p or {}, cls=DjangoJSONEncoder)) for _k, p in events]
+    with transaction.atomic():
+        Incident.objects.select_for_update().only("pk").get(pk=incident_id)
+        head = (
+            TimelineEvent.objects.filter(incident_id=incident_id)
+            .order_by("-seq")
+            .values("seq", "hash", "occurred_at")
+            .first()
+        )
+        seq = head["seq"] if head else 0
+        prev_hash = head["hash"] if head else GENESIS_HASH
+        user = actor if actor is not None and actor.is_authenticated else None
+        actor_label = user.get_username() if user else "system"
+        occurred_at = max(timezone.now(), head["occurred_at"]) if head else timezone.now()
+        rows: list[TimelineEvent] = []
+        for kind, payload in zip(kinds, payloads, strict=True):
+            seq += 1
+            digest = hashlib.sha256(
+                timeline_canonical(
+                    incident_id=incident_id,
+                    seq=seq,
+                    occurred_at=occurred_at,
+                    actor_label=actor_label,
+                    kind=kind,
+                    payload=payload,
+                    prev_hash=prev_hash,
+                )
+            ).hexdigest()
+            rows.append(
+                TimelineEvent(
+                    incident_id=incident_id,
+                    seq=seq,
+                    occurred_at=occurred_at,
+                    actor=user,
+                    actor_label=actor_label,
+                    kind=kind,
+                    payload=payload,
+                    prev_hash=prev_hash,
+                    hash=digest,
+                )
+            )
+            prev_hash = digest
+        # One statement, rows in sequence order: the in-order trigger sees each earlier row.
+        return TimelineEvent.objects.bulk_create(rows)

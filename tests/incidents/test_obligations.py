@@ -346,3 +346,41 @@ def test_art34_exemption_waives_the_people_filing(profile, make_user):
 
     assert owed(incident)["gdpr-art34"].status == Obligation.Status.NOT_REQUIRED
     assert owed(incident)["gdpr-art33"].status == Obligation.Status.OPEN
+
+
+def test_a_first_build_writes_every_obligation_at_once_and_chains_its_events(
+    profile, django_assert_max_num_queries
+):
+    """A scope across every US state owes dozens of obligations at once: they and their
+    events are written set-based (a fixed handful of queries, not a few per obligation),
+    one "created" event each, then each clock, on a chain that still verifies."""
+    from incidents.regime_data import STATES
+    from incidents.selectors import timeline_verify
+    from incidents.services import obligations_sync
+
+    incident = open_incident()
+    segment = SegmentFactory.create()
+    customers = Customer.objects.bulk_create(
+        Customer(
+            email=f"s{i}@example.com",
+            email_normalized=f"s{i}@example.com",
+            country="US",
+            region=state.code,
+        )
+        for i, state in enumerate(STATES)
+    )
+    for customer in customers:
+        SegmentMembershipFactory.create(segment=segment, customer=customer)
+    with django_assert_max_num_queries(len(STATES)):
+        scope_set(incident_id=incident.pk, actor=None, segment_ids=[segment.pk], replace=False)
+
+    obligations = owed(incident)
+    assert len(obligations) >= 40
+    created = list(incident.timeline.filter(kind="obligation.created").order_by("seq"))
+    assert [e.payload["obligation"] for e in created] == sorted(o.pk for o in obligations.values())
+    clocks = incident.timeline.filter(kind="obligation.clock")
+    started = [o for o in obligations.values() if (o.clock_started_at, o.due_at) != (None, None)]
+    assert clocks.count() == len(started) > 0
+    assert min(c.seq for c in clocks) > max(e.seq for e in created)
+    assert timeline_verify(incident_id=incident.pk).ok
+    assert obligations_sync(incident_id=incident.pk, actor=None) == []
