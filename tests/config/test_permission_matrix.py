@@ -13,7 +13,6 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
-from django.test import override_settings
 from django.urls import reverse
 
 from config import roles
@@ -233,9 +232,7 @@ def _url(model: Any, view: str, *args: Any) -> str:
 
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker) -> Iterator[World]:
-    # Built before the per-test sender fixture applies: it needs a real-looking sender too.
-    sender = override_settings(DEFAULT_FROM_EMAIL="Breachdesk Tests <notices@breachdesk-tests.eu>")
-    with kept_for_the_module(django_db_blocker), sender:
+    with kept_for_the_module(django_db_blocker):
         yield world_build()
 
 
