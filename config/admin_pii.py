@@ -43,7 +43,8 @@ def reaches_contact_field(model: type[Model], path: str) -> bool:
             field = current._meta.get_field(part)
         except FieldDoesNotExist:
             return False
-        if (current._meta.label_lower, field.name) in contact_fields():
+        # A proxy (readiness' ContactGap is a Customer) holds its concrete model's data.
+        if (current._meta.concrete_model._meta.label_lower, field.name) in contact_fields():
             return True
         if not field.is_relation or field.related_model is None:
             return False

@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from config import roles
+from config.admin_pii import PiiListRule
 
 # Sections (app labels) in the order each role uses them; what a role may not see is
 # already left out by its permissions, and sections not named here follow.
@@ -35,6 +36,18 @@ class BreachdeskAdminSite(admin.AdminSite):
     site_header = "Breachdesk"
     site_title = "Breachdesk"
     index_title = "Breach response"
+
+    def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
+        """Every admin follows the one PII rule: its list cannot be narrowed by contact data
+        without view_pii, whoever wrote it and whether or not they thought of it."""
+        admin_class = admin_class or admin.ModelAdmin
+        if not issubclass(admin_class, PiiListRule):
+            admin_class = type(
+                admin_class.__name__,
+                (PiiListRule, admin_class),
+                {"__module__": admin_class.__module__, "__doc__": admin_class.__doc__},
+            )
+        super().register(model_or_iterable, admin_class, **options)
 
     def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[Any]:
         app_list = super().get_app_list(request, app_label)

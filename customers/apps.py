@@ -44,7 +44,8 @@ class CustomersConfig(AppConfig):
     # synthetic external id is "email:<address>".
     contact_fields = {
         "Customer": ("email", "email_normalized", "phone", "street", "postal_code", "city"),
-        "SourceRecord": ("external_id",),
+        "SourceRecord": ("external_id", "email", "phone", "street", "postal_code", "city"),
+        "SharedEmail": ("email",),
         "ImportRejection": ("value",),
     }
     # Role names as in config.roles (importing it here would load models too early).

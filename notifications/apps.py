@@ -47,7 +47,11 @@ class NotificationsConfig(AppConfig):
     name = "notifications"
     verbose_name = "Breach messages"
     # Contact data (config.admin_pii): the address a notification was written to.
-    contact_fields = {"Notification": ("email",)}
+    contact_fields = {
+        "Notification": ("email",),
+        "DeliveryEvent": ("recipient", "description"),
+        "ReturnedLetter": ("street", "postal_code", "city"),
+    }
     # Role names as in config.roles (importing it here would load auth models too early).
     # Marketing and security write the messages; legal approves the words; the CMO and
     # the CISO sign what goes out; nobody deletes (history is evidence).

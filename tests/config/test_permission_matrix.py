@@ -96,6 +96,8 @@ PAGES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     # Codes come in through their import view, never one by one.
     "notifications.RemediationCode": (ALL_ROLES, NOBODY),
     # Readiness is answered for by the CMO, the CISO and the DPO, and read by the auditor.
+    # The provider's reports arrive by webhook; the list is read-only, masked without view_pii.
+    "notifications.DeliveryEvent": (ALL_ROLES, NOBODY),
     "readiness.ReadinessSnapshot": (frozenset({CMO, CISO, DPO, AUD}), NOBODY),
     "readiness.ContactGap": (frozenset({CMO, CISO, DPO, AUD}), NOBODY),
     # Returned letters come in through their import view; decisions and packs through

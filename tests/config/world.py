@@ -32,6 +32,7 @@ from notifications.models import (
     CallCentrePack,
     Communication,
     Delivery,
+    DeliveryEvent,
     LetterBatch,
     Notification,
     RemediationCode,
@@ -169,6 +170,17 @@ def world_build() -> World:
     )
     batch = LetterBatch.objects.create(communication=communication, paper_size="a4")
     batch.pdf.save("letters.pdf", ContentFile(b"%PDF-1.7 letters"), save=True)
+    # A provider's bounce report naming the canary (what a webhook stores).
+    DeliveryEvent.objects.create(
+        provider="postmark",
+        event_type="bounced",
+        kind=DeliveryEvent.Kind.HARD_BOUNCE,
+        recipient=canary.email,
+        description=f"550 <{canary.email}> unknown",
+        dedupe_key="1" * 64,
+        received_at=now,
+        outcome=DeliveryEvent.Outcome.UNKNOWN,
+    )
     ReturnedLetter.objects.create(
         notification=notification,
         customer=customer,
