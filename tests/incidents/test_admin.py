@@ -286,7 +286,7 @@ def test_dashboard_lists_open_incidents_by_next_deadline_with_countdown(as_role,
     )
     incident_open(actor=None, title="Overdue", nature="n", awareness_at=now - timedelta(hours=80))
     IncidentFactory.create(title="Finished", status=Incident.Status.CLOSED)
-    timeline_append(incident_id=later.pk, kind="note", actor=None)
+    timeline_append(incident_id=later.pk, kind="incident.updated", actor=None)
 
     html = as_role(roles.CMO).get(reverse("admin:index")).content.decode()
 
