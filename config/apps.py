@@ -12,6 +12,8 @@ def _after_migrate(using: str, **kwargs: Any) -> None:
 
     from config.roles import roles_sync
     from config.tasks import housekeeping_schedule
+    from incidents.models import Regime
+    from incidents.regime_data import regimes_seed
 
     # post_migrate fires app by app; make sure every app's permissions exist before the
     # groups are given them.
@@ -19,6 +21,10 @@ def _after_migrate(using: str, **kwargs: Any) -> None:
         create_permissions(app_config, verbosity=0, using=using)
     roles_sync()
     housekeeping_schedule()
+    # The jurisdiction matrix is data the product ships: a data migration writes it, and a
+    # flushed database (`manage.py flush`, a transactional test) gets it back here.
+    if not Regime.objects.exists():
+        regimes_seed()
 
 
 class BreachdeskConfig(AppConfig):

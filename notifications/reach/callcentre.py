@@ -1,7 +1,6 @@
 """The call-centre pack of a communication: what agents say, per segment and language,
 written from the approved versions and the incident facts and bound to them by hash."""
 
-import csv
 import io
 from typing import Any
 
@@ -13,6 +12,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from weasyprint import HTML
 
+from config.csv_safe import csv_writer
 from customers.models import SegmentMembership
 from incidents.evidence.render import BASE_URL, StaticOnlyFetcher
 from incidents.models import DataCategory
@@ -257,16 +257,11 @@ def call_centre_pack_pdf(*, pack: CallCentrePack) -> bytes:
     return bytes(document.write_pdf())
 
 
-def _cell(value: Any) -> str:
-    # A knowledge base opened in a spreadsheet must not run a cell as a formula.
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def call_centre_pack_csv(*, pack: CallCentrePack) -> str:
     """One row per entry, for the call centre's knowledge base import."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    # A knowledge base opened in a spreadsheet must not run a cell as a formula.
+    writer = csv_writer(out)
     writer.writerow(["pack", "segment", "language", "kind", "question", "answer"])
     name = f"v{pack.number} {pack.content_hash[:12]}"
     for section in pack.content["sections"]:
@@ -276,5 +271,5 @@ def call_centre_pack_csv(*, pack: CallCentrePack) -> str:
         rows += [("escalation", "", line) for line in section["escalation"]]
         rows += [("never_say", "", line) for line in section["never_say"]]
         for kind, question, answer in rows:
-            writer.writerow([_cell(v) for v in (*key, kind, question, answer)])
+            writer.writerow([*key, kind, question, answer])
     return out.getvalue()

@@ -32,6 +32,7 @@ FIXES = {
     "Add a person": (r"/auth/user/add/$", "Add user"),
     "Open a drill": (r"/incidents/incident/add/$", "Add incident"),
     "Import codes": (r"/notifications/remediationcode/import/\d+/$", "Import"),
+    "Company profile": (r"/config/companyprofile/$", "company profile"),
 }
 
 
