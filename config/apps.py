@@ -13,7 +13,7 @@ def _after_migrate(using: str, **kwargs: Any) -> None:
     from config.roles import roles_sync
     from config.tasks import housekeeping_schedule
     from incidents.models import Regime
-    from incidents.regime_data import regimes_seed
+    from incidents.regime_data import regimes_restore
 
     # post_migrate fires app by app; make sure every app's permissions exist before the
     # groups are given them.
@@ -24,7 +24,7 @@ def _after_migrate(using: str, **kwargs: Any) -> None:
     # The jurisdiction matrix is data the product ships: a data migration writes it, and a
     # flushed database (`manage.py flush`, a transactional test) gets it back here.
     if not Regime.objects.exists():
-        regimes_seed()
+        regimes_restore()
 
 
 class BreachdeskConfig(AppConfig):

@@ -625,3 +625,19 @@ def regimes_seed(apps: Any = None) -> tuple[int, int]:
         regulator=Regulator.objects.get(code="us-hhs-ocr")
     )
     return created, updated
+
+
+def regimes_restore() -> None:
+    """The regimes the migrations write, written again into a database that has none (after
+    `manage.py flush`, or a transactional test's flush): the older seed, the time zones the
+    matrix gave it, then the matrix itself, in the migrations' order."""
+    from importlib import import_module
+
+    from django.apps import apps as registry
+
+    for module, step in (
+        ("0004_seed_regimes", "seed"),
+        ("0007_jurisdiction_matrix", "set_zones"),
+        ("0008_seed_matrix", "seed"),
+    ):
+        getattr(import_module(f"incidents.migrations.{module}"), step)(registry, None)
