@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
+SCREENSHOTS = settings.VAR_DIR / "screenshots"
 README_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 if not Path(CHROMIUM).exists():

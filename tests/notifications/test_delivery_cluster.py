@@ -5,6 +5,7 @@ import os
 import signal
 
 import pytest
+from django.db import connection
 from django_q.models import OrmQ
 
 from customers.models import Customer
@@ -78,7 +79,9 @@ def test_two_clusters_on_the_redis_broker_send_each_message_exactly_once(
 
     from config import roles
 
-    url = "redis://127.0.0.1:6379/14"
+    # One Redis database per test database, so the PostgreSQL and SQLite runs of CI can
+    # share the server side by side.
+    url = f"redis://127.0.0.1:6379/{14 if connection.vendor == 'postgresql' else 15}"
     queue = redis.Redis.from_url(url)
     try:
         queue.ping()
