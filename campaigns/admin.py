@@ -12,13 +12,13 @@ from django.utils.html import format_html
 
 from config.admin_confirm import confirm_first
 from config.admin_pii import PiiListRule
-from config.admin_views import admin_view_permissions
+from config.admin_views import ReadOnlyAdmin, admin_view_permissions
+from config.services import ServiceError
 from incidents.models import Incident
 
 from .models import Campaign, CampaignHold, CampaignSend, Withholding
 from .selectors import RUNNING_STATUSES, campaign_list_annotated, campaign_overlap_counts
 from .services import (
-    CampaignError,
     campaign_cancel,
     campaign_pause,
     campaign_resume,
@@ -66,7 +66,7 @@ def _run(
         try:
             service(campaign_id=campaign.pk, actor=request.user, **kwargs)
             done += 1
-        except CampaignError as exc:
+        except ServiceError as exc:
             refused.append(str(exc))
     if done:
         modeladmin.message_user(request, f"{verb}: {done} campaign(s).", messages.SUCCESS)
@@ -262,7 +262,7 @@ class CampaignAdmin(admin.ModelAdmin):
                     paused = campaigns_pause_for_incident(
                         incident_id=incident_id, campaign_ids=chosen, actor=request.user
                     )
-                except CampaignError as exc:
+                except ServiceError as exc:
                     self.message_user(request, str(exc), messages.ERROR)
                 else:
                     self.message_user(
@@ -304,17 +304,6 @@ class CampaignAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/campaigns/overlap.html", context)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(CampaignHold)
 class CampaignHoldAdmin(ReadOnlyAdmin):
     list_display = ["incident", "placed_at", "released_at", "released_by", "overlap_link"]
@@ -343,7 +332,7 @@ class CampaignHoldAdmin(ReadOnlyAdmin):
             try:
                 hold_release(incident_id=hold.incident_id, actor=request.user)
                 done += 1
-            except CampaignError as exc:
+            except ServiceError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
         if done:
             self.message_user(request, f"Released {done} hold(s).", messages.SUCCESS)

@@ -2,9 +2,7 @@ from typing import Any
 
 from django.apps import AppConfig
 
-# Role names as in config.roles, which cannot be imported before the app registry is ready.
-CMO, MARKETING_OPERATOR, CISO, DPO = "CMO", "Marketing operator", "CISO", "DPO"
-SECURITY_ANALYST, AUDITOR = "Security analyst", "Auditor"
+from config.roles import AUDITOR, CISO, CMO, DPO, MARKETING_OPERATOR, SECURITY_ANALYST
 
 _READ = {
     "campaigns.view_campaign",

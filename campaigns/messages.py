@@ -11,12 +11,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from config.models import CompanyProfile, company_profile
+from config.services import ServiceError
 from customers.models import Customer, Touchpoint
 
 UNSUBSCRIBE_SALT = "breachdesk.campaigns.unsubscribe"
 
 
-class UnsubscribeLinkError(ValueError):
+class UnsubscribeLinkError(ServiceError, ValueError):
     pass
 
 

@@ -14,9 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
-from django.core.mail import get_connection
 from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.db.models import CharField, Count, F, Q, Value
@@ -26,8 +24,10 @@ from django.template.base import VariableNode
 from django.utils import timezone
 
 from config.db import on_lost_connection_retry
+from config.mail import SendOutcome, messages_send
 from config.models import company_profile
 from config.roles import CMO
+from config.services import Actor, ServiceError, acting_user, enqueue_on_commit, holds_role
 from config.template_sandbox import TemplateLimitError, sandbox_engine, sandbox_render
 from customers.models import Customer, Touchpoint
 from incidents.models import AffectedCustomer, Incident
@@ -47,7 +47,6 @@ logger = logging.getLogger(__name__)
 # int keys, a key space apart from the single-key lock of customer imports.
 FREQUENCY_LOCK = 0x46524551
 
-Actor = User | AnonymousUser | None
 
 # The kernel's sandbox, as breach messages use it: no loaders, no {% include %}, {% url %}
 # or {% debug %}, render limits; no autoescape (the body is plain text).
@@ -61,7 +60,7 @@ EXEMPT_FROM_NOTICE = (
 )
 
 
-class CampaignError(Exception):
+class CampaignError(ServiceError):
     """A campaign action was refused; the message says which campaign and why."""
 
 
@@ -76,12 +75,13 @@ class BatchResult:
 
 
 def _require_perm(actor: Actor, perm: str, what: str) -> None:
-    if actor is not None and not actor.has_perm(perm):
+    user = acting_user(actor)
+    if actor is not None and not (user and user.has_perm(perm)):
         raise CampaignError(f"{actor} may not {what}.")
 
 
 def _is_cmo(actor: Actor) -> bool:
-    return actor is not None and actor.is_authenticated and actor.groups.filter(name=CMO).exists()
+    return holds_role(actor, CMO)
 
 
 def _transition(campaign_id: int, *, from_: Iterable[str], to: str, **fields: object) -> None:
@@ -190,13 +190,11 @@ def _audience_materialise(campaign: Campaign) -> int:
 
 
 def _batches_enqueue(campaign_id: int) -> None:
-    def enqueue() -> None:
-        from django_q.tasks import async_task
-
-        for _ in range(settings.CAMPAIGNS_PARALLEL_BATCHES):
-            async_task("campaigns.tasks.campaign_send_batch_task", campaign_id)
-
-    transaction.on_commit(enqueue)
+    enqueue_on_commit(
+        "campaigns.tasks.campaign_send_batch_task",
+        campaign_id,
+        times=settings.CAMPAIGNS_PARALLEL_BATCHES,
+    )
 
 
 @transaction.atomic
@@ -629,35 +627,49 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
         # event, so a bounce or a complaint finds the person.
         message.metadata = {"breachdesk": message_id}  # type: ignore[attr-defined]
         messages.append(message)
-    try:
-        with get_connection() as mail:
-            mail.send_messages(messages)
-    except Exception:
-        # Give the rows back at once instead of waiting out the lease; the attempts counter
-        # stops a row that always fails from being tried for ever.
-        logger.exception("campaign %s: batch of %s failed to send", campaign_id, len(messages))
-        CampaignSend.objects.filter(pk__in=list(claimed), claim_token=token).update(
-            status=CampaignSend.Status.PENDING, claim_token=None, lease_expires_at=None
+    outcome = messages_send(list(zip(claimed, messages, strict=True)))
+    if outcome.temporary or outcome.permanent:
+        logger.warning(
+            "campaign %s: %s of %s messages not sent (%s to try again)",
+            campaign_id,
+            len(outcome.temporary) + len(outcome.permanent),
+            len(messages),
+            len(outcome.temporary),
         )
-        CampaignSend.objects.filter(
-            pk__in=list(claimed), status=CampaignSend.Status.PENDING, attempts__gte=3
-        ).update(status=CampaignSend.Status.FAILED)
-        return BatchResult(claimed=len(claimed), withheld=withheld, skipped=skipped, more=True)
-    # The provider's id of each message (anymail sets it; SMTP leaves none).
-    provider_ids = {}
-    for send_id, message in zip(claimed, messages, strict=True):
-        status = getattr(message, "anymail_status", None)
-        if status is not None and status.message_id is not None:
-            provider_ids[send_id] = str(status.message_id)[:255]
     # The mail has left: a dropped connection must not make it leave again.
     sent = on_lost_connection_retry(
-        lambda: _sent_record(campaign_id, claimed, token, provider_ids),
+        lambda: _outcomes_record(campaign_id, claimed, token, outcome),
         what=f"recording the sends of campaign {campaign_id}",
     )
     return _batch_finish(
         campaign_id,
         BatchResult(claimed=len(claimed), sent=sent, withheld=withheld, skipped=skipped),
     )
+
+
+@transaction.atomic
+def _outcomes_record(
+    campaign_id: int, claimed: dict[int, int], token: uuid.UUID, outcome: SendOutcome[int]
+) -> int:
+    """Record what became of each claimed message; return how many were sent.
+
+    Only the messages the server did not accept go back to pending; one that failed
+    CAMPAIGNS_MAX_ATTEMPTS times, or was refused for good, is failed.
+    """
+    sent = _sent_record(
+        campaign_id, {pk: claimed[pk] for pk in outcome.sent}, token, outcome.provider_ids
+    )
+    mine = CampaignSend.objects.filter(claim_token=token, status=CampaignSend.Status.CLAIMED)
+    given_up = Q(pk__in=list(outcome.permanent)) | Q(
+        pk__in=list(outcome.temporary), attempts__gte=settings.CAMPAIGNS_MAX_ATTEMPTS
+    )
+    mine.filter(given_up).update(
+        status=CampaignSend.Status.FAILED, claim_token=None, lease_expires_at=None
+    )
+    mine.filter(pk__in=list(outcome.temporary)).update(
+        status=CampaignSend.Status.PENDING, claim_token=None, lease_expires_at=None
+    )
+    return sent
 
 
 @transaction.atomic

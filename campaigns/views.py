@@ -7,8 +7,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from config.models import company_profile
+from config.services import ServiceError
 
-from .messages import UnsubscribeLinkError, customer_unsubscribe, unsubscribe_token_read
+from .messages import customer_unsubscribe, unsubscribe_token_read
 
 
 # No login: the person is a customer, not a user. No CSRF token: RFC 8058 has the mail
@@ -24,7 +25,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             # A GET only asks: link scanners open every link in a message.
             customer_unsubscribe(token=token)
             context["done"] = True
-    except UnsubscribeLinkError as error:
+    except ServiceError as error:
         context["error"] = str(error)
         return render(request, "campaigns/unsubscribe.html", context, status=400)
     return render(request, "campaigns/unsubscribe.html", context)

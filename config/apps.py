@@ -6,6 +6,8 @@ from django.core.management.base import OutputWrapper
 from django.db.models.signals import post_migrate
 from django.utils.module_loading import autodiscover_modules
 
+from config import roles
+
 
 def _after_migrate(using: str, **kwargs: Any) -> None:
     from django.contrib.auth.management import create_permissions
@@ -34,12 +36,18 @@ class BreachdeskConfig(AppConfig):
     verbose_name = "Breachdesk"
     # The DPO keeps the company profile (who every message says it is from); all read it.
     role_permissions: dict[str, set[str]] = {
-        "DPO": {"config.view_companyprofile", "config.change_companyprofile"},
+        roles.DPO: {"config.view_companyprofile", "config.change_companyprofile"},
         **{
             role: {"config.view_companyprofile"}
-            for role in ("CMO", "CISO", "Legal reviewer", "Marketing operator", "Auditor")
+            for role in (
+                roles.CMO,
+                roles.CISO,
+                roles.LEGAL_REVIEWER,
+                roles.MARKETING_OPERATOR,
+                roles.AUDITOR,
+            )
         },
-        "Security analyst": {"config.view_companyprofile"},
+        roles.SECURITY_ANALYST: {"config.view_companyprofile"},
     }
 
     def ready(self) -> None:

@@ -8,8 +8,10 @@ customer whatever path a message takes.
 from django.conf import settings
 from django.core.mail import EmailMessage
 
+from config.services import ServiceError
 
-class DrillWithoutRecipientsError(Exception):
+
+class DrillWithoutRecipientsError(ServiceError):
     pass
 
 

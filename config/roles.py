@@ -7,10 +7,15 @@ makes the groups hold exactly that. Approvals and sign-offs check these groups, 
 """
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from django.apps import apps
-from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import Permission
+
+# The role names import nothing from the ORM, so an AppConfig can name them in its grants.
 
 CMO = "CMO"
 CISO = "CISO"
@@ -48,7 +53,9 @@ def role_permission_names() -> dict[str, set[str]]:
     return grants
 
 
-def _permissions(names: Iterable[str]) -> list[Permission]:
+def _permissions(names: Iterable[str]) -> list["Permission"]:
+    from django.contrib.auth.models import Permission
+
     wanted: set[tuple[str, str]] = set()
     for name in names:
         app_label, _, codename = name.partition(".")
@@ -69,6 +76,8 @@ def _permissions(names: Iterable[str]) -> list[Permission]:
 @transaction.atomic
 def roles_sync() -> dict[str, int]:
     """Create the role groups and give each exactly its declared permissions (idempotent)."""
+    from django.contrib.auth.models import Group
+
     counts = {}
     for role, names in role_permission_names().items():
         group, _ = Group.objects.get_or_create(name=role)

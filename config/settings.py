@@ -277,6 +277,8 @@ CAMPAIGNS_BATCH_PAUSE_SECONDS = env.float("CAMPAIGNS_BATCH_PAUSE_SECONDS", defau
 # A claimed batch not sent within this many seconds is claimed again by another worker. It
 # must be below Q_RETRY, when django-q hands a dead worker's task to another one.
 CAMPAIGNS_LEASE_SECONDS = env.int("CAMPAIGNS_LEASE_SECONDS", default=300)
+# A promotional message the server keeps refusing "for now" is given up after this many tries.
+CAMPAIGNS_MAX_ATTEMPTS = env.int("CAMPAIGNS_MAX_ATTEMPTS", default=3)
 if Q_CLUSTER["retry"] <= CAMPAIGNS_LEASE_SECONDS:
     raise ImproperlyConfigured("CAMPAIGNS_LEASE_SECONDS must be below Q_RETRY.")
 

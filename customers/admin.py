@@ -22,11 +22,11 @@ from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
 from config.admin_pii import PiiListRule
-from config.admin_views import admin_view_permissions
+from config.admin_views import ReadOnlyAdmin, admin_view_permissions
 from config.csv_safe import csv_writer
+from config.services import ServiceError
 
 from .forms import CustomerExportForm, CustomerForm, ImportMappingForm, ImportUploadForm
-from .imports import ImportFileError
 from .models import (
     Customer,
     CustomerExport,
@@ -48,8 +48,6 @@ from .pii import can_view_pii, mask_email, mask_field, mask_phone, mask_text
 from .resources import CustomerExportResource, cell_escape
 from .selectors import customer_timeline
 from .services import (
-    ExportError,
-    MergeError,
     customer_export_download,
     customer_export_request,
     customer_merge,
@@ -473,7 +471,7 @@ class CustomerAdmin(PiiListRule, ExportMixin, admin.ModelAdmin):
                     dry_run=small,
                     created_by=request.user,
                 )
-            except ImportFileError as exc:
+            except ServiceError as exc:
                 form.add_error(None, str(exc))
             else:
                 if small:
@@ -502,7 +500,7 @@ class CustomerAdmin(PiiListRule, ExportMixin, admin.ModelAdmin):
         if request.method == "POST":
             try:
                 job = import_job_confirm(preview=preview, created_by=request.user)
-            except ImportFileError as exc:
+            except ServiceError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
                 level = messages.SUCCESS if job.status == job.Status.SUCCEEDED else messages.ERROR
@@ -533,7 +531,7 @@ class CustomerAdmin(PiiListRule, ExportMixin, admin.ModelAdmin):
                     fields=form.cleaned_data["columns"],
                     segment_id=segment.pk if segment else None,
                 )
-            except ExportError as exc:
+            except ServiceError as exc:
                 form.add_error(None, str(exc))
             else:
                 self.message_user(request, f"{export} is being written in the background.")
@@ -569,7 +567,7 @@ def _job_summary(job: ImportJob) -> str:
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "file_name",
@@ -622,15 +620,6 @@ class ImportJobAdmin(admin.ModelAdmin):
     readonly_fields = fields
     change_form_template = "admin/customers/importjob/change_form.html"
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def has_import_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(IMPORT_PERMISSION)
 
@@ -644,7 +633,7 @@ class ImportJobAdmin(admin.ModelAdmin):
         for job in queryset.order_by("pk"):
             try:
                 again = import_job_retry(job_id=job.pk, created_by=request.user)
-            except ImportFileError as error:
+            except ServiceError as error:
                 self.message_user(request, str(error), messages.ERROR)
             else:
                 self.message_user(
@@ -722,7 +711,7 @@ class ImportJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(CustomerExport)
-class CustomerExportAdmin(admin.ModelAdmin):
+class CustomerExportAdmin(ReadOnlyAdmin):
     """Background exports: who asked for what, how far it got, and the file for its owner."""
 
     list_display = [
@@ -775,15 +764,6 @@ class CustomerExportAdmin(admin.ModelAdmin):
             )
         )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def has_export_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(EXPORT_PERMISSION)
 
@@ -834,7 +814,7 @@ class CustomerExportAdmin(admin.ModelAdmin):
         get_object_or_404(CustomerExport, pk=pk)
         try:
             export = customer_export_download(export_id=pk, user=request.user)
-        except ExportError as error:
+        except ServiceError as error:
             self.message_user(request, str(error), messages.ERROR)
             return HttpResponseRedirect(reverse("admin:customers_customerexport_change", args=[pk]))
         return FileResponse(
@@ -914,7 +894,7 @@ class TouchpointAdmin(PiiListRule, admin.ModelAdmin):
 
 
 @admin.register(ImportRejection)
-class ImportRejectionAdmin(PiiListRule, admin.ModelAdmin):
+class ImportRejectionAdmin(PiiListRule, ReadOnlyAdmin):
     list_display = ["job", "row", "line", "field", "reason", "value"]
     list_select_related = ["job"]
     list_filter = ["field"]
@@ -938,18 +918,9 @@ class ImportRejectionAdmin(PiiListRule, admin.ModelAdmin):
     def masked_value(self, obj: ImportRejection) -> str:
         return mask_field(obj.field, obj.value)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(PiiAccess)
-class PiiAccessAdmin(PiiListRule, admin.ModelAdmin):
+class PiiAccessAdmin(PiiListRule, ReadOnlyAdmin):
     """The log of who saw contact data in full; nobody edits it."""
 
     list_display = ["accessed_at", "user", "kind", "customer", "detail"]
@@ -960,15 +931,6 @@ class PiiAccessAdmin(PiiListRule, admin.ModelAdmin):
     readonly_fields = ["accessed_at", "user", "kind", "customer", "detail"]
     show_full_result_count = False
     date_hierarchy = "accessed_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(SourcePriority)
@@ -1023,7 +985,7 @@ class SharedEmailAdmin(admin.ModelAdmin):
 
 
 @admin.register(DuplicateCandidate)
-class DuplicateCandidateAdmin(admin.ModelAdmin):
+class DuplicateCandidateAdmin(ReadOnlyAdmin):
     """The review queue: pairs who may be one person. Nothing merges until someone says so."""
 
     list_display = ["pair", "reason", "score", "status", "found_at", "decided_by"]
@@ -1033,12 +995,6 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
     show_full_result_count = False
     fields = ("customer_a", "customer_b", "reason", "score", "status", "decided_by", "decided_at")
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_actions(self, request: HttpRequest) -> Any:
         actions = super().get_actions(request)
@@ -1055,9 +1011,6 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
             str(obj.customer_b),
         )
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def has_decide_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("customers.change_duplicatecandidate")
 
@@ -1070,7 +1023,7 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
             try:
                 customer_merge(candidate=candidate, survivor=candidate.customer_a, by=request.user)
                 merged += 1
-            except MergeError as exc:
+            except ServiceError as exc:
                 refused.append(str(exc))
         self.message_user(request, f"{merged} pair(s) merged; each can be undone from Merges.")
         for reason in refused:
@@ -1083,13 +1036,13 @@ class DuplicateCandidateAdmin(admin.ModelAdmin):
             try:
                 duplicate_dismiss(candidate=candidate, by=request.user)
                 dismissed += 1
-            except MergeError as exc:
+            except ServiceError as exc:
                 self.message_user(request, str(exc), messages.WARNING)
         self.message_user(request, f"{dismissed} pair(s) dismissed.")
 
 
 @admin.register(CustomerMerge)
-class CustomerMergeAdmin(admin.ModelAdmin):
+class CustomerMergeAdmin(ReadOnlyAdmin):
     """Merges people confirmed, with what moved; one action undoes a merge."""
 
     list_display = ["__str__", "merged_by", "merged_at", "unmerged_by", "unmerged_at"]
@@ -1107,19 +1060,10 @@ class CustomerMergeAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def get_actions(self, request: HttpRequest) -> Any:
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_undo_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("customers.change_customermerge")
@@ -1131,6 +1075,6 @@ class CustomerMergeAdmin(admin.ModelAdmin):
             try:
                 customer_unmerge(merge=merge, by=request.user)
                 undone += 1
-            except MergeError as exc:
+            except ServiceError as exc:
                 self.message_user(request, str(exc), messages.WARNING)
         self.message_user(request, f"{undone} merge(s) undone.")

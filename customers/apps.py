@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from config import roles
+
 _RECORD_VIEW = {
     "customers.view_customer",
     "customers.view_sourcerecord",
@@ -48,9 +50,8 @@ class CustomersConfig(AppConfig):
         "SharedEmail": ("email",),
         "ImportRejection": ("value",),
     }
-    # Role names as in config.roles (importing it here would load models too early).
     role_permissions: dict[str, set[str]] = {
-        "Marketing operator": _RECORD_VIEW
+        roles.MARKETING_OPERATOR: _RECORD_VIEW
         | _IMPORT
         | {
             "customers.add_segment",
@@ -64,12 +65,12 @@ class CustomersConfig(AppConfig):
         }
         | _PII,
         # Scoping an incident needs the record; a forensic list of accounts is an import.
-        "Security analyst": _RECORD_VIEW | _IMPORT | _PII,
+        roles.SECURITY_ANALYST: _RECORD_VIEW | _IMPORT | _PII,
         # Those who export see the background exports (only their own file downloads).
-        "CMO": _RECORD_VIEW | {"customers.export_customer", "customers.view_customerexport"},
-        "CISO": set(_RECORD_VIEW),
-        "DPO": _RECORD_VIEW | _PII | {"customers.view_piiaccess"},
-        "Auditor": {
+        roles.CMO: _RECORD_VIEW | {"customers.export_customer", "customers.view_customerexport"},
+        roles.CISO: set(_RECORD_VIEW),
+        roles.DPO: _RECORD_VIEW | _PII | {"customers.view_piiaccess"},
+        roles.AUDITOR: {
             f"customers.view_{model}"
             for model in (
                 "customer",

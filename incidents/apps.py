@@ -5,6 +5,8 @@ from django.apps import AppConfig
 from django.core.management.base import OutputWrapper
 from django.utils import timezone
 
+from config import roles
+
 VIEW = {
     f"incidents.view_{model}"
     for model in (
@@ -50,11 +52,10 @@ class IncidentsConfig(AppConfig):
     contact_fields = {"ForensicListRow": ("value", "value_normalized")}
     # Analysts open and scope incidents; the DPO (or the CISO) decides and files; the
     # DPO keeps the regimes; everyone else reads.
-    # Role names as in config.roles (importing it here would load auth models too early).
     role_permissions: dict[str, set[str]] = {
-        "Security analyst": VIEW | RESPOND,
-        "CISO": VIEW | RESPOND | DECIDE | EVIDENCE | DRILL,
-        "DPO": VIEW
+        roles.SECURITY_ANALYST: VIEW | RESPOND,
+        roles.CISO: VIEW | RESPOND | DECIDE | EVIDENCE | DRILL,
+        roles.DPO: VIEW
         | DECIDE
         | EVIDENCE
         | {
@@ -64,10 +65,10 @@ class IncidentsConfig(AppConfig):
             "incidents.add_regulator",
             "incidents.change_regulator",
         },
-        "CMO": VIEW | EVIDENCE | DRILL,
-        "Legal reviewer": VIEW,
-        "Marketing operator": VIEW,
-        "Auditor": VIEW | READ_EVIDENCE,
+        roles.CMO: VIEW | EVIDENCE | DRILL,
+        roles.LEGAL_REVIEWER: VIEW,
+        roles.MARKETING_OPERATOR: VIEW,
+        roles.AUDITOR: VIEW | READ_EVIDENCE,
     }
 
     def ready(self) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pycountry
-from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Count, Max
@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from config.models import company_profile as kernel_company_profile
+from config.services import Actor, ServiceError
 
 from .evidence.render import pdf_render
 from .models import (
@@ -32,12 +33,11 @@ from .services.obligations import FUTURE_TOLERANCE
 # A filing recorded later than this after it happened needs the reason it was not at once.
 BACKDATE_TOLERANCE = timedelta(hours=24)
 
-Actor = User | AnonymousUser | None
 PERMISSION = "incidents.file_regulatornotice"
 NOT_YET_KNOWN = "Not yet known; to follow in a later phase (Art. 33(4))."
 
 
-class NoticeError(ValueError):
+class NoticeError(ServiceError, ValueError):
     """The notice cannot be drafted or filed as asked; the message says why."""
 
 

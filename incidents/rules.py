@@ -17,12 +17,14 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from config.services import ServiceError
+
 EI_VALUES = (Decimal("0.25"), Decimal("0.5"), Decimal("0.75"), Decimal("1"))
 CB_VALUES = (Decimal("0"), Decimal("0.25"), Decimal("0.5"))
 MALICIOUS_VALUE = Decimal("0.5")
 
 
-class RuleError(ValueError):
+class RuleError(ServiceError, ValueError):
     """An input the rules cannot work with; the message names it."""
 
 

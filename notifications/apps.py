@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from config import roles
+
 _VIEW = {
     "notifications.view_messagetemplate",
     "notifications.view_templateversion",
@@ -52,19 +54,18 @@ class NotificationsConfig(AppConfig):
         "DeliveryEvent": ("recipient", "description"),
         "ReturnedLetter": ("street", "postal_code", "city"),
     }
-    # Role names as in config.roles (importing it here would load auth models too early).
     # Marketing and security write the messages; legal approves the words; the CMO and
     # the CISO sign what goes out; nobody deletes (history is evidence).
     role_permissions: dict[str, set[str]] = {
-        "Legal reviewer": _VIEW | {"notifications.review_templateversion"},
-        "CMO": _VIEW | _SEND | {"notifications.sign_communication"},
-        "CISO": _VIEW | _SEND | {"notifications.sign_communication"},
-        "Marketing operator": _DRAFT | _LETTERS,
-        "Security analyst": set(_DRAFT),
-        "DPO": _VIEW | {"notifications.decide_substitutenotice"},
-        "Auditor": set(_VIEW),
+        roles.LEGAL_REVIEWER: _VIEW | {"notifications.review_templateversion"},
+        roles.CMO: _VIEW | _SEND | {"notifications.sign_communication"},
+        roles.CISO: _VIEW | _SEND | {"notifications.sign_communication"},
+        roles.MARKETING_OPERATOR: _DRAFT | _LETTERS,
+        roles.SECURITY_ANALYST: set(_DRAFT),
+        roles.DPO: _VIEW | {"notifications.decide_substitutenotice"},
+        roles.AUDITOR: set(_VIEW),
         # Agents answer callers: one person by the reference on their letter, nothing else.
-        "Call-centre agent": {"notifications.lookup_notification"},
+        roles.CALL_CENTRE_AGENT: {"notifications.lookup_notification"},
     }
 
     def ready(self) -> None:

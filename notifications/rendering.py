@@ -27,6 +27,7 @@ from django.template.defaulttags import (
 )
 
 from config import template_sandbox
+from config.services import ServiceError
 from config.template_sandbox import IterationNode, TemplateLimitError, sandbox_render
 
 # The tags, filters and limits are the kernel's sandbox, shared with campaign bodies.
@@ -74,7 +75,7 @@ SandboxEngine = template_sandbox.SandboxEngine
 ENGINE = template_sandbox.sandbox_engine(string_if_invalid=_INVALID)
 
 
-class RenderError(ValueError):
+class RenderError(ServiceError, ValueError):
     pass
 
 

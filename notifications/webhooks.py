@@ -18,9 +18,10 @@ from anymail.exceptions import (
 from anymail.webhooks.brevo import BrevoTrackingWebhookView
 from anymail.webhooks.mailgun import MailgunTrackingWebhookView
 from anymail.webhooks.postmark import PostmarkTrackingWebhookView
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+
+from config.services import enqueue_on_commit
 
 from .services.provider_events import delivery_event_row, delivery_events_store
 
@@ -44,13 +45,7 @@ def _apply_soon() -> None:
         if now - _last_enqueue < APPLY_ENQUEUE_INTERVAL:
             return
         _last_enqueue = now
-
-    def enqueue() -> None:
-        from django_q.tasks import async_task
-
-        async_task("notifications.tasks.delivery_events_apply_task")
-
-    transaction.on_commit(enqueue)
+    enqueue_on_commit("notifications.tasks.delivery_events_apply_task")
 
 
 class TrackingWebhook:

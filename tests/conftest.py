@@ -82,7 +82,7 @@ class SmtpInbox:
 
 
 @contextmanager
-def _smtp_serving(handler, settings) -> Iterator[None]:
+def smtp_serving(handler, settings) -> Iterator[None]:
     """Serve `handler` over SMTP on a free loopback port; Django's SMTP backend uses it."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -102,7 +102,7 @@ def _smtp_serving(handler, settings) -> Iterator[None]:
 def smtp_server(settings) -> Iterator[SmtpInbox]:
     """An aiosmtpd server on 127.0.0.1; Django's SMTP backend is pointed at it."""
     inbox = SmtpInbox(host="127.0.0.1", port=0)
-    with _smtp_serving(inbox, settings):
+    with smtp_serving(inbox, settings):
         inbox.port = settings.EMAIL_PORT
         yield inbox
 
@@ -128,7 +128,7 @@ class HoldingInbox:
 def holding_smtp(settings) -> Iterator[HoldingInbox]:
     """An SMTP server on loopback that keeps the first message waiting for its reply."""
     inbox = HoldingInbox()
-    with _smtp_serving(inbox, settings):
+    with smtp_serving(inbox, settings):
         yield inbox
         inbox.release.set()
 

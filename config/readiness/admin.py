@@ -12,7 +12,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from config.admin_views import admin_view_permissions
+from config.admin_views import ReadOnlyAdmin, admin_view_permissions
 from customers.models import Customer, SourceRecord
 
 from .checks import checks_for_user
@@ -24,21 +24,12 @@ VIEW = "readiness.view_readinesssnapshot"
 
 
 @admin.register(ReadinessSnapshot)
-class ReadinessSnapshotAdmin(admin.ModelAdmin):
+class ReadinessSnapshotAdmin(ReadOnlyAdmin):
     list_display = ["day", "taken_at"]
     readonly_fields = ["day", "taken_at", "figures"]
     fields = ["day", "taken_at", "figures"]
     actions = None
     change_list_template = "admin/readiness/snapshot_change_list.html"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
@@ -124,7 +115,7 @@ class StateFilter(PlaceFilter):
 
 
 @admin.register(ContactGap)
-class ContactGapAdmin(admin.ModelAdmin):
+class ContactGapAdmin(ReadOnlyAdmin):
     """Who is behind a reachability figure: no contact data on this list (the PII rule
     holds for every role), only which channel is missing; the name leads to the record."""
 
@@ -149,15 +140,6 @@ class ContactGapAdmin(admin.ModelAdmin):
                 has_postal=ExpressionWrapper(USABLE_POSTAL, output_field=BooleanField()),
             )
         )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="customer")
     def customer(self, obj: Customer) -> str:

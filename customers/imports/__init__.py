@@ -5,6 +5,8 @@ rows; `layouts` places the columns; `normalize` turns one row into our fields (t
 function every import door shares); `merge` writes accepted rows set-wise.
 """
 
+from config.services import ServiceError
 
-class ImportFileError(Exception):
+
+class ImportFileError(ServiceError):
     """The file as a whole cannot be imported; the message says why, for the person uploading."""

@@ -14,6 +14,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from rapidfuzz import fuzz
 
+from config.services import ServiceError
+
 from ..models import Customer, CustomerMerge, DuplicateCandidate, SourceRecord, Touchpoint
 
 # Pairs scoring at least this go to the review queue.
@@ -48,7 +50,7 @@ BLOCKING_SQL = (
 )
 
 
-class MergeError(ValueError):
+class MergeError(ServiceError, ValueError):
     pass
 
 

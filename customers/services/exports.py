@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from config.csv_safe import csv_writer
 from config.db import connection_lost
+from config.services import ServiceError, enqueue_on_commit
 
 from ..models import Customer, CustomerExport, PiiAccess, Segment
 from ..pii import CONTACT_FIELDS, can_view_pii, mask_field, mask_text
@@ -39,7 +40,7 @@ EXPORTS_DIR = "exports"
 CHUNK_ROWS = 5000
 
 
-class ExportError(ValueError):
+class ExportError(ServiceError, ValueError):
     """The export cannot be requested or handed out as asked; the message says why."""
 
 
@@ -79,12 +80,8 @@ def customer_export_request(
 
 def customer_export_enqueue(*, export_id: int) -> None:
     """Build the export in the task cluster once the transaction that made it commits."""
-    from django_q.tasks import async_task
-
-    transaction.on_commit(
-        lambda: async_task(
-            "customers.tasks.customer_export_build_task", export_id, group="customer-export"
-        )
+    enqueue_on_commit(
+        "customers.tasks.customer_export_build_task", export_id, group="customer-export"
     )
 
 

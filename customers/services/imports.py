@@ -19,6 +19,8 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from config.services import enqueue_on_commit
+
 from ..imports import ImportFileError
 from ..imports.layouts import placement_for
 from ..imports.merge import Merger, StageRow
@@ -352,11 +354,7 @@ def _job_fail(job: ImportJob, status: str, error: str) -> None:
 
 def import_job_enqueue(*, job: ImportJob) -> None:
     """Run the job in the task cluster once the transaction that created it has committed."""
-    from django_q.tasks import async_task
-
-    transaction.on_commit(
-        lambda: async_task("customers.tasks.import_job_run_task", job.pk, group="customer-import")
-    )
+    enqueue_on_commit("customers.tasks.import_job_run_task", job.pk, group="customer-import")
 
 
 def _job_again(job: ImportJob, *, created_by: Any, dry_run: bool) -> ImportJob:

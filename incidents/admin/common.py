@@ -1,4 +1,4 @@
-"""What the incidents admin pages share: the form page of service-backed views, read-only admins."""
+"""What the incidents admin pages share: the form page of service-backed views."""
 
 from typing import Any
 
@@ -7,9 +7,13 @@ from django.forms import Form
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from incidents import services
+from config.admin_views import ReadOnlyAdmin
+from config.services import ServiceError
 
-ERRORS = (services.IncidentError, services.ScopeError, services.ObligationError)
+__all__ = ["ERRORS", "ReadOnlyAdmin", "form_page"]
+
+# What the incident views catch and show where the person is: every service refusal.
+ERRORS = (ServiceError,)
 
 
 def form_page(
@@ -36,16 +40,3 @@ def form_page(
             "multipart": any(f.widget.needs_multipart_form for f in form.fields.values()),
         },
     )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written only by services: viewable, never added, edited or deleted here."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -14,11 +14,11 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from config.admin_views import admin_view_permissions
-from incidents.evidence.services import EvidenceError, evidence_pack_download, evidence_pack_request
+from config.services import ServiceError
+from incidents.evidence.services import evidence_pack_download, evidence_pack_request
 from incidents.forms import utc
 from incidents.models import EvidencePack, Filing, Incident, Obligation, RegulatorNotice
 from incidents.notice import (
-    NoticeError,
     filing_record,
     notice_draft,
     notice_pdf,
@@ -160,7 +160,7 @@ class RegulatorNoticeAdmin(ReadOnlyAdmin):
                     obligation_id=data["obligation"].pk if data["obligation"] else None,
                     additional_information=data["additional_information"],
                 )
-            except NoticeError as error:
+            except ServiceError as error:
                 form.add_error(None, str(error))
             else:
                 self.message_user(request, f"{notice} drafted from the incident record.")
@@ -191,7 +191,7 @@ class RegulatorNoticeAdmin(ReadOnlyAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 notice_update(notice_id=notice.pk, actor=request.user, answers=form.answers())
-            except NoticeError as error:
+            except ServiceError as error:
                 form.add_error(None, str(error))
             else:
                 self.message_user(request, f"{notice}: the draft is saved.")
@@ -218,7 +218,7 @@ class RegulatorNoticeAdmin(ReadOnlyAdmin):
                     delay_reason=data["delay_reason"],
                     backdate_reason=data["backdate_reason"],
                 )
-            except NoticeError as error:
+            except ServiceError as error:
                 form.add_error(None, str(error))
             else:
                 self.message_user(request, f"{notice} filed as {filing.reference}.")
@@ -314,7 +314,7 @@ class EvidencePackAdmin(ReadOnlyAdmin):
                 pack = evidence_pack_request(
                     incident_id=form.cleaned_data["incident"].pk, actor=request.user
                 )
-            except EvidenceError as error:
+            except ServiceError as error:
                 form.add_error(None, str(error))
             else:
                 self.message_user(request, f"{pack} is being built in the background.")
@@ -335,7 +335,7 @@ class EvidencePackAdmin(ReadOnlyAdmin):
         get_object_or_404(EvidencePack, pk=pk)
         try:
             pack = evidence_pack_download(pack_id=pk, actor=request.user)
-        except EvidenceError as error:
+        except ServiceError as error:
             self.message_user(request, str(error), level="error")
             return HttpResponseRedirect(reverse("admin:incidents_evidencepack_change", args=[pk]))
         return FileResponse(

@@ -14,6 +14,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
 from config.admin_views import admin_view_permissions
+from config.services import ServiceError
 from incidents import services
 from incidents.evidence.registry import incident_page_sections
 from incidents.forms import (
@@ -212,7 +213,7 @@ class IncidentAdmin(admin.ModelAdmin):
             try:
                 service(incident_id=incident_id, actor=request.user)
                 done += 1
-            except services.IncidentError as error:
+            except ServiceError as error:
                 refused.append(str(error))
         if done:
             self.message_user(request, f"{done} incident(s) moved.", messages.SUCCESS)

@@ -9,9 +9,10 @@ from django.contrib import admin, messages
 from django.forms import ModelForm
 from django.http import HttpRequest
 
+from config.services import ServiceError
 from incidents import services
 from incidents.models import BusinessDayClosure, Regulator
-from incidents.rules import RuleError, is_business_day
+from incidents.rules import is_business_day
 
 from .common import ERRORS
 
@@ -25,7 +26,7 @@ class ClosureForm(forms.ModelForm):
         calendar = self.cleaned_data["calendar"].strip().upper()
         try:
             is_business_day(date(2026, 1, 5), calendar)
-        except RuleError as error:
+        except ServiceError as error:
             raise forms.ValidationError(str(error)) from None
         return calendar
 

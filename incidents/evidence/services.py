@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
@@ -25,6 +25,7 @@ from django.utils import timezone
 from config.csv_safe import csv_writer
 from config.db import connection_lost
 from config.models import company_profile
+from config.services import Actor, ServiceError, enqueue_on_commit
 from customers.pii import mask_text
 from incidents.models import AffectedCustomer, EvidencePack, Filing, Incident, TimelineEvent
 from incidents.selectors import ChainCheck, scope_summary, timeline_verify
@@ -37,7 +38,6 @@ from .signing import pdf_sign, signer_name, signing_configured
 
 logger = logging.getLogger(__name__)
 
-Actor = User | AnonymousUser | None
 Progress = Callable[[int, str], None]
 NOT_NOTIFIED = "not notified"
 TIMELINE_ANNEX = "timeline.json"
@@ -46,7 +46,7 @@ CUSTOMERS_ANNEX = "affected-customers.csv"
 PROGRESS_EVERY = 100_000
 
 
-class EvidenceError(ValueError):
+class EvidenceError(ServiceError, ValueError):
     """The pack cannot be built or handed out as asked; the message says why."""
 
 
@@ -349,13 +349,7 @@ def evidence_pack_request(*, incident_id: int, actor: Actor) -> EvidencePack:
         actor=user,
         payload={"pack": pack.pk},
     )
-
-    def enqueue() -> None:
-        from django_q.tasks import async_task
-
-        async_task("incidents.evidence.tasks.evidence_pack_build_task", pack.pk)
-
-    transaction.on_commit(enqueue)
+    enqueue_on_commit("incidents.evidence.tasks.evidence_pack_build_task", pack.pk)
     return pack
 
 

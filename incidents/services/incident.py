@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from config import roles
+from config.services import ServiceError
 from incidents import events
 from incidents.models import (
     ENISA_CATEGORY,
@@ -51,7 +52,7 @@ DESCRIPTIVE_FIELDS = (
 )
 
 
-class IncidentError(ValueError):
+class IncidentError(ServiceError, ValueError):
     """The incident cannot change as asked; the message says why."""
 
 

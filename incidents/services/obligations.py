@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from config.services import ServiceError
 from incidents.models import BusinessDayClosure, Incident, Obligation, ObligationPause, Regime
 from incidents.rules import END_OF_DAY, RuleError, deadline, is_business_day, regime_applies
 
@@ -19,7 +20,7 @@ from .timeline import timeline_append, timeline_append_many
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
-class ObligationError(ValueError):
+class ObligationError(ServiceError, ValueError):
     """The obligation cannot change as asked; the message says why."""
 
 

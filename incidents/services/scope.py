@@ -18,6 +18,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config.services import ServiceError
 from customers.imports import ImportFileError
 from customers.imports.normalize import email_normalize
 from customers.imports.readers import table_open
@@ -49,7 +50,7 @@ ID_HEADERS = (
 MAX_VALUE_LENGTH = 254
 
 
-class ScopeError(ValueError):
+class ScopeError(ServiceError, ValueError):
     """The scope cannot be written as asked; the message names what is wrong."""
 
 

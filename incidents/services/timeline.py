@@ -5,12 +5,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from django.contrib.auth.models import AnonymousUser, User
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
 from config.events import event_kind
+from config.services import Actor, acting_user
 from incidents.models import Incident, TimelineEvent
 
 GENESIS_HASH = "0" * 64
@@ -45,7 +45,7 @@ def timeline_append(
     *,
     incident_id: int,
     kind: str,
-    actor: User | AnonymousUser | None,
+    actor: Actor,
     payload: dict[str, Any] | None = None,
 ) -> TimelineEvent:
     """Append one event to the incident's chain, in the caller's transaction.
@@ -67,7 +67,7 @@ def timeline_append(
         )
         seq = head["seq"] + 1 if head else 1
         prev_hash = head["hash"] if head else GENESIS_HASH
-        user = actor if actor is not None and actor.is_authenticated else None
+        user = acting_user(actor)
         actor_label = user.get_username() if user else "system"
         # Never earlier than the head: another machine's clock may lag this one's.
         occurred_at = max(timezone.now(), head["occurred_at"]) if head else timezone.now()
@@ -99,7 +99,7 @@ def timeline_append_many(
     *,
     incident_id: int,
     events: list[tuple[str, dict[str, Any]]],
-    actor: User | AnonymousUser | None,
+    actor: Actor,
 ) -> list[TimelineEvent]:
     """Append several events (kind, payload), in order, to the incident's chain with one
     lock, one head lookup and one INSERT: what a set-based write (a hundred obligations
@@ -120,7 +120,7 @@ def timeline_append_many(
         )
         seq = head["seq"] if head else 0
         prev_hash = head["hash"] if head else GENESIS_HASH
-        user = actor if actor is not None and actor.is_authenticated else None
+        user = acting_user(actor)
         actor_label = user.get_username() if user else "system"
         occurred_at = max(timezone.now(), head["occurred_at"]) if head else timezone.now()
         rows: list[TimelineEvent] = []

@@ -14,6 +14,7 @@ from django.utils.html import format_html_join
 
 from config import roles
 from config.admin_views import admin_view_permissions
+from config.services import ServiceError
 from customers.models import Customer
 from customers.pii import can_view_pii
 
@@ -32,7 +33,6 @@ from ..selectors import (
     communication_previews,
     communication_sign_off_blockers,
 )
-from ..services import TransitionRefused
 from .common import error_message
 from .delivery import progress_html
 
@@ -265,7 +265,7 @@ class CommunicationAdmin(admin.ModelAdmin):
                 return HttpResponseRedirect(
                     reverse("admin:notifications_communication_change", args=[communication.pk])
                 )
-            except (TransitionRefused, ValidationError) as error:
+            except (ServiceError, ValidationError) as error:
                 form.add_error(None, error_message(error))
         return TemplateResponse(
             request,

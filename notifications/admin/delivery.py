@@ -18,7 +18,8 @@ from django.utils.safestring import SafeString
 
 from config.admin_confirm import confirm_first
 from config.admin_pii import PiiListRule
-from config.admin_views import admin_view_permissions
+from config.admin_views import ReadOnlyAdmin, admin_view_permissions
+from config.services import ServiceError
 from config.uploads import upload_size_check
 from customers.models import PiiAccess
 from customers.pii import can_view_pii, mask_email, mask_text
@@ -29,14 +30,13 @@ from ..selectors import delivery_outcomes, delivery_progress
 from ..services.bounces import bounces_from_csv, bounces_from_dsn, bounces_record, dsn_messages
 from ..services.codes import codes_free, codes_import
 from ..services.delivery import (
-    DeliveryError,
     communication_audience_size,
     communication_needs_codes,
     communication_send,
     delivery_pause,
     delivery_resume,
 )
-from ..services.letters import LetterError, letter_batch_create, letter_batch_mark_posted
+from ..services.letters import letter_batch_create, letter_batch_mark_posted
 from .common import error_message
 
 SEND = "notifications.send_communication"
@@ -82,7 +82,7 @@ def _form_page(
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
+class DeliveryAdmin(ReadOnlyAdmin):
     list_display = ["communication", "kind", "status", "started_at", "completed_at"]
     list_select_related = ["communication"]
     list_filter = ["status", "kind"]
@@ -101,15 +101,6 @@ class DeliveryAdmin(admin.ModelAdmin):
         "progress",
     ]
     actions = ["pause", "resume", "letters_a4", "letters_us"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_resume_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(RESUME)
@@ -177,7 +168,7 @@ class DeliveryAdmin(admin.ModelAdmin):
             try:
                 call(delivery)
                 ok += 1
-            except (DeliveryError, LetterError, ValidationError) as error:
+            except (ServiceError, ValidationError) as error:
                 refused.append(error_message(error))
         if ok:
             self.message_user(request, f"{ok} {done}.", messages.SUCCESS)
@@ -212,7 +203,7 @@ class DeliveryAdmin(admin.ModelAdmin):
                     actor=request.user,
                     kind=form.cleaned_data["kind"],
                 )
-            except DeliveryError as error:
+            except ServiceError as error:
                 form.add_error(None, error_message(error))
             else:
                 self.message_user(request, f"'{communication}' is being sent.", messages.SUCCESS)
@@ -286,7 +277,7 @@ class DeliveryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(PiiListRule, admin.ModelAdmin):
+class NotificationAdmin(PiiListRule, ReadOnlyAdmin):
     list_display = ["communication", "customer", "channel", "status", "attempts", "sent_at"]
     list_select_related = ["communication", "customer"]
     list_filter = ["status", "channel"]
@@ -313,15 +304,6 @@ class NotificationAdmin(PiiListRule, admin.ModelAdmin):
         # An SMTP refusal quotes the address it refused.
         return mask_text(notification.last_error)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def get_urls(self) -> list[URLPattern]:
         return [
             path(
@@ -341,7 +323,7 @@ class NotificationAdmin(PiiListRule, admin.ModelAdmin):
 
 
 @admin.register(LetterBatch)
-class LetterBatchAdmin(admin.ModelAdmin):
+class LetterBatchAdmin(ReadOnlyAdmin):
     list_display = ["__str__", "paper_size", "status", "built_of", "created_at", "posted_at"]
     list_select_related = ["communication"]
     list_filter = ["status", "paper_size"]
@@ -362,15 +344,6 @@ class LetterBatchAdmin(admin.ModelAdmin):
     )
     readonly_fields = fields
     actions = ["mark_posted"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_post_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("notifications.post_letterbatch")
@@ -396,7 +369,7 @@ class LetterBatchAdmin(admin.ModelAdmin):
             try:
                 letter_batch_mark_posted(batch_id=batch.pk, actor=request.user)
                 done += 1
-            except LetterError as error:
+            except ServiceError as error:
                 self.message_user(request, str(error), messages.ERROR)
         if done:
             self.message_user(request, f"{done} batch(es) recorded as posted.", messages.SUCCESS)
@@ -429,7 +402,7 @@ class LetterBatchAdmin(admin.ModelAdmin):
 
 
 @admin.register(RemediationCode)
-class RemediationCodeAdmin(PiiListRule, admin.ModelAdmin):
+class RemediationCodeAdmin(PiiListRule, ReadOnlyAdmin):
     # The codes themselves are secrets handed to people: the list shows them shortened.
     list_display = ["__str__", "incident", "vendor", "expires_on", "assigned_at"]
     list_select_related = ["incident"]
@@ -439,15 +412,6 @@ class RemediationCodeAdmin(PiiListRule, admin.ModelAdmin):
     readonly_fields = ("incident", "vendor", "expires_on", "assigned_at", "imported_at")
     fields = readonly_fields
     actions = None
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_urls(self) -> list[URLPattern]:
         return [

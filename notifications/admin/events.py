@@ -6,13 +6,14 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from config.admin_views import ReadOnlyAdmin
 from customers.pii import can_view_pii, mask_email, mask_text
 
 from ..models import DeliveryEvent
 
 
 @admin.register(DeliveryEvent)
-class DeliveryEventAdmin(admin.ModelAdmin):
+class DeliveryEventAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "provider", "event_type", "kind", "outcome", "occurred_at"]
     list_filter = ["outcome", "provider", "kind"]
     search_fields = ["=provider_message_id", "=reference"]
@@ -37,12 +38,3 @@ class DeliveryEventAdmin(admin.ModelAdmin):
     @admin.display(description="description")
     def masked_description(self, event: DeliveryEvent) -> str:
         return mask_text(event.description)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -13,7 +13,8 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from config.admin_views import admin_view_permissions
+from config.admin_views import ReadOnlyAdmin, admin_view_permissions
+from config.services import ServiceError
 from incidents.models import Incident
 
 from ..models import (
@@ -40,7 +41,6 @@ from ..reach.substitute import (
     substitute_notice_sign_off_blockers,
     substitute_notice_texts,
 )
-from ..services.common import TransitionRefused
 from .common import error_message
 
 
@@ -79,7 +79,7 @@ class ReturnFileForm(forms.Form):
 
 
 @admin.register(ReturnedLetter)
-class ReturnedLetterAdmin(admin.ModelAdmin):
+class ReturnedLetterAdmin(ReadOnlyAdmin):
     # The address the letter went to is kept for the count, and shown to nobody here.
     list_display = ["reference", "returned_on", "reason", "source", "recorded_at"]
     list_select_related = ["notification"]
@@ -91,15 +91,6 @@ class ReturnedLetterAdmin(admin.ModelAdmin):
     @admin.display(description="reference")
     def reference(self, letter: ReturnedLetter) -> str:
         return reference_display(letter.notification.reference)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_urls(self) -> list[URLPattern]:
         return [
@@ -177,21 +168,12 @@ class SignOffSubstituteForm(forms.Form):
 
 
 @admin.register(SubstituteNotice)
-class SubstituteNoticeAdmin(admin.ModelAdmin):
+class SubstituteNoticeAdmin(ReadOnlyAdmin):
     list_display = ["incident", "regime", "region", "outcome", "unreached", "decided_at"]
     list_select_related = ["incident"]
     list_filter = ["regime", "outcome"]
     readonly_fields = [f.name for f in SubstituteNotice._meta.fields]
     actions = None
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_urls(self) -> list[URLPattern]:
         return [
@@ -246,7 +228,7 @@ class SubstituteNoticeAdmin(admin.ModelAdmin):
                     role=form.cleaned_data["role"],
                     content_hash=content_hash,
                 )
-            except (ValidationError, TransitionRefused) as error:
+            except (ServiceError, ValidationError) as error:
                 form.add_error(None, error_message(error))
             else:
                 self.message_user(
@@ -291,7 +273,7 @@ class SubstituteNoticeAdmin(admin.ModelAdmin):
 
 
 @admin.register(CallCentrePack)
-class CallCentrePackAdmin(admin.ModelAdmin):
+class CallCentrePackAdmin(ReadOnlyAdmin):
     list_display = ["__str__", "number", "created_at", "standing"]
     list_select_related = ["communication"]
     readonly_fields = (
@@ -321,15 +303,6 @@ class CallCentrePackAdmin(admin.ModelAdmin):
             reverse("admin:notifications_callcentrepack_export", args=[pack.pk, "pdf"]),
             reverse("admin:notifications_callcentrepack_export", args=[pack.pk, "csv"]),
         )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view

@@ -14,6 +14,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from config.admin_views import admin_view_permissions
+from config.services import ServiceError
 
 from .. import services
 from ..forms import ReviewForm, TemplateVersionForm
@@ -28,7 +29,6 @@ from ..selectors import (
     template_version_problems,
     template_version_readability,
 )
-from ..services import TransitionRefused
 from .common import error_message
 
 REVIEW = "notifications.review_templateversion"
@@ -209,7 +209,7 @@ class TemplateVersionAdmin(admin.ModelAdmin):
             try:
                 services.template_version_submit(version_id=version.pk, actor=request.user)
                 submitted += 1
-            except TransitionRefused as error:
+            except ServiceError as error:
                 refused.append(str(error))
         self.message_user(request, f"{submitted} submitted for legal review.", messages.SUCCESS)
         for reason in refused:
@@ -307,7 +307,7 @@ class TemplateVersionAdmin(admin.ModelAdmin):
                 return HttpResponseRedirect(
                     reverse("admin:notifications_templateversion_change", args=[version.pk])
                 )
-            except (TransitionRefused, ValidationError) as error:
+            except (ServiceError, ValidationError) as error:
                 form.add_error(None, error_message(error))
         return self._page(request, version, "review", title=f"Legal review of {version}", form=form)
 
@@ -324,7 +324,7 @@ class TemplateVersionAdmin(admin.ModelAdmin):
                 return HttpResponseRedirect(
                     reverse("admin:notifications_templateversion_change", args=[version.pk])
                 )
-            except TransitionRefused as refused:
+            except ServiceError as refused:
                 error = str(refused)
         return self._page(
             request, version, "submit", title=f"Submit {version} for legal review", error=error

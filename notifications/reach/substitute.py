@@ -9,7 +9,7 @@ import re
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from incidents.models import AffectedCustomer, Incident, Obligation, Regime
@@ -25,7 +25,13 @@ from ..models import (
     TemplateVersion,
 )
 from ..rendering import ART34_VARIABLES, CATEGORY_VARIABLES
-from ..services.common import Actor, TransitionRefused, acting_user, holds_role
+from ..services.common import (
+    Actor,
+    TransitionRefused,
+    acting_user,
+    sign_off_record,
+    sign_off_signer,
+)
 from ..services.templates import template_create, template_version_writers
 from .unreached import unreached_counts
 
@@ -391,15 +397,7 @@ def substitute_notice_sign_off(
 ) -> SubstituteNoticeSignOff:
     """The CMO or the CISO signs exactly the texts they saw (`content_hash`): two people,
     neither a writer of the texts, one role each."""
-    if role not in SignOffRole.values:
-        raise ValidationError({"role": f"{role!r} does not sign substitute notices"})
-    signer = acting_user(actor)
-    if (
-        signer is None
-        or not holds_role(signer, role)
-        or not signer.has_perm("notifications.sign_communication")
-    ):
-        raise TransitionRefused(f"{actor} is not in the {role} group and cannot sign as {role}.")
+    signer = sign_off_signer(actor=actor, role=role, what="substitute notices")
     notice = SubstituteNotice.objects.select_for_update().get(pk=notice_id)
     current = substitute_notice_content_hash(notice=notice)
     if content_hash != current:
@@ -410,27 +408,15 @@ def substitute_notice_sign_off(
     texts = substitute_notice_texts(notice=notice).values()
     if any(signer.pk in template_version_writers(version=v) for v in texts):
         raise TransitionRefused(f"{actor} wrote or edited these texts and cannot sign them off.")
-    for existing in substitute_notice_current_sign_offs(notice=notice):
-        if existing.user_id == signer.pk:
-            raise TransitionRefused(
-                f"{actor} already signed these texts as {existing.role}; "
-                "one person signs once, whatever roles they hold."
-            )
-        if existing.role == role:
-            raise TransitionRefused(f"These texts are already signed by the {role}.")
-    try:
-        with transaction.atomic():
-            sign_off = SubstituteNoticeSignOff.objects.create(
-                notice=notice,
-                role=role,
-                user=signer,
-                content_hash=current,
-                signed_at=timezone.now(),
-            )
-    except IntegrityError as error:
-        raise TransitionRefused(
-            f"These texts already have a {role} sign-off or one by {actor}."
-        ) from error
+    sign_off = sign_off_record(
+        model=SubstituteNoticeSignOff,
+        subject={"notice": notice},
+        label="these texts",
+        current=substitute_notice_current_sign_offs(notice=notice),
+        signer=signer,
+        role=role,
+        content_hash=current,
+    )
     timeline_append(
         incident_id=notice.incident_id,
         kind=events.SUBSTITUTE_NOTICE_SIGNED_OFF,

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from incidents.models import DataCategory, Incident, TimelineEvent
@@ -28,7 +28,7 @@ from ..selectors import (
     communication_sign_off_blockers,
     language_primary,
 )
-from .common import Actor, TransitionRefused, acting_user, holds_role
+from .common import Actor, TransitionRefused, acting_user, sign_off_record, sign_off_signer
 from .templates import template_version_writers
 
 
@@ -161,7 +161,7 @@ def communication_create(
     timeline_append(
         incident_id=incident_id,
         kind="communication.created",
-        actor=actor,  # type: ignore[arg-type]
+        actor=actor,
         payload={
             "communication": communication.pk,
             "content_hash": communication_content_hash(communication=communication),
@@ -224,7 +224,7 @@ def communication_update(
     timeline_append(
         incident_id=communication.incident_id,
         kind="communication.changed",
-        actor=actor,  # type: ignore[arg-type]
+        actor=actor,
         payload={
             "communication": communication_id,
             "changed": [str(c) for c in changed],
@@ -260,7 +260,7 @@ def _sign_offs_void(*, communication: Communication, actor: Actor, reason: str) 
     timeline_append(
         incident_id=communication.incident_id,
         kind="communication.sign_offs_voided",
-        actor=actor,  # type: ignore[arg-type]
+        actor=actor,
         payload={
             "communication": communication.pk,
             "sign_offs": [{"role": s.role, "user": s.user.get_username()} for s in active],
@@ -339,15 +339,7 @@ def communication_sign_off(
     communication row lock serialises racing sign-offs, and the partial unique constraints
     refuse a second one if anything slips past it.
     """
-    if role not in SignOffRole.values:
-        raise ValidationError({"role": f"{role!r} does not sign communications"})
-    signer = acting_user(actor)
-    if (
-        signer is None
-        or not holds_role(signer, role)
-        or not signer.has_perm("notifications.sign_communication")
-    ):
-        raise TransitionRefused(f"{actor} is not in the {role} group and cannot sign as {role}.")
+    signer = sign_off_signer(actor=actor, role=role, what="communications")
     communication = (
         Communication.objects.select_for_update()
         .select_related("incident")
@@ -363,31 +355,19 @@ def communication_sign_off(
     blockers = communication_sign_off_blockers(communication=communication)
     if blockers:
         raise TransitionRefused("Cannot sign off yet: " + " ".join(blockers))
-    for existing in communication_active_sign_offs(communication=communication):
-        if existing.user_id == signer.pk:
-            raise TransitionRefused(
-                f"{actor} already signed {communication} as {existing.role}; "
-                "one person signs once, whatever roles they hold."
-            )
-        if existing.role == role:
-            raise TransitionRefused(f"{communication} is already signed by the {role}.")
-    try:
-        with transaction.atomic():
-            sign_off = CommunicationSignOff.objects.create(
-                communication=communication,
-                role=role,
-                user=signer,
-                content_hash=current,
-                signed_at=timezone.now(),
-            )
-    except IntegrityError as error:
-        raise TransitionRefused(
-            f"{communication} already has a {role} sign-off or one by {actor}."
-        ) from error
+    sign_off = sign_off_record(
+        model=CommunicationSignOff,
+        subject={"communication": communication},
+        label=str(communication),
+        current=communication_active_sign_offs(communication=communication),
+        signer=signer,
+        role=role,
+        content_hash=current,
+    )
     timeline_append(
         incident_id=communication.incident_id,
         kind="communication.signed_off",
-        actor=actor,  # type: ignore[arg-type]
+        actor=actor,
         payload={"communication": communication.pk, "role": role, "content_hash": current},
     )
     signed_roles = {s.role for s in communication_active_sign_offs(communication=communication)}
@@ -398,7 +378,7 @@ def communication_sign_off(
         timeline_append(
             incident_id=communication.incident_id,
             kind="communication.approved",
-            actor=actor,  # type: ignore[arg-type]
+            actor=actor,
             payload={"communication": communication.pk, "content_hash": current},
         )
     return sign_off

@@ -5,7 +5,6 @@ the same Message-ID both times."""
 
 import binascii
 import logging
-import smtplib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,16 +12,10 @@ from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
 from typing import Any
 
-from anymail.exceptions import (
-    AnymailAPIError,
-    AnymailError,
-    AnymailInvalidAddress,
-    AnymailRecipientsRefused,
-)
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.db.models import Count, F, Min, Q
@@ -30,7 +23,9 @@ from django.utils import timezone
 
 from config.db import on_lost_connection_retry
 from config.drills import DrillWithoutRecipientsError, drill_message_redirect, drill_recipients
+from config.mail import messages_send, provider_message_id
 from config.models import company_profile
+from config.services import ServiceError, enqueue_on_commit
 from customers.contact_quality import customers_mark_email_status
 from customers.models import Customer, Touchpoint
 from incidents.models import AffectedCustomer
@@ -71,7 +66,7 @@ logger = logging.getLogger(__name__)
 OPEN_STATUSES = (Notification.Status.PENDING, Notification.Status.CLAIMED)
 
 
-class DeliveryError(Exception):
+class DeliveryError(ServiceError):
     """A send, pause or resume was refused; the message says which communication and why."""
 
 
@@ -190,13 +185,11 @@ def _follow_ups_skip(communication: Communication) -> int:
 
 
 def _chains_enqueue(delivery_id: int) -> None:
-    def enqueue() -> None:
-        from django_q.tasks import async_task
-
-        for _ in range(settings.DELIVERY_PARALLEL_BATCHES):
-            async_task("notifications.tasks.delivery_send_batch_task", delivery_id)
-
-    transaction.on_commit(enqueue)
+    enqueue_on_commit(
+        "notifications.tasks.delivery_send_batch_task",
+        delivery_id,
+        times=settings.DELIVERY_PARALLEL_BATCHES,
+    )
 
 
 @transaction.atomic
@@ -568,102 +561,6 @@ def message_bytes(message: EmailMultiAlternatives) -> bytes:
     )
 
 
-def _smtp_code(error: Exception) -> int:
-    if isinstance(error, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _msg in error.recipients.values()]
-        return max(codes) if codes else 0
-    return int(getattr(error, "smtp_code", 0) or 0)
-
-
-def provider_message_id(message: EmailMultiAlternatives) -> str:
-    """The email provider's id for a message anymail sent ("" over SMTP)."""
-    status = getattr(message, "anymail_status", None)
-    value = getattr(status, "message_id", None)
-    if value is None and status is not None:
-        # One id per recipient when the provider gave several; ours have one recipient.
-        ids = {str(s.message_id) for s in status.recipients.values() if s.message_id}
-        value = ids.pop() if len(ids) == 1 else None
-    return "" if value is None else str(value)[:255]
-
-
-def _provider_failure(error: AnymailError) -> tuple[bool, str]:
-    """(permanent?, reason) of a provider's refusal: its 4xx answers are final except 429."""
-    if isinstance(error, AnymailRecipientsRefused | AnymailInvalidAddress):
-        return True, f"refused by the provider: {error}"
-    code = getattr(error, "status_code", None) if isinstance(error, AnymailAPIError) else None
-    permanent = code is not None and 400 <= int(code) < 500 and int(code) != 429
-    # The error's own words only: the provider's response body may echo the address.
-    words = " ".join(str(arg) for arg in error.args).splitlines()
-    return permanent, f"provider {code or 'error'}: {(words or [''])[0][:300]}"
-
-
-def _messages_send(
-    messages: list[tuple[int, EmailMultiAlternatives]],
-    provider_ids: dict[int, str] | None = None,
-) -> tuple[list[int], dict[int, str], dict[int, str]]:
-    """Send over one connection: (sent ids, temporary failures, permanent failures).
-
-    Each message is sent on its own so that one refused recipient fails only itself; a
-    lost connection leaves the rest of the batch for a retry. Through an email provider
-    the provider's id of each sent message goes into `provider_ids`.
-    """
-    sent: list[int] = []
-    temporary: dict[int, str] = {}
-    permanent: dict[int, str] = {}
-    if not messages:
-        return sent, temporary, permanent
-    lost: Exception
-    backend = get_connection(fail_silently=False)
-    try:
-        backend.open()
-    except (OSError, smtplib.SMTPException) as error:
-        return sent, {pk: f"cannot connect: {error}" for pk, _ in messages}, permanent
-    # With the SMTP backend, send over its connection directly (see message_bytes); any
-    # other backend (files in development, memory in tests) gets Django's messages.
-    smtp = getattr(backend, "connection", None)
-    if not isinstance(smtp, smtplib.SMTP):
-        smtp = None
-    envelope_from = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
-    try:
-        for index, (pk, message) in enumerate(messages):
-            try:
-                if smtp is not None:
-                    smtp.sendmail(envelope_from, message.to, message_bytes(message))
-                else:
-                    backend.send_messages([message])
-            except AnymailError as error:
-                # The provider's API answered (or could not be reached) for this message
-                # alone: a refusal fails it, anything else is tried again later.
-                is_permanent, reason = _provider_failure(error)
-                (permanent if is_permanent else temporary)[pk] = reason
-                continue
-            except smtplib.SMTPServerDisconnected as error:
-                lost = error
-            except smtplib.SMTPException as error:
-                # SMTPException is an OSError too: refusals are told apart before it.
-                code = _smtp_code(error)
-                (permanent if code >= 500 else temporary)[pk] = f"{code} {error}"
-                continue
-            except OSError as error:
-                lost = error
-            else:
-                sent.append(pk)
-                if provider_ids is not None and smtp is None:
-                    provider_id = provider_message_id(message)
-                    if provider_id:
-                        provider_ids[pk] = provider_id
-                continue
-            for rest, _ in messages[index:]:
-                temporary[rest] = f"connection lost: {lost}"
-            break
-    finally:
-        try:
-            backend.close()
-        except (OSError, smtplib.SMTPException):
-            logger.warning("closing the SMTP connection failed", exc_info=True)
-    return sent, temporary, permanent
-
-
 @transaction.atomic
 def _outcomes_record(
     delivery: Delivery,
@@ -766,8 +663,9 @@ def delivery_send_batch(*, delivery_id: int) -> BatchResult:
         return _batch_finish(delivery, BatchResult(wait=wait))
     rows = list(Notification.objects.filter(pk__in=ids, claim_token=token))
     messages, malformed, broken = _messages_build(delivery.communication, rows)
-    provider_ids: dict[int, str] = {}
-    sent, temporary, permanent = _messages_send(messages, provider_ids)
+    outcome = messages_send(messages, encode=message_bytes)
+    sent, temporary, permanent = outcome.sent, outcome.temporary, outcome.permanent
+    provider_ids = outcome.provider_ids
     permanent.update(broken)
     # The mail has left: a dropped connection must not make it leave again.
     counts = on_lost_connection_retry(

@@ -19,6 +19,7 @@ from weasyprint import HTML
 
 from config.csv_safe import csv_writer
 from config.models import CompanyProfile, company_profile
+from config.services import ServiceError, enqueue_on_commit
 from customers.models import Customer, Touchpoint
 from incidents.evidence.render import BASE_URL, StaticOnlyFetcher
 from incidents.models import AffectedCustomer
@@ -48,7 +49,7 @@ LETTER_STATUSES = (
 )
 
 
-class LetterError(Exception):
+class LetterError(ServiceError):
     """A letter batch action was refused; the message says which and why."""
 
 
@@ -89,13 +90,7 @@ def letter_batch_create(*, communication_id: int, paper_size: str, actor: Actor)
         raise LetterError(f"Nobody of '{communication}' is waiting for a letter.")
     LetterBatch.objects.filter(pk=batch.pk).update(letters=letters)
     batch.letters = letters
-
-    def enqueue() -> None:
-        from django_q.tasks import async_task
-
-        async_task("notifications.tasks.letter_batch_build_task", batch.pk)
-
-    transaction.on_commit(enqueue)
+    enqueue_on_commit("notifications.tasks.letter_batch_build_task", batch.pk)
     return batch
 
 

@@ -107,7 +107,7 @@ def template_create(
     timeline_append(
         incident_id=incident_id,
         kind="message_template.created",
-        actor=actor,  # type: ignore[arg-type]
+        actor=actor,
         payload=_version_payload(version),
     )
     return version
@@ -143,7 +143,7 @@ def template_version_create(
     timeline_append(
         incident_id=template.incident_id,
         kind="template_version.created",
-        actor=actor,  # type: ignore[arg-type]
+        actor=actor,
         payload=_version_payload(version),
     )
     return version
@@ -194,7 +194,7 @@ def template_version_update(
     timeline_append(
         incident_id=version.template.incident_id,
         kind=TEMPLATE_VERSION_EDITED,
-        actor=actor,  # type: ignore[arg-type]
+        actor=actor,
         payload=_version_payload(version),
     )
     return version
@@ -233,7 +233,7 @@ def template_version_submit(*, version_id: int, actor: Actor) -> TemplateVersion
     timeline_append(
         incident_id=version.template.incident_id,
         kind="template_version.submitted",
-        actor=actor,  # type: ignore[arg-type]
+        actor=actor,
         payload=_version_payload(version),
     )
     version.refresh_from_db()
@@ -303,7 +303,7 @@ def _review_close(
     timeline_append(
         incident_id=version.template.incident_id,
         kind=REVIEW_KINDS[outcome],
-        actor=actor,  # type: ignore[arg-type]
+        actor=actor,
         payload={**_version_payload(version), "comment": comment.strip()},
     )
     version.refresh_from_db()

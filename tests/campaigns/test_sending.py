@@ -19,6 +19,7 @@ from tests.campaigns.factories import (
     scope_write,
     segment_with,
 )
+from tests.conftest import SmtpInbox, smtp_serving
 
 pytestmark = pytest.mark.django_db
 
@@ -197,3 +198,41 @@ def test_start_needs_the_send_permission(make_user):
     with pytest.raises(CampaignError, match="may not start campaigns"):
         campaign_start(campaign_id=campaign.pk, actor=auditor)
     assert Campaign.objects.get(pk=campaign.pk).status == Campaign.Status.DRAFT
+
+
+class RefusingInbox(SmtpInbox):
+    """A real SMTP server that refuses some recipients: for good (550) or for now (451)."""
+
+    def __init__(self, *, never: set[str], later: set[str]) -> None:
+        super().__init__(host="127.0.0.1", port=0)
+        self.never, self.later = never, later
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.never:
+            return "550 5.1.1 no such mailbox"
+        if address in self.later:
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_a_refused_recipient_fails_only_itself_and_accepted_mail_never_goes_twice(settings):
+    customers = CustomerFactory.create_batch(5)
+    gone, busy = customers[1], customers[3]
+    inbox = RefusingInbox(never={gone.email}, later={busy.email})
+    campaign = started(customers)
+
+    with smtp_serving(inbox, settings):
+        for _ in range(settings.CAMPAIGNS_MAX_ATTEMPTS + 1):
+            campaign_send_batch(campaign_id=campaign.pk)
+
+    # Each accepted message left once, though the batch around it had refusals.
+    received = sorted(inbox.recipients())
+    assert received == sorted(c.email for c in customers if c not in (gone, busy))
+    status = dict(CampaignSend.objects.values_list("customer_id", "status"))
+    assert status[gone.pk] == CampaignSend.Status.FAILED  # refused for good at once
+    assert status[busy.pk] == CampaignSend.Status.FAILED  # refused "for now" every time
+    assert CampaignSend.objects.get(customer=busy).attempts == settings.CAMPAIGNS_MAX_ATTEMPTS
+    assert [s for c, s in status.items() if c not in (gone.pk, busy.pk)] == ["sent"] * 3
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.COMPLETED

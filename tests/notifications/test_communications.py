@@ -244,7 +244,7 @@ def test_one_role_signs_once(scenario, cmo, make_user):
     incident, v, _ = scenario
     communication = create(incident, v.values())
     sign(communication, cmo, roles.CMO)
-    with pytest.raises(TransitionRefused, match="already signed by the CMO"):
+    with pytest.raises(TransitionRefused, match="The CMO has already signed"):
         sign(communication, make_user("cmo2", roles.CMO), roles.CMO)
 
 

@@ -228,7 +228,7 @@ def test_one_person_signs_the_substitute_texts_once(world, make_user):
         substitute_notice_sign_off(
             notice_id=notice.pk, actor=both, role="CISO", content_hash=content_hash
         )
-    with pytest.raises(TransitionRefused, match="already signed by the CMO"):
+    with pytest.raises(TransitionRefused, match="The CMO has already signed"):
         substitute_notice_sign_off(
             notice_id=notice.pk,
             actor=make_user("cmo2", roles.CMO),
