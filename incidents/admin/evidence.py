@@ -18,7 +18,7 @@ from config.services import ServiceError
 from incidents.evidence.services import evidence_pack_download, evidence_pack_request
 from incidents.forms import utc
 from incidents.models import EvidencePack, Filing, Incident, Obligation, RegulatorNotice
-from incidents.notice import (
+from incidents.services.notice import (
     filing_record,
     notice_draft,
     notice_pdf,

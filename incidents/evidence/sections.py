@@ -11,8 +11,8 @@ from incidents.models import (
     Obligation,
     RegulatorNotice,
 )
-from incidents.notice import notice_content
 from incidents.selectors import scope_summary
+from incidents.services.notice import notice_content
 
 from .registry import SectionContent, Table, evidence_section_register
 

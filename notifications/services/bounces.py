@@ -18,8 +18,8 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from customers.contact_quality import customers_mark_email_status
 from customers.models import Customer
+from customers.services.contact_quality import customers_mark_email_status
 from incidents.services import timeline_append
 
 from ..models import Delivery, Notification

@@ -26,8 +26,8 @@ from config.drills import DrillWithoutRecipientsError, drill_message_redirect, d
 from config.mail import messages_send, provider_message_id
 from config.models import company_profile
 from config.services import ServiceError, enqueue_on_commit
-from customers.contact_quality import customers_mark_email_status
 from customers.models import Customer, Touchpoint
+from customers.services.contact_quality import customers_mark_email_status
 from incidents.models import AffectedCustomer
 from incidents.services import (
     incident_record_people_notified,

@@ -25,8 +25,8 @@ from config.readiness.services import readiness_report, readiness_snapshot_take
 from config.tasks import READINESS_SNAPSHOT, housekeeping_schedule
 from customers.models import Customer
 from incidents.models import Incident, Regime
-from incidents.notice import filing_record, notice_draft
 from incidents.services import incident_open
+from incidents.services.notice import filing_record, notice_draft
 from notifications.models import Communication
 from notifications.services.delivery import communication_send
 from tests.campaigns.factories import scope_write

@@ -12,7 +12,6 @@ from campaigns.models import Campaign, Withholding
 from config import roles
 from customers.models import Customer, Segment, SegmentMembership
 from incidents.models import Filing, Incident, RegulatorNotice
-from incidents.notice import filing_record, notice_draft
 from incidents.services import (
     assessment_record,
     incident_decide_art33,
@@ -20,6 +19,7 @@ from incidents.services import (
     incident_open,
     scope_set,
 )
+from incidents.services.notice import filing_record, notice_draft
 from notifications.models import Delivery, LetterBatch, Notification
 from tests.notifications.delivery_helpers import signed_off
 from tests.notifications.factories import approved

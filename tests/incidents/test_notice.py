@@ -12,8 +12,8 @@ from pypdf import PdfReader
 
 from config import roles
 from incidents.models import Filing, Incident, Obligation, RegulatorNotice, TimelineEvent
-from incidents.notice import NoticeError, filing_record, notice_draft
 from incidents.services import incident_decide_art33, incident_open, obligation_meet
+from incidents.services.notice import NoticeError, filing_record, notice_draft
 
 pytestmark = pytest.mark.django_db
 

@@ -14,8 +14,8 @@ from config import roles
 from config.company import company_profile_update
 from customers.models import Customer
 from incidents.models import AffectedCustomer, RegulatorNotice, TimelineEvent
-from incidents.notice import NoticeError, filing_record, notice_draft, notice_update
 from incidents.services import assessment_record, incident_open, obligations_sync
+from incidents.services.notice import NoticeError, filing_record, notice_draft, notice_update
 
 pytestmark = pytest.mark.django_db
 

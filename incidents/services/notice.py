@@ -17,8 +17,8 @@ from django.utils import timezone
 from config.models import company_profile as kernel_company_profile
 from config.services import Actor, ServiceError
 
-from .evidence.render import pdf_render
-from .models import (
+from ..evidence.render import pdf_render
+from ..models import (
     AffectedCustomer,
     DataCategory,
     Filing,
@@ -27,8 +27,8 @@ from .models import (
     Regime,
     RegulatorNotice,
 )
-from .services import ObligationError, obligation_meet, timeline_append
-from .services.obligations import FUTURE_TOLERANCE
+from .obligations import FUTURE_TOLERANCE, ObligationError, obligation_meet
+from .timeline import timeline_append
 
 # A filing recorded later than this after it happened needs the reason it was not at once.
 BACKDATE_TOLERANCE = timedelta(hours=24)
