@@ -13,7 +13,7 @@ from django.utils import timezone
 from config import roles
 from incidents import events
 from incidents.models import DrillChange, Incident
-from incidents.signals import incident_drill_changed
+from incidents.signals import incident_drill_changed_send
 
 from .incident import IncidentError, _user
 from .timeline import timeline_append
@@ -128,8 +128,7 @@ def incident_drill_change_confirm(
         },
     )
     cmo = user if roles.CMO in other_roles else change.requested_by
-    incident_drill_changed.send(
-        sender=Incident,
+    incident_drill_changed_send(
         incident_id=incident_id,
         is_drill=change.to_drill,
         actor=user,

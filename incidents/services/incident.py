@@ -22,7 +22,7 @@ from incidents.models import (
     Regime,
 )
 from incidents.rules import RuleError, enisa_severity
-from incidents.signals import incident_closed, incident_updated
+from incidents.signals import incident_closed_send, incident_updated_send
 
 from .obligations import obligations_apply_decision, obligations_sync
 from .timeline import timeline_append
@@ -188,9 +188,7 @@ def incident_update(
     )
     if "awareness_at" in diff:
         obligations_sync(incident_id=incident.pk, actor=actor)
-    incident_updated.send(
-        sender=Incident, incident_id=incident.pk, changed=sorted(diff), actor=_user(actor)
-    )
+    incident_updated_send(incident_id=incident.pk, changed=sorted(diff), actor=_user(actor))
     return incident
 
 
@@ -294,7 +292,7 @@ def incident_close(*, incident_id: int, actor: User | AnonymousUser | None) -> I
         kind=events.INCIDENT_CLOSED,
         verb="closed",
     )
-    incident_closed.send(sender=Incident, incident_id=incident_id, actor=_user(actor))
+    incident_closed_send(incident_id=incident_id, actor=_user(actor))
     return incident
 
 

@@ -30,7 +30,7 @@ from incidents.models import (
     ForensicListRow,
     Incident,
 )
-from incidents.signals import scope_changed
+from incidents.signals import scope_changed_send
 
 from .obligations import obligations_sync
 from .timeline import timeline_append
@@ -157,9 +157,7 @@ def _scope_write(
         },
     )
     user = actor if actor is not None and actor.is_authenticated else None
-    scope_changed.send(
-        sender=Incident, incident_id=incident.pk, added=added, removed=removed, actor=user
-    )
+    scope_changed_send(incident_id=incident.pk, added=added, removed=removed, actor=user)
     if total and incident.scope_identified_at is None:
         # The first scope written is when the people affected were identified: a clock
         # start some state laws name. A DPO may record an earlier time.

@@ -8,12 +8,11 @@ held for the length of the dry run only.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import cast
 
 from django.db import transaction
 
 from incidents.selectors import ScopeSummary, scope_summary
-from incidents.signals import scope_holds_requested
+from incidents.signals import scope_holds_ask
 
 from .scope import ScopeChange
 
@@ -63,11 +62,7 @@ class _DryRun(Exception):
 
 def _holds(incident_id: int) -> dict[str, tuple[str, int]]:
     # Campaigns live in an app incidents does not import: they answer through a signal.
-    found: dict[str, tuple[str, int]] = {}
-    for _receiver, answer in scope_holds_requested.send(sender=None, incident_id=incident_id):
-        for name, status, people in cast(list[tuple[str, str, int]], answer or []):
-            found[name] = (status, people)
-    return found
+    return scope_holds_ask(incident_id=incident_id)
 
 
 Counts = list[tuple[str, int]]
