@@ -12,7 +12,7 @@ from django.utils.html import format_html
 
 from config.admin_confirm import confirm_first
 from config.admin_pii import PiiListRule
-from config.admin_views import ReadOnlyAdmin, admin_view_permissions
+from config.admin_views import ReadOnlyAdmin, admin_view_permissions, each_object_run
 from config.services import ServiceError
 from incidents.models import Incident
 
@@ -61,17 +61,13 @@ def _run(
     service: Any,
     **kwargs: Any,
 ) -> None:
-    done, refused = 0, []
-    for campaign in queryset:
-        try:
-            service(campaign_id=campaign.pk, actor=request.user, **kwargs)
-            done += 1
-        except ServiceError as exc:
-            refused.append(str(exc))
-    if done:
-        modeladmin.message_user(request, f"{verb}: {done} campaign(s).", messages.SUCCESS)
-    for reason in refused:
-        modeladmin.message_user(request, reason, messages.ERROR)
+    each_object_run(
+        modeladmin,
+        request,
+        queryset,
+        lambda campaign: service(campaign_id=campaign.pk, actor=request.user, **kwargs),
+        done=f"campaign(s) {verb.lower()}",
+    )
 
 
 @admin.register(Campaign)
@@ -327,15 +323,13 @@ class CampaignHoldAdmin(ReadOnlyAdmin):
         button="Yes, release them",
     )
     def release(self, request: HttpRequest, queryset: QuerySet[CampaignHold]) -> None:
-        done = 0
-        for hold in queryset:
-            try:
-                hold_release(incident_id=hold.incident_id, actor=request.user)
-                done += 1
-            except ServiceError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-        if done:
-            self.message_user(request, f"Released {done} hold(s).", messages.SUCCESS)
+        each_object_run(
+            self,
+            request,
+            queryset,
+            lambda hold: hold_release(incident_id=hold.incident_id, actor=request.user),
+            done="hold(s) released",
+        )
 
 
 @admin.register(CampaignSend)

@@ -8,15 +8,18 @@ on the view (`allowed_permissions`), so tests/config/test_permission_matrix.py c
 any custom admin URL that declares none.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, TypeVar
 
-from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest
 
+from config.services import ServiceError
+
 _View = TypeVar("_View", bound=Callable[..., Any])
+_Object = TypeVar("_Object")
 
 
 def admin_view_permissions(*permissions: str) -> Callable[[_View], _View]:
@@ -52,3 +55,36 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def error_message(error: Exception) -> str:
+    """A service's refusal in words for the page."""
+    if isinstance(error, ValidationError):
+        return "; ".join(error.messages)
+    return str(error)
+
+
+def each_object_run(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    objects: Iterable[_Object],
+    call: Callable[[_Object], object],
+    *,
+    done: str,
+    refusal_level: int = messages.ERROR,
+) -> int:
+    """What every per-object admin action does: call the service on each selected object,
+    then say once how many it did ("3 {done}.") and, one message each, why the others
+    were refused. Returns how many succeeded."""
+    succeeded, refused = 0, []
+    for obj in objects:
+        try:
+            call(obj)
+            succeeded += 1
+        except (ServiceError, ValidationError) as error:
+            refused.append(error_message(error))
+    if succeeded:
+        model_admin.message_user(request, f"{succeeded} {done}.", messages.SUCCESS)
+    for reason in refused:
+        model_admin.message_user(request, reason, refusal_level)
+    return succeeded

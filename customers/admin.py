@@ -22,7 +22,7 @@ from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
 from config.admin_pii import PiiListRule
-from config.admin_views import ReadOnlyAdmin, admin_view_permissions
+from config.admin_views import ReadOnlyAdmin, admin_view_permissions, each_object_run
 from config.csv_safe import csv_writer
 from config.services import ServiceError
 
@@ -1018,27 +1018,27 @@ class DuplicateCandidateAdmin(ReadOnlyAdmin):
     def merge_keep_older(
         self, request: HttpRequest, queryset: QuerySet[DuplicateCandidate]
     ) -> None:
-        merged, refused = 0, []
-        for candidate in queryset.select_related("customer_a"):
-            try:
-                customer_merge(candidate=candidate, survivor=candidate.customer_a, by=request.user)
-                merged += 1
-            except ServiceError as exc:
-                refused.append(str(exc))
-        self.message_user(request, f"{merged} pair(s) merged; each can be undone from Merges.")
-        for reason in refused:
-            self.message_user(request, reason, messages.WARNING)
+        each_object_run(
+            self,
+            request,
+            queryset.select_related("customer_a"),
+            lambda candidate: customer_merge(
+                candidate=candidate, survivor=candidate.customer_a, by=request.user
+            ),
+            done="pair(s) merged; each can be undone from Merges",
+            refusal_level=messages.WARNING,
+        )
 
     @admin.action(description="Not the same person: dismiss", permissions=["decide"])
     def dismiss(self, request: HttpRequest, queryset: QuerySet[DuplicateCandidate]) -> None:
-        dismissed = 0
-        for candidate in queryset:
-            try:
-                duplicate_dismiss(candidate=candidate, by=request.user)
-                dismissed += 1
-            except ServiceError as exc:
-                self.message_user(request, str(exc), messages.WARNING)
-        self.message_user(request, f"{dismissed} pair(s) dismissed.")
+        each_object_run(
+            self,
+            request,
+            queryset,
+            lambda candidate: duplicate_dismiss(candidate=candidate, by=request.user),
+            done="pair(s) dismissed",
+            refusal_level=messages.WARNING,
+        )
 
 
 @admin.register(CustomerMerge)
@@ -1070,11 +1070,11 @@ class CustomerMergeAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Undo the selected merges", permissions=["undo"])
     def unmerge(self, request: HttpRequest, queryset: QuerySet[CustomerMerge]) -> None:
-        undone = 0
-        for merge in queryset:
-            try:
-                customer_unmerge(merge=merge, by=request.user)
-                undone += 1
-            except ServiceError as exc:
-                self.message_user(request, str(exc), messages.WARNING)
-        self.message_user(request, f"{undone} merge(s) undone.")
+        each_object_run(
+            self,
+            request,
+            queryset,
+            lambda merge: customer_unmerge(merge=merge, by=request.user),
+            done="merge(s) undone",
+            refusal_level=messages.WARNING,
+        )

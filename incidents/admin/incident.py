@@ -13,8 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
-from config.admin_views import admin_view_permissions
-from config.services import ServiceError
+from config.admin_views import admin_view_permissions, each_object_run
 from incidents import services
 from incidents.evidence.registry import incident_page_sections
 from incidents.forms import (
@@ -208,17 +207,13 @@ class IncidentAdmin(admin.ModelAdmin):
         return request.user.has_perm("incidents.transition_incident")
 
     def _transition(self, request: HttpRequest, queryset: QuerySet[Incident], service: Any) -> None:
-        done, refused = 0, []
-        for incident_id in queryset.values_list("pk", flat=True):
-            try:
-                service(incident_id=incident_id, actor=request.user)
-                done += 1
-            except ServiceError as error:
-                refused.append(str(error))
-        if done:
-            self.message_user(request, f"{done} incident(s) moved.", messages.SUCCESS)
-        for reason in refused:
-            self.message_user(request, reason, messages.ERROR)
+        each_object_run(
+            self,
+            request,
+            queryset.values_list("pk", flat=True),
+            lambda incident_id: service(incident_id=incident_id, actor=request.user),
+            done="incident(s) moved",
+        )
 
     @admin.action(description="Start assessing", permissions=["transition"])
     def start_assessing(self, request: HttpRequest, queryset: QuerySet[Incident]) -> None:

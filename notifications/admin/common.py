@@ -1,10 +1,5 @@
 """What both admin modules share."""
 
-from django.core.exceptions import ValidationError
+from config.admin_views import error_message
 
-
-def error_message(error: Exception) -> str:
-    """A service's refusal in words for the page."""
-    if isinstance(error, ValidationError):
-        return "; ".join(error.messages)
-    return str(error)
+__all__ = ["error_message"]

@@ -18,7 +18,7 @@ from django.utils.safestring import SafeString
 
 from config.admin_confirm import confirm_first
 from config.admin_pii import PiiListRule
-from config.admin_views import ReadOnlyAdmin, admin_view_permissions
+from config.admin_views import ReadOnlyAdmin, admin_view_permissions, each_object_run
 from config.services import ServiceError
 from config.uploads import upload_size_check
 from customers.models import PiiAccess
@@ -163,17 +163,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
         )
 
     def _each(self, request: HttpRequest, queryset: Any, done: str, call: Any) -> None:
-        ok, refused = 0, []
-        for delivery in queryset:
-            try:
-                call(delivery)
-                ok += 1
-            except (ServiceError, ValidationError) as error:
-                refused.append(error_message(error))
-        if ok:
-            self.message_user(request, f"{ok} {done}.", messages.SUCCESS)
-        for reason in refused:
-            self.message_user(request, reason, messages.ERROR)
+        each_object_run(self, request, queryset, call, done=done)
 
     def get_urls(self) -> list[URLPattern]:
         return [
@@ -364,15 +354,13 @@ class LetterBatchAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Record as posted", permissions=["post"])
     def mark_posted(self, request: HttpRequest, queryset: QuerySet[LetterBatch]) -> None:
-        done = 0
-        for batch in queryset:
-            try:
-                letter_batch_mark_posted(batch_id=batch.pk, actor=request.user)
-                done += 1
-            except ServiceError as error:
-                self.message_user(request, str(error), messages.ERROR)
-        if done:
-            self.message_user(request, f"{done} batch(es) recorded as posted.", messages.SUCCESS)
+        each_object_run(
+            self,
+            request,
+            queryset,
+            lambda batch: letter_batch_mark_posted(batch_id=batch.pk, actor=request.user),
+            done="batch(es) recorded as posted",
+        )
 
     def get_urls(self) -> list[URLPattern]:
         return [

@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from config.admin_views import admin_view_permissions
+from config.admin_views import admin_view_permissions, each_object_run
 from config.services import ServiceError
 
 from .. import services
@@ -204,16 +204,15 @@ class TemplateVersionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Submit selected drafts for legal review", permissions=["change"])
     def submit_for_review(self, request: HttpRequest, queryset: QuerySet[TemplateVersion]) -> None:
-        submitted, refused = 0, []
-        for version in queryset:
-            try:
-                services.template_version_submit(version_id=version.pk, actor=request.user)
-                submitted += 1
-            except ServiceError as error:
-                refused.append(str(error))
-        self.message_user(request, f"{submitted} submitted for legal review.", messages.SUCCESS)
-        for reason in refused:
-            self.message_user(request, reason, messages.ERROR)
+        each_object_run(
+            self,
+            request,
+            queryset,
+            lambda version: services.template_version_submit(
+                version_id=version.pk, actor=request.user
+            ),
+            done="submitted for legal review",
+        )
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
