@@ -8,6 +8,9 @@ from campaigns.models import Campaign
 from customers.models import Customer, Segment
 from incidents.models import Incident
 from incidents.services import scope_set
+from tests.customers import factories as customer_factories
+from tests.customers.factories import SegmentFactory
+from tests.incidents import factories as incident_factories
 
 
 class UserFactory(factory.django.DjangoModelFactory[Any]):
@@ -19,34 +22,19 @@ class UserFactory(factory.django.DjangoModelFactory[Any]):
     is_staff = True
 
 
-class CustomerFactory(factory.django.DjangoModelFactory[Customer]):
-    class Meta:
-        model = Customer
-
+class CustomerFactory(customer_factories.CustomerFactory):
     first_name = factory.Sequence(lambda n: f"Ada{n}")
     last_name = "Lovelace"
     email = factory.Sequence(lambda n: f"customer{n}@example.org")
-    email_normalized = factory.LazyAttribute(lambda o: o.email.lower())
-    email_status = Customer.EmailStatus.VALID
     marketing_consent = Customer.Consent.GRANTED
-    country = "DE"
     language = "de"
 
 
-class SegmentFactory(factory.django.DjangoModelFactory[Segment]):
-    class Meta:
-        model = Segment
-
-    name = factory.Sequence(lambda n: f"Segment {n}")
-
-
-class IncidentFactory(factory.django.DjangoModelFactory[Incident]):
-    class Meta:
-        model = Incident
-
-    title = factory.Sequence(lambda n: f"Incident {n}")
+class IncidentFactory(incident_factories.IncidentFactory):
     nature = "Credential stuffing against the shop login"
     awareness_at = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+    data_categories = factory.LazyFunction(list)
+    facts_translations = factory.LazyFunction(dict)
 
 
 class CampaignFactory(factory.django.DjangoModelFactory[Campaign]):

@@ -4,9 +4,10 @@ from typing import Any
 import factory
 from django.contrib.auth import get_user_model
 
-from customers.models import Customer
-from incidents.models import AffectedCustomer, Incident
+from incidents.models import AffectedCustomer
 from notifications.models import MessageTemplate, TemplateVersion
+from tests.customers import factories as customer_factories
+from tests.incidents import factories as incident_factories
 
 # Uses every variable Art. 34(2) requires, in both bodies.
 TEXT_BODY = """Dear {{ customer.full_name }},
@@ -40,46 +41,19 @@ def bodies_for(categories: list[str]) -> dict[str, str]:
     return {"text_body": TEXT_BODY + extra, "html_body": HTML_BODY + f"<p>{extra}</p>"}
 
 
-class IncidentFactory(factory.django.DjangoModelFactory[Incident]):
-    class Meta:
-        model = Incident
-
-    title = factory.Sequence(lambda n: f"Incident {n}")
+class IncidentFactory(incident_factories.IncidentFactory):
     nature = "Someone copied our customer database."
     awareness_at = factory.LazyFunction(lambda: datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    data_categories = factory.LazyFunction(list)
     contact_point = "privacy@example.com"
     likely_consequences = "You may get phishing emails."
     measures_taken = "We closed the hole and reset all passwords."
     measures_proposed = "Watch out for strange emails."
-    # The same facts "written" in the other languages these tests mail in; the tests about
-    # translated facts set their own.
-    facts_translations = factory.LazyAttribute(
-        lambda o: {
-            language: {
-                name: getattr(o, name)
-                for name in (
-                    "nature",
-                    "contact_point",
-                    "likely_consequences",
-                    "measures_taken",
-                    "measures_proposed",
-                )
-            }
-            for language in ("de", "fr", "es", "it", "nl")
-        }
-    )
 
 
-class CustomerFactory(factory.django.DjangoModelFactory[Customer]):
-    class Meta:
-        model = Customer
-
+class CustomerFactory(customer_factories.CustomerFactory):
     first_name = factory.Sequence(lambda n: f"First{n}")
     last_name = "Person"
-    email = factory.Sequence(lambda n: f"person{n}@example.com")
-    email_normalized = factory.SelfAttribute("email")
-    email_status = Customer.EmailStatus.VALID
-    country = "DE"
     language = "en"
 
 
