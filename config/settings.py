@@ -5,6 +5,8 @@ SECRET_KEY is required and cookies, HSTS and the SSL redirect are on. `make run`
 `make test` set DEBUG=true for a developer's machine.
 """
 
+import hashlib
+import hmac
 from datetime import timedelta
 from email.utils import parseaddr
 from pathlib import Path
@@ -120,6 +122,31 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not memory, so a task cluster started by a test sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+
+# Production runs the web and task processes as a runtime role that owns no table (it can
+# neither alter a trigger nor TRUNCATE, nor UPDATE/DELETE the timeline), and the migrations
+# as the owner: DATABASE_MIGRATE_URL names the same database with the owner's credentials,
+# and `manage.py migrate` alone uses it. After each migrate, DATABASE_RUNTIME_ROLE (by
+# default the user of DATABASE_URL, when DATABASE_MIGRATE_URL is set) is given its grants
+# if it exists; `manage.py db_runtime_role` creates it. Unset: one role does everything.
+DATABASE_MIGRATE_URL = env.str("DATABASE_MIGRATE_URL", default="")
+DATABASE_MIGRATE_CREDENTIALS: dict[str, object] = {}
+if DATABASE_MIGRATE_URL:
+    _owner = environ.Env.db_url_config(DATABASE_MIGRATE_URL)
+    if (_owner["ENGINE"], _owner["NAME"]) != (
+        DATABASES["default"]["ENGINE"],
+        DATABASES["default"]["NAME"],
+    ):
+        raise ImproperlyConfigured(
+            "DATABASE_MIGRATE_URL must name the same database as DATABASE_URL."
+        )
+    DATABASE_MIGRATE_CREDENTIALS = {
+        key: _owner[key] for key in ("USER", "PASSWORD", "HOST", "PORT") if key in _owner
+    }
+DATABASE_RUNTIME_ROLE = env.str(
+    "DATABASE_RUNTIME_ROLE",
+    default=str(DATABASES["default"].get("USER") or "") if DATABASE_MIGRATE_URL else "",
+)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -394,3 +421,20 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 # Forensic lists, bounce reports and code files are read whole: larger uploads are refused.
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_MB", default=50) * 1_000_000
+
+# --- Timeline tamper evidence ---------------------------------------------------------
+# Every incident's timeline is a hash chain keyed (HMAC-SHA256) with this secret, which the
+# database never holds: whoever can write the tables without it cannot re-hash an edited
+# chain into one that verifies. Unset, it is derived from SECRET_KEY; set it on its own in
+# production, so that SECRET_KEY can be rotated without every chain failing to verify.
+TIMELINE_HMAC_KEY = (
+    env.str("TIMELINE_HMAC_KEY", default="")
+    or hmac.new(SECRET_KEY.encode(), b"breachdesk.timeline", hashlib.sha256).hexdigest()
+)
+# Each chain's head is written here (one signed line per incident whose head moved, hourly
+# by the task cluster and at every evidence pack), outside the database, so that a deleted
+# tail or a rewritten chain shows against it. Point it at storage the database's
+# administrators cannot rewrite (append-only, another machine, WORM).
+TIMELINE_CHECKPOINT_DIR = env.path(
+    "TIMELINE_CHECKPOINT_DIR", default=str(VAR_DIR / "timeline-checkpoints")
+)

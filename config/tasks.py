@@ -18,6 +18,11 @@ HOUSEKEEPING = {
     EXPORT_FILES_PURGE: "customers.tasks.export_files_purge_task",
     READINESS_SNAPSHOT: "config.readiness.tasks.readiness_snapshot_task",
 }
+TIMELINE_CHECKPOINT = "Checkpoint the timeline heads outside the database"
+# Hourly housekeeping: schedule name -> task.
+HOURLY = {
+    TIMELINE_CHECKPOINT: "incidents.tasks.timeline_checkpoint_task",
+}
 
 
 def failed_tasks_purge() -> int:
@@ -33,9 +38,11 @@ def failed_tasks_purge() -> int:
 
 @transaction.atomic
 def housekeeping_schedule() -> None:
-    """Make sure each daily purge is scheduled, once (idempotent, run after migrate)."""
-    for name, func in HOUSEKEEPING.items():
-        Schedule.objects.update_or_create(
-            name=name,
-            defaults={"func": func, "schedule_type": Schedule.DAILY, "repeats": -1},
-        )
+    """Make sure each daily and hourly task is scheduled, once (idempotent, run after
+    migrate)."""
+    for schedules, schedule_type in ((HOUSEKEEPING, Schedule.DAILY), (HOURLY, Schedule.HOURLY)):
+        for name, func in schedules.items():
+            Schedule.objects.update_or_create(
+                name=name,
+                defaults={"func": func, "schedule_type": schedule_type, "repeats": -1},
+            )

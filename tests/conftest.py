@@ -183,6 +183,7 @@ def task_cluster(transactional_db, settings) -> Iterator[TaskCluster]:
         "DEBUG": "true",
         "DATABASE_URL": _database_url(),
         "PYTHONPATH": str(ROOT),
+        "TIMELINE_CHECKPOINT_DIR": str(settings.TIMELINE_CHECKPOINT_DIR),
     }
     env.pop("REDIS_URL", None)
     if settings.EMAIL_BACKEND.endswith("smtp.EmailBackend"):
@@ -201,6 +202,14 @@ def wait_until(predicate, *, timeout: float = 60, interval: float = 0.2, message
             return
         time.sleep(interval)
     pytest.fail(message or f"condition not met within {timeout}s")
+
+
+@pytest.fixture(autouse=True)
+def timeline_checkpoints(settings: Any, tmp_path: Path) -> Path:
+    """Each test keeps its timeline checkpoints (outside the database) to itself: another
+    test's incident with the same id must not be held against them."""
+    settings.TIMELINE_CHECKPOINT_DIR = tmp_path / "timeline-checkpoints"
+    return settings.TIMELINE_CHECKPOINT_DIR
 
 
 @pytest.fixture(autouse=True)

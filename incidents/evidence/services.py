@@ -29,6 +29,7 @@ from customers.pii import mask_text
 from incidents.models import AffectedCustomer, EvidencePack, Filing, Incident, TimelineEvent
 from incidents.selectors import ChainCheck, scope_summary, timeline_verify
 from incidents.services import timeline_append
+from incidents.services.checkpoints import timeline_checkpoint_write
 
 from .registry import SectionContent, evidence_customer_statuses, evidence_sections
 from .render import StaticOnlyFetcher, pdf_render
@@ -102,7 +103,8 @@ def annex_timeline_write(*, path: Path, incident_id: int, check: ChainCheck) -> 
             "first_broken_seq": check.first_broken_seq,
             "problem": check.problem,
             "head_hash": check.head_hash,
-            "hash": "sha256 over canonical JSON of incident, seq, occurred_at, actor, kind, "
+            "hash": "HMAC-SHA256 under the timeline key (TIMELINE_HMAC_KEY, kept outside the "
+            "database) over canonical JSON of incident, seq, occurred_at, actor, kind, "
             "payload, prev_hash (sorted keys, no whitespace, UTF-8)",
         }
         out.write(json.dumps(header, ensure_ascii=False)[:-1] + ', "events": [\n')
@@ -446,6 +448,13 @@ def _pack_ready_record(pack: EvidencePack, *, name: str, digest: str, rendered: 
     )
     if updated != 1:
         raise EvidenceError(f"Evidence pack {pack.pk} changed while it was being built.")
+    # The head the pack ends with (its own "built" event) is also kept outside the
+    # database: a later deletion of this tail shows against it. A failed write is logged
+    # and leaves the pack as built; the hourly checkpoint writes it again.
+    incident_id = pack.incident_id
+    transaction.on_commit(
+        lambda: timeline_checkpoint_write(incident_ids=[incident_id]), robust=True
+    )
     timeline_append(
         incident_id=pack.incident_id,
         kind="evidence.built",
