@@ -12,7 +12,10 @@ import hashlib
 import importlib
 import io
 import json
+import os
 import secrets
+import subprocess
+import sys
 from datetime import timedelta
 
 import psycopg
@@ -26,6 +29,7 @@ from incidents.evidence.services import evidence_pack_render
 from incidents.selectors import timeline_verify
 from incidents.services import timeline_append, timeline_canonical
 from incidents.services.checkpoints import checkpoints_read, timeline_checkpoint_write
+from tests.conftest import ROOT
 
 from .factories import IncidentFactory
 
@@ -374,3 +378,63 @@ def test_upgrading_keys_every_intact_chain_and_leaves_a_broken_one_broken():
 
     assert timeline_verify(incident_id=intact.pk).ok
     assert timeline_verify(incident_id=broken.pk).first_broken_seq == 1
+
+
+@postgres_only
+def test_migrate_runs_as_the_owner_and_the_processes_as_the_runtime_role(runtime_role):
+    """DATABASE_URL names the runtime role; DATABASE_MIGRATE_URL the owner, for migrate
+    alone, which gives the runtime role its rights back after every run."""
+    role, password = runtime_role
+    incident = IncidentFactory.create()
+    append(incident, 2)
+    with connection.cursor() as cursor:
+        cursor.execute(f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{role}"')
+    db = connection.settings_dict
+    where = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    owner = db["USER"] or "postgres"
+    env = {
+        **os.environ,
+        "DEBUG": "true",
+        "DATABASE_URL": f"postgres://{role}:{password}@{where}",
+        "DATABASE_MIGRATE_URL": f"postgres://{owner}@{where}",
+    }
+
+    def manage(*args):
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    migrated = manage("migrate", "--no-input")
+    verified = manage("verify_timeline", str(incident.pk))
+
+    assert migrated.returncode == 0, migrated.stderr
+    assert verified.returncode == 0, verified.stderr
+    assert "2 events, chain intact" in verified.stdout
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT has_table_privilege(%s, 'incidents_incident', 'UPDATE'), "
+            "has_table_privilege(%s, 'incidents_timelineevent', 'INSERT'), "
+            "has_table_privilege(%s, 'incidents_timelineevent', 'DELETE'), "
+            "has_table_privilege(%s, 'incidents_timelineevent', 'TRUNCATE'), "
+            "has_table_privilege(%s, 'django_migrations', 'INSERT')",
+            [role] * 5,
+        )
+        assert cursor.fetchone() == (True, True, False, False, False)
+        cursor.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = %s",
+            [role],
+        )
+        assert cursor.fetchone()[0] == 0
+
+
+@pytest.mark.django_db
+def test_the_task_cluster_checkpoints_the_heads_every_hour():
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(func="incidents.tasks.timeline_checkpoint_task")
+    assert schedule.schedule_type == Schedule.HOURLY and schedule.repeats == -1
