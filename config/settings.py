@@ -68,18 +68,28 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
 ]
 
-# Repeated failed sign-ins lock out that username from that address (django-axes); a
-# successful sign-in clears the count. The lock lifts after LOGIN_LOCKOUT_MINUTES.
+# Repeated failed sign-ins lock the client out (django-axes, config.login_lockout):
+# LOGIN_FAILURE_LIMIT failures of one username, or LOGIN_CLIENT_FAILURE_LIMIT of any
+# usernames (password spraying), from one client. Nothing counts per username alone, so no
+# one can lock a colleague out from elsewhere. A successful sign-in clears that username's
+# count from that client; the lock lifts after LOGIN_LOCKOUT_MINUTES.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+AXES_HANDLER = "config.login_lockout.LockoutHandler"
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_CLIENT_FAILURE_LIMIT = env.int("LOGIN_CLIENT_FAILURE_LIMIT", default=20)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=30))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 AXES_VERBOSE = False
+# The client is the address the outermost of this many trusted proxies saw (the N-th
+# from the right of X-Forwarded-For); 0 reads REMOTE_ADDR. Defaults to 1 behind a proxy.
+BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1 if BEHIND_TLS_PROXY else 0)
+AXES_CLIENT_IP_CALLABLE = "config.login_lockout.client_ip"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -347,7 +357,7 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
-if env.bool("BEHIND_TLS_PROXY", default=False):
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 # A signed-in session ends after SESSION_IDLE_MINUTES without a request and, whatever
