@@ -258,6 +258,12 @@ else:
 FAILED_TASK_RETENTION_DAYS = env.int("FAILED_TASK_RETENTION_DAYS", default=14)
 if Q_CLUSTER["timeout"] >= Q_CLUSTER["retry"]:
     raise ImproperlyConfigured("Q_TIMEOUT must be below Q_RETRY.")
+# Work running (an import, an export, an evidence pack) or sending nothing (a wave of
+# notices, a campaign) for longer than this is stalled: the hourly sweep marks it failed or
+# hands its batches out again. Longer than every retry the cluster would still make.
+STALLED_WORK_MINUTES = env.int("STALLED_WORK_MINUTES", default=60)
+if Q_CLUSTER["retry"] * Q_CLUSTER["max_attempts"] >= STALLED_WORK_MINUTES * 60:
+    raise ImproperlyConfigured("STALLED_WORK_MINUTES must exceed Q_RETRY x Q_MAX_ATTEMPTS.")
 
 # --- Customers ------------------------------------------------------------------------
 # Admin uploads over the size limit are refused with a message; files over the preview

@@ -8,7 +8,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from config.csv_safe import csv_writer
 from config.db import connection_lost
 from config.models import company_profile
 from customers.pii import mask_text
+from incidents.events import EVIDENCE_STALLED
 from incidents.models import AffectedCustomer, EvidencePack, Filing, Incident, TimelineEvent
 from incidents.selectors import ChainCheck, scope_summary, timeline_verify
 from incidents.services import timeline_append
@@ -467,6 +468,33 @@ def _pack_ready_record(pack: EvidencePack, *, name: str, digest: str, rendered: 
             "first_broken_seq": rendered.check.first_broken_seq,
         },
     )
+
+
+@transaction.atomic
+def evidence_packs_mark_stalled(*, started_before: datetime) -> list[int]:
+    """Mark packs still building since before `started_before` as failed, each on its
+    incident's timeline, and return them. Every live attempt restarted the clock (the
+    build claims with `started_at=now`), so one older than the threshold has no worker
+    left; a new pack is requested from the incident page."""
+    stalled = list(
+        EvidencePack.objects.select_for_update(skip_locked=True)
+        .filter(status=EvidencePack.Status.BUILDING, started_at__lt=started_before)
+        .values_list("pk", "incident_id", "started_at")
+    )
+    for pk, incident_id, started_at in stalled:
+        EvidencePack.objects.filter(pk=pk, status=EvidencePack.Status.BUILDING).update(
+            status=EvidencePack.Status.FAILED,
+            error=f"Stalled: building since {started_at:%Y-%m-%d %H:%M} UTC with no result.",
+            finished_at=timezone.now(),
+            stage="Stalled",
+        )
+        timeline_append(
+            incident_id=incident_id,
+            kind=EVIDENCE_STALLED,
+            actor=None,
+            payload={"pack": pk, "started_at": started_at},
+        )
+    return [pk for pk, _incident, _started in stalled]
 
 
 @transaction.atomic
