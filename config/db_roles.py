@@ -93,6 +93,8 @@ def runtime_role_grant(*, role: str, using: str = DEFAULT_DB_ALIAS) -> list[str]
             f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {quoted}",
             # Which migrations ran is the owner's to write.
             f"REVOKE INSERT, UPDATE, DELETE ON django_migrations FROM {quoted}",
+            # No objects of its own (a function or table to shadow ours with).
+            f"REVOKE CREATE ON SCHEMA {schema} FROM {quoted}",
         ]
         for table, columns in _append_only_tables():
             table_name = connection.ops.quote_name(table)
@@ -103,3 +105,12 @@ def runtime_role_grant(*, role: str, using: str = DEFAULT_DB_ALIAS) -> list[str]
         for statement in statements:
             cursor.execute(statement)
     return statements
+
+
+def runtime_role_can_create(*, role: str, using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Whether the role may still create objects in the schema: through PUBLIC on a
+    database whose public schema predates PostgreSQL 15 (REVOKE CREATE ON SCHEMA public
+    FROM PUBLIC closes it)."""
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT has_schema_privilege(%s, current_schema(), 'CREATE')", [role])
+        return bool(cursor.fetchone()[0])

@@ -421,10 +421,11 @@ def test_migrate_runs_as_the_owner_and_the_processes_as_the_runtime_role(runtime
             "has_table_privilege(%s, 'incidents_timelineevent', 'INSERT'), "
             "has_table_privilege(%s, 'incidents_timelineevent', 'DELETE'), "
             "has_table_privilege(%s, 'incidents_timelineevent', 'TRUNCATE'), "
-            "has_table_privilege(%s, 'django_migrations', 'INSERT')",
-            [role] * 5,
+            "has_table_privilege(%s, 'django_migrations', 'INSERT'), "
+            "has_schema_privilege(%s, 'public', 'CREATE')",
+            [role] * 6,
         )
-        assert cursor.fetchone() == (True, True, False, False, False)
+        assert cursor.fetchone() == (True, True, False, False, False, False)
         cursor.execute(
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tableowner = %s",
             [role],

@@ -7,6 +7,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 
 from config.db_roles import (
     RuntimeRoleError,
+    runtime_role_can_create,
     runtime_role_create,
     runtime_role_exists,
     runtime_role_grant,
@@ -59,4 +60,9 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         for statement in statements:
             self.stdout.write(statement)
+        if runtime_role_can_create(role=role, using=database):
+            self.stderr.write(
+                f"Role {role} can still create objects in the schema through PUBLIC: run "
+                "REVOKE CREATE ON SCHEMA public FROM PUBLIC as the schema's owner."
+            )
         self.stdout.write(f"Role {role} has its runtime rights.")
