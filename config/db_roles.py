@@ -15,12 +15,25 @@ A model is append-only for the runtime role when it says so:
 SQLite has no roles: there, nothing here applies.
 """
 
+import re
+
 from django.apps import apps
 from django.db import DEFAULT_DB_ALIAS, connections
+
+# Role names are written into GRANT statements, which take no parameters: plain names only.
+ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 
 class RuntimeRoleError(Exception):
     pass
+
+
+def role_name_check(role: str) -> str:
+    if not ROLE_NAME.fullmatch(role):
+        raise RuntimeRoleError(
+            f"{role!r} is not a plain role name (letters, digits and _, at most 63)."
+        )
+    return role
 
 
 def _append_only_tables() -> list[tuple[str, tuple[str, ...]]]:
@@ -46,7 +59,7 @@ def runtime_role_create(*, role: str, password: str, using: str = DEFAULT_DB_ALI
     connection = connections[using]
     if connection.vendor != "postgresql":
         raise RuntimeRoleError("Database roles exist on PostgreSQL only.")
-    quoted = connection.ops.quote_name(role)
+    quoted = connection.ops.quote_name(role_name_check(role))
     with connection.cursor() as cursor:
         # CREATE ROLE takes no parameters; the password is quoted by the server itself.
         cursor.execute("SELECT quote_literal(%s)", [password])
@@ -67,7 +80,7 @@ def runtime_role_grant(*, role: str, using: str = DEFAULT_DB_ALIAS) -> list[str]
     if not runtime_role_exists(role=role, using=using):
         return []
     connection = connections[using]
-    quoted = connection.ops.quote_name(role)
+    quoted = connection.ops.quote_name(role_name_check(role))
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT rolsuper FROM pg_roles WHERE rolname = %s",

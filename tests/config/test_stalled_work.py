@@ -93,3 +93,30 @@ def test_a_threshold_within_the_clusters_own_retries_is_refused():
 
     assert result.returncode != 0
     assert "STALLED_WORK_MINUTES must exceed" in result.stderr
+
+
+def test_stalled_work_waits_on_the_dashboard_until_it_runs_again(make_user):
+    from config import roles
+    from config.dashboard import dashboard_waiting
+
+    job = an_import(hours_ago(3))
+    incident = IncidentFactory.create(title="Shop breach")
+    EvidencePack.objects.create(
+        incident=incident, status=EvidencePack.Status.BUILDING, started_at=hours_ago(2)
+    )
+    stalled_work_sweep()
+    operator = make_user("mo", roles.MARKETING_OPERATOR)
+    ciso = make_user("ciso", roles.CISO)
+
+    def stalled(user) -> list[str]:
+        return [w.label for w in dashboard_waiting(user=user) if w.what.startswith("Stalled")]
+
+    assert stalled(operator) == [
+        "contacts.csv from salesforce stalled and imported nothing: run it again"
+    ]
+    assert stalled(ciso) == ["Shop breach: the pack stalled; request a new one"]
+    assert stalled(make_user("legal", roles.LEGAL_REVIEWER)) == []
+
+    import_job_retry(job_id=job.pk)
+    EvidencePack.objects.create(incident=incident)
+    assert stalled(operator) == [] and stalled(ciso) == []

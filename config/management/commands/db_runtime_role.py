@@ -7,6 +7,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 
 from config.db_roles import (
     RuntimeRoleError,
+    role_name_check,
     runtime_role_can_create,
     runtime_role_create,
     runtime_role_exists,
@@ -41,6 +42,10 @@ class Command(BaseCommand):
         role = role or settings.DATABASE_RUNTIME_ROLE
         if not role:
             raise CommandError("Name the role, or set DATABASE_RUNTIME_ROLE.")
+        try:
+            role_name_check(role)
+        except RuntimeRoleError as error:
+            raise CommandError(str(error)) from error
         if connections[database].vendor != "postgresql":
             raise CommandError("Database roles exist on PostgreSQL only; SQLite has none.")
         if not runtime_role_exists(role=role, using=database):
