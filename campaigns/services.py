@@ -189,6 +189,36 @@ def _audience_materialise(campaign: Campaign) -> int:
     return created
 
 
+@transaction.atomic
+def campaigns_resume_stalled(*, quiet_since: datetime) -> list[int]:
+    """Hand the batches of every campaign that is sending, has messages waiting, holds no
+    live claim and has sent nothing since `quiet_since` to the task cluster again; return
+    the campaigns resumed.
+
+    Its chains died (every attempt failed, a cluster was lost): nothing else would send
+    the rest. Batches claim with leases, so a chain too many finds nothing and stops.
+    """
+    now = timezone.now()
+    waiting = Q(status=CampaignSend.Status.PENDING) | Q(
+        status=CampaignSend.Status.CLAIMED, lease_expires_at__lte=now
+    )
+    busy = Q(status=CampaignSend.Status.CLAIMED, lease_expires_at__gt=now) | Q(
+        sent_at__gte=quiet_since
+    )
+    resumed = []
+    campaigns = Campaign.objects.select_for_update(skip_locked=True).filter(
+        status=Campaign.Status.SENDING, started_at__lt=quiet_since
+    )
+    for campaign_id in campaigns.values_list("pk", flat=True):
+        sends = CampaignSend.objects.filter(campaign_id=campaign_id)
+        if not sends.filter(waiting).exists() or sends.filter(busy).exists():
+            continue
+        logger.warning("Campaign %s stalled: its batches are handed out again", campaign_id)
+        _batches_enqueue(campaign_id)
+        resumed.append(campaign_id)
+    return resumed
+
+
 def _batches_enqueue(campaign_id: int) -> None:
     enqueue_on_commit(
         "campaigns.tasks.campaign_send_batch_task",

@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.apps import AppConfig, apps
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 from django.core.management.base import OutputWrapper
 from django.db.models.signals import post_migrate
@@ -12,6 +13,7 @@ from config import roles
 def _after_migrate(using: str, **kwargs: Any) -> None:
     from django.contrib.auth.management import create_permissions
 
+    from config.db_roles import runtime_role_grant
     from config.roles import roles_sync
     from config.tasks import housekeeping_schedule
     from incidents.models import Regime
@@ -23,6 +25,9 @@ def _after_migrate(using: str, **kwargs: Any) -> None:
         create_permissions(app_config, verbosity=0, using=using)
     roles_sync()
     housekeeping_schedule()
+    # A table a migration just created is granted to the runtime role too (when one is
+    # configured and exists; see config.db_roles).
+    runtime_role_grant(role=settings.DATABASE_RUNTIME_ROLE, using=using)
     # The jurisdiction matrix is data the product ships: a data migration writes it, and a
     # flushed database (`manage.py flush`, a transactional test) gets it back here.
     if not Regime.objects.exists():

@@ -239,10 +239,55 @@ def _sending_refused(user: User) -> list[Waiting]:
     return [Waiting(what="Sending is refused", label=refusal, url=url)]
 
 
+def _stalled_work(user: User) -> list[Waiting]:
+    """Work the hourly sweep found stalled and marked failed, until someone runs it again:
+    an import for those who import (*Run the selected failed imports again*), a pack for
+    those who build packs (a new one from the incident). Two queries, whatever the count."""
+    waiting: list[Waiting] = []
+    if user.has_perm("customers.import_customer"):
+        retried = ImportJob.objects.filter(
+            file_sha256=OuterRef("file_sha256"), created_at__gt=OuterRef("created_at")
+        )
+        jobs = (
+            ImportJob.objects.filter(status=ImportJob.Status.FAILED, error__startswith="Stalled")
+            .exclude(Exists(retried))
+            .order_by("-finished_at")[:LIMIT]
+        )
+        waiting += [
+            Waiting(
+                what="Stalled import",
+                label=f"{job.file_name} from {job.source} stalled and imported nothing: "
+                "run it again",
+                url=reverse("admin:customers_importjob_change", args=[job.pk]),
+            )
+            for job in jobs
+        ]
+    if user.has_perm("incidents.build_evidencepack"):
+        newer = EvidencePack.objects.filter(
+            incident_id=OuterRef("incident_id"), requested_at__gt=OuterRef("requested_at")
+        )
+        packs = (
+            EvidencePack.objects.filter(status=EvidencePack.Status.FAILED, stage="Stalled")
+            .exclude(Exists(newer))
+            .select_related("incident")
+            .order_by("-finished_at")[:LIMIT]
+        )
+        waiting += [
+            Waiting(
+                what="Stalled evidence pack",
+                label=f"{pack.incident.title}: the pack stalled; request a new one",
+                url=reverse("admin:incidents_incident_change", args=[pack.incident_id]),
+                is_drill=pack.incident.is_drill,
+            )
+            for pack in packs
+        ]
+    return waiting
+
+
 def dashboard_waiting(*, user: User) -> list[Waiting]:
     """What waits for this person, by the roles they hold and the rights those give."""
     names = _role_names(user)
-    waiting: list[Waiting] = _sending_refused(user)
+    waiting: list[Waiting] = _sending_refused(user) + _stalled_work(user)
     if roles.SECURITY_ANALYST in names and user.has_perm("incidents.scope_incident"):
         waiting += _scopes_to_set()
     if roles.LEGAL_REVIEWER in names and user.has_perm("notifications.review_templateversion"):

@@ -5,6 +5,8 @@ SECRET_KEY is required and cookies, HSTS and the SSL redirect are on. `make run`
 `make test` set DEBUG=true for a developer's machine.
 """
 
+import hashlib
+import hmac
 from datetime import timedelta
 from email.utils import parseaddr
 from pathlib import Path
@@ -69,18 +71,28 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
 ]
 
-# Repeated failed sign-ins lock out that username from that address (django-axes); a
-# successful sign-in clears the count. The lock lifts after LOGIN_LOCKOUT_MINUTES.
+# Repeated failed sign-ins lock the client out (django-axes, config.login_lockout):
+# LOGIN_FAILURE_LIMIT failures of one username, or LOGIN_CLIENT_FAILURE_LIMIT of any
+# usernames (password spraying), from one client. Nothing counts per username alone, so no
+# one can lock a colleague out from elsewhere. A successful sign-in clears that username's
+# count from that client; the lock lifts after LOGIN_LOCKOUT_MINUTES.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+AXES_HANDLER = "config.login_lockout.LockoutHandler"
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_CLIENT_FAILURE_LIMIT = env.int("LOGIN_CLIENT_FAILURE_LIMIT", default=20)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=30))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "admin/locked_out.html"
 AXES_VERBOSE = False
+# The client is the address the outermost of this many trusted proxies saw (the N-th
+# from the right of X-Forwarded-For); 0 reads REMOTE_ADDR. Defaults to 1 behind a proxy.
+BEHIND_TLS_PROXY = env.bool("BEHIND_TLS_PROXY", default=False)
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1 if BEHIND_TLS_PROXY else 0)
+AXES_CLIENT_IP_CALLABLE = "config.login_lockout.client_ip"
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -123,6 +135,31 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not memory, so a task cluster started by a test sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+
+# Production runs the web and task processes as a runtime role that owns no table (it can
+# neither alter a trigger nor TRUNCATE, nor UPDATE/DELETE the timeline), and the migrations
+# as the owner: DATABASE_MIGRATE_URL names the same database with the owner's credentials,
+# and `manage.py migrate` alone uses it. After each migrate, DATABASE_RUNTIME_ROLE (by
+# default the user of DATABASE_URL, when DATABASE_MIGRATE_URL is set) is given its grants
+# if it exists; `manage.py db_runtime_role` creates it. Unset: one role does everything.
+DATABASE_MIGRATE_URL = env.str("DATABASE_MIGRATE_URL", default="")
+DATABASE_MIGRATE_CREDENTIALS: dict[str, object] = {}
+if DATABASE_MIGRATE_URL:
+    _owner = environ.Env.db_url_config(DATABASE_MIGRATE_URL)
+    if (_owner["ENGINE"], _owner["NAME"]) != (
+        DATABASES["default"]["ENGINE"],
+        DATABASES["default"]["NAME"],
+    ):
+        raise ImproperlyConfigured(
+            "DATABASE_MIGRATE_URL must name the same database as DATABASE_URL."
+        )
+    DATABASE_MIGRATE_CREDENTIALS = {
+        key: _owner[key] for key in ("USER", "PASSWORD", "HOST", "PORT") if key in _owner
+    }
+DATABASE_RUNTIME_ROLE = env.str(
+    "DATABASE_RUNTIME_ROLE",
+    default=str(DATABASES["default"].get("USER") or "") if DATABASE_MIGRATE_URL else "",
+)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -224,6 +261,12 @@ else:
 FAILED_TASK_RETENTION_DAYS = env.int("FAILED_TASK_RETENTION_DAYS", default=14)
 if Q_CLUSTER["timeout"] >= Q_CLUSTER["retry"]:
     raise ImproperlyConfigured("Q_TIMEOUT must be below Q_RETRY.")
+# Work running (an import, an export, an evidence pack) or sending nothing (a wave of
+# notices, a campaign) for longer than this is stalled: the hourly sweep marks it failed or
+# hands its batches out again. Longer than every retry the cluster would still make.
+STALLED_WORK_MINUTES = env.int("STALLED_WORK_MINUTES", default=60)
+if Q_CLUSTER["retry"] * Q_CLUSTER["max_attempts"] >= STALLED_WORK_MINUTES * 60:
+    raise ImproperlyConfigured("STALLED_WORK_MINUTES must exceed Q_RETRY x Q_MAX_ATTEMPTS.")
 
 # --- Customers ------------------------------------------------------------------------
 # Admin uploads over the size limit are refused with a message; files over the preview
@@ -325,7 +368,7 @@ CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
-if env.bool("BEHIND_TLS_PROXY", default=False):
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_HTTPONLY = True
 # A signed-in session ends after SESSION_IDLE_MINUTES without a request and, whatever
@@ -399,3 +442,20 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 # Forensic lists, bounce reports and code files are read whole: larger uploads are refused.
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_MB", default=50) * 1_000_000
+
+# --- Timeline tamper evidence ---------------------------------------------------------
+# Every incident's timeline is a hash chain keyed (HMAC-SHA256) with this secret, which the
+# database never holds: whoever can write the tables without it cannot re-hash an edited
+# chain into one that verifies. Unset, it is derived from SECRET_KEY; set it on its own in
+# production, so that SECRET_KEY can be rotated without every chain failing to verify.
+TIMELINE_HMAC_KEY = (
+    env.str("TIMELINE_HMAC_KEY", default="")
+    or hmac.new(SECRET_KEY.encode(), b"breachdesk.timeline", hashlib.sha256).hexdigest()
+)
+# Each chain's head is written here (one signed line per incident whose head moved, hourly
+# by the task cluster and at every evidence pack), outside the database, so that a deleted
+# tail or a rewritten chain shows against it. Point it at storage the database's
+# administrators cannot rewrite (append-only, another machine, WORM).
+TIMELINE_CHECKPOINT_DIR = env.path(
+    "TIMELINE_CHECKPOINT_DIR", default=str(VAR_DIR / "timeline-checkpoints")
+)

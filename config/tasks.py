@@ -1,5 +1,6 @@
 """Housekeeping tasks of the task queue itself."""
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -18,6 +19,15 @@ HOUSEKEEPING = {
     EXPORT_FILES_PURGE: "customers.tasks.export_files_purge_task",
     READINESS_SNAPSHOT: "config.readiness.tasks.readiness_snapshot_task",
 }
+TIMELINE_CHECKPOINT = "Checkpoint the timeline heads outside the database"
+STALLED_WORK_SWEEP = "Mark stalled work failed, resume stalled sending"
+# Hourly housekeeping: schedule name -> task.
+HOURLY = {
+    TIMELINE_CHECKPOINT: "incidents.tasks.timeline_checkpoint_task",
+    STALLED_WORK_SWEEP: "config.tasks.stalled_work_sweep",
+}
+
+logger = logging.getLogger(__name__)
 
 
 def failed_tasks_purge() -> int:
@@ -31,11 +41,43 @@ def failed_tasks_purge() -> int:
     return deleted
 
 
+def stalled_work_sweep() -> dict[str, list[int]]:
+    """Work whose every attempt ended without a result stays Running, Building or Sending
+    for ever unless something looks. Hourly: imports, customer exports and evidence packs
+    running for longer than STALLED_WORK_MINUTES are marked failed (the import runs again
+    from its file; a new pack or export is requested), and waves of breach notices and
+    campaign sends that have messages waiting but sent nothing for that long get their
+    batches handed out again. The incident's timeline records what concerns it.
+
+    STALLED_WORK_MINUTES exceeds every retry the task cluster would still make, so no live
+    attempt is swept (settings refuse a shorter one).
+    """
+    from campaigns.services import campaigns_resume_stalled
+    from customers.services import customer_exports_mark_stalled, import_jobs_mark_stalled
+    from incidents.evidence.services import evidence_packs_mark_stalled
+    from notifications.services.delivery import deliveries_resume_stalled
+
+    before = timezone.now() - timedelta(minutes=settings.STALLED_WORK_MINUTES)
+    swept = {
+        "imports_failed": import_jobs_mark_stalled(started_before=before),
+        "exports_failed": customer_exports_mark_stalled(started_before=before),
+        "evidence_packs_failed": evidence_packs_mark_stalled(started_before=before),
+        "deliveries_resumed": deliveries_resume_stalled(quiet_since=before),
+        "campaigns_resumed": campaigns_resume_stalled(quiet_since=before),
+    }
+    for what, ids in swept.items():
+        if ids:
+            logger.warning("Stalled work: %s %s", what, ids)
+    return swept
+
+
 @transaction.atomic
 def housekeeping_schedule() -> None:
-    """Make sure each daily purge is scheduled, once (idempotent, run after migrate)."""
-    for name, func in HOUSEKEEPING.items():
-        Schedule.objects.update_or_create(
-            name=name,
-            defaults={"func": func, "schedule_type": Schedule.DAILY, "repeats": -1},
-        )
+    """Make sure each daily and hourly task is scheduled, once (idempotent, run after
+    migrate)."""
+    for schedules, schedule_type in ((HOUSEKEEPING, Schedule.DAILY), (HOURLY, Schedule.HOURLY)):
+        for name, func in schedules.items():
+            Schedule.objects.update_or_create(
+                name=name,
+                defaults={"func": func, "schedule_type": schedule_type, "repeats": -1},
+            )

@@ -78,6 +78,11 @@ EVIDENCE_BUILT = declare(
 EVIDENCE_FAILED = declare(
     "evidence.failed", "Evidence pack failed", "An evidence pack build failed."
 )
+EVIDENCE_STALLED = declare(
+    "evidence.stalled",
+    "Evidence pack build stalled",
+    "An evidence pack build made no progress through every attempt and was marked failed.",
+)
 EVIDENCE_DOWNLOADED = declare(
     "evidence.downloaded", "Evidence pack downloaded", "Someone downloaded an evidence pack."
 )

@@ -225,6 +225,11 @@ class TimelineEvent(models.Model):
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
 
+    # The runtime database role may only append (config.db_roles); Django's SET_NULL of a
+    # deleted user's events is the one change it may still write.
+    runtime_append_only = True
+    runtime_updatable_columns = ("actor_id",)
+
     class Meta:
         ordering = ["incident", "seq"]
         constraints = [

@@ -1,6 +1,6 @@
 """Reads that take more than one query or some thought: counts, regimes, chain checks."""
 
-import hashlib
+import hmac
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -13,7 +13,8 @@ from customers.regions import region_is_placed, region_normalize
 
 from .models import AffectedCustomer, DataCategory, Incident, Obligation, Regime, TimelineEvent
 from .rules import regime_applies
-from .services.timeline import GENESIS_HASH, timeline_canonical
+from .services.checkpoints import Checkpoint, checkpoints_read
+from .services.timeline import GENESIS_HASH, timeline_canonical, timeline_digest, timeline_key
 
 PROFILE_SETTINGS = {
     Regime.ProfileFlag.EU_ESTABLISHMENT: "COMPANY_EU_ESTABLISHMENT",
@@ -182,24 +183,49 @@ class ChainCheck:
     head_hash: str
     first_broken_seq: int | None = None
     problem: str = ""
+    # Checkpoints outside the database the chain was held against, and the latest of them.
+    checkpoints: int = 0
+    latest_checkpoint: Checkpoint | None = None
 
     @property
     def ok(self) -> bool:
         return self.first_broken_seq is None
 
 
-def timeline_verify(*, incident_id: int) -> ChainCheck:
-    """Recompute the incident's hash chain and name the first sequence number that breaks it.
+def timeline_verify(*, incident_id: int, checkpoints: list[Checkpoint] | None = None) -> ChainCheck:
+    """Recompute the incident's keyed hash chain, hold it against the checkpoints kept
+    outside the database, and name the first sequence number that breaks it.
 
     Streams the events in order so that an incident with a long timeline does not load
-    it all at once; the evidence export prints `head_hash` when the chain holds.
+    it all at once; the evidence export prints `head_hash` when the chain holds. A chain
+    re-hashed without the timeline key, an event dated before the one it follows, an
+    event that differs from what a checkpoint saw, and a tail deleted after a checkpoint
+    are each a break.
     """
-    expected_seq, prev_hash, count = 1, GENESIS_HASH, 0
+    if checkpoints is None:
+        checkpoints = checkpoints_read(incident_id=incident_id)
+    checkpoints = [c for c in checkpoints if c.incident_id == incident_id]
+    forged = next((c for c in checkpoints if not c.signed), None)
+    seen_at = {c.seq: c for c in checkpoints if c.signed}
+    key = timeline_key()
+    expected_seq, prev_hash, prev_at, count = 1, GENESIS_HASH, None, 0
     events = (
         TimelineEvent.objects.filter(incident_id=incident_id)
         .order_by("seq")
         .values_list("seq", "occurred_at", "actor_label", "kind", "payload", "prev_hash", "hash")
     )
+
+    def broken(seq: int, problem: str) -> ChainCheck:
+        return ChainCheck(
+            incident_id=incident_id,
+            events=count,
+            head_hash=prev_hash,
+            first_broken_seq=seq,
+            problem=problem,
+            checkpoints=len(checkpoints),
+            latest_checkpoint=checkpoints[-1] if checkpoints else None,
+        )
+
     for seq, occurred_at, actor_label, kind, payload, stored_prev, stored_hash in events.iterator(
         chunk_size=2000
     ):
@@ -210,8 +236,10 @@ def timeline_verify(*, incident_id: int) -> ChainCheck:
             seq = expected_seq
         elif stored_prev != prev_hash:
             problem = "its previous hash is not the hash of the event before it"
+        elif prev_at is not None and occurred_at < prev_at:
+            problem = "it is dated before the event it follows"
         else:
-            digest = hashlib.sha256(
+            digest = timeline_digest(
                 timeline_canonical(
                     incident_id=incident_id,
                     seq=seq,
@@ -220,20 +248,37 @@ def timeline_verify(*, incident_id: int) -> ChainCheck:
                     kind=kind,
                     payload=payload,
                     prev_hash=stored_prev,
-                )
-            ).hexdigest()
-            if digest != stored_hash:
-                problem = "its content does not match its hash"
-        if problem:
-            return ChainCheck(
-                incident_id=incident_id,
-                events=count,
-                head_hash=prev_hash,
-                first_broken_seq=seq,
-                problem=problem,
+                ),
+                key=key,
             )
-        expected_seq, prev_hash = seq + 1, stored_hash
-    return ChainCheck(incident_id=incident_id, events=count, head_hash=prev_hash)
+            if not hmac.compare_digest(digest, stored_hash):
+                problem = "its content does not match its keyed hash"
+            elif seq in seen_at and seen_at[seq].hash != stored_hash:
+                problem = (
+                    f"it is not the event the checkpoint of {seen_at[seq].written_at} recorded"
+                )
+        if problem:
+            return broken(seq, problem)
+        expected_seq, prev_hash, prev_at = seq + 1, stored_hash, occurred_at
+    beyond = max(seen_at, default=0)
+    if beyond >= expected_seq:
+        return broken(
+            expected_seq,
+            f"events {expected_seq} to {beyond} are missing: the checkpoint of "
+            f"{seen_at[beyond].written_at} recorded the chain up to {beyond}",
+        )
+    if forged is not None:
+        return broken(
+            forged.seq,
+            f"the checkpoint of {forged.written_at} does not carry a valid signature",
+        )
+    return ChainCheck(
+        incident_id=incident_id,
+        events=count,
+        head_hash=prev_hash,
+        checkpoints=len(checkpoints),
+        latest_checkpoint=checkpoints[-1] if checkpoints else None,
+    )
 
 
 @dataclass(frozen=True)

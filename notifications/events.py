@@ -43,6 +43,12 @@ DELIVERY_STARTED = declare(
 )
 DELIVERY_PAUSED = declare("delivery.paused", "Sending paused", "Sending was paused.")
 DELIVERY_RESUMED = declare("delivery.resumed", "Sending resumed", "Sending was resumed.")
+DELIVERY_STALL_RESUMED = declare(
+    "delivery.stall_resumed",
+    "Stalled sending handed out again",
+    "Notices were waiting but none had gone out for a while; their batches were handed to "
+    "the task cluster again.",
+)
 DELIVERY_COMPLETED = declare(
     "delivery.completed", "Sending completed", "Every notice of the wave was handled."
 )

@@ -183,6 +183,7 @@ def task_cluster(transactional_db, settings) -> Iterator[TaskCluster]:
         "DEBUG": "true",
         "DATABASE_URL": _database_url(),
         "PYTHONPATH": str(ROOT),
+        "TIMELINE_CHECKPOINT_DIR": str(settings.TIMELINE_CHECKPOINT_DIR),
     }
     env.pop("REDIS_URL", None)
     if settings.EMAIL_BACKEND.endswith("smtp.EmailBackend"):
@@ -204,7 +205,32 @@ def wait_until(predicate, *, timeout: float = 60, interval: float = 0.2, message
 
 
 @pytest.fixture(autouse=True)
+def timeline_checkpoints(settings: Any, tmp_path: Path) -> Path:
+    """Each test keeps its timeline checkpoints (outside the database) to itself: another
+    test's incident with the same id must not be held against them."""
+    settings.TIMELINE_CHECKPOINT_DIR = tmp_path / "timeline-checkpoints"
+    return settings.TIMELINE_CHECKPOINT_DIR
+
+
+@pytest.fixture(autouse=True)
 def company_sender(settings: Any) -> None:
     """Outside DEBUG a placeholder sender refuses every send: tests mail from a real-looking
     domain (the company profile takes its first sender from this setting)."""
     settings.DEFAULT_FROM_EMAIL = TEST_SENDER
+
+
+def run_queued_tasks(*, limit: int = 200) -> int:
+    """Run what was handed to the task queue (the ORM broker), in order, as a worker would,
+    including what those tasks hand on; return how many ran."""
+    from django.utils.module_loading import import_string
+    from django_q.models import OrmQ
+
+    ran = 0
+    while (row := OrmQ.objects.order_by("id").first()) is not None:
+        task = row.task
+        row.delete()
+        func = import_string(task["func"]) if isinstance(task["func"], str) else task["func"]
+        func(*task.get("args", ()), **task.get("kwargs", {}))
+        ran += 1
+        assert ran < limit, "the queue never ran dry"
+    return ran

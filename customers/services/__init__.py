@@ -27,6 +27,7 @@ from .imports import (
     import_job_run,
 )
 from .records import customer_save, pii_access_record
+from .stalled import customer_exports_mark_stalled, import_jobs_mark_stalled
 
 __all__ = [
     "MAX_REJECTIONS_KEPT",
@@ -38,6 +39,7 @@ __all__ = [
     "customer_export_enqueue",
     "customer_export_files_purge",
     "customer_export_request",
+    "customer_exports_mark_stalled",
     "customer_merge",
     "customer_save",
     "customer_unmerge",
@@ -50,5 +52,6 @@ __all__ = [
     "import_job_enqueue",
     "import_job_retry",
     "import_job_run",
+    "import_jobs_mark_stalled",
     "pii_access_record",
 ]

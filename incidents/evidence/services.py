@@ -8,7 +8,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,11 @@ from config.db import connection_lost
 from config.models import company_profile
 from config.services import Actor, ServiceError, enqueue_on_commit
 from customers.pii import mask_text
+from incidents.events import EVIDENCE_STALLED
 from incidents.models import AffectedCustomer, EvidencePack, Filing, Incident, TimelineEvent
 from incidents.selectors import ChainCheck, scope_summary, timeline_verify
 from incidents.services import timeline_append
+from incidents.services.checkpoints import timeline_checkpoint_write
 
 from .registry import SectionContent, evidence_customer_statuses, evidence_sections
 from .render import StaticOnlyFetcher, pdf_render
@@ -102,7 +104,8 @@ def annex_timeline_write(*, path: Path, incident_id: int, check: ChainCheck) -> 
             "first_broken_seq": check.first_broken_seq,
             "problem": check.problem,
             "head_hash": check.head_hash,
-            "hash": "sha256 over canonical JSON of incident, seq, occurred_at, actor, kind, "
+            "hash": "HMAC-SHA256 under the timeline key (TIMELINE_HMAC_KEY, kept outside the "
+            "database) over canonical JSON of incident, seq, occurred_at, actor, kind, "
             "payload, prev_hash (sorted keys, no whitespace, UTF-8)",
         }
         out.write(json.dumps(header, ensure_ascii=False)[:-1] + ', "events": [\n')
@@ -440,6 +443,13 @@ def _pack_ready_record(pack: EvidencePack, *, name: str, digest: str, rendered: 
     )
     if updated != 1:
         raise EvidenceError(f"Evidence pack {pack.pk} changed while it was being built.")
+    # The head the pack ends with (its own "built" event) is also kept outside the
+    # database: a later deletion of this tail shows against it. A failed write is logged
+    # and leaves the pack as built; the hourly checkpoint writes it again.
+    incident_id = pack.incident_id
+    transaction.on_commit(
+        lambda: timeline_checkpoint_write(incident_ids=[incident_id]), robust=True
+    )
     timeline_append(
         incident_id=pack.incident_id,
         kind="evidence.built",
@@ -452,6 +462,33 @@ def _pack_ready_record(pack: EvidencePack, *, name: str, digest: str, rendered: 
             "first_broken_seq": rendered.check.first_broken_seq,
         },
     )
+
+
+@transaction.atomic
+def evidence_packs_mark_stalled(*, started_before: datetime) -> list[int]:
+    """Mark packs still building since before `started_before` as failed, each on its
+    incident's timeline, and return them. Every live attempt restarted the clock (the
+    build claims with `started_at=now`), so one older than the threshold has no worker
+    left; a new pack is requested from the incident page."""
+    stalled = list(
+        EvidencePack.objects.select_for_update(skip_locked=True)
+        .filter(status=EvidencePack.Status.BUILDING, started_at__lt=started_before)
+        .values_list("pk", "incident_id", "started_at")
+    )
+    for pk, incident_id, started_at in stalled:
+        EvidencePack.objects.filter(pk=pk, status=EvidencePack.Status.BUILDING).update(
+            status=EvidencePack.Status.FAILED,
+            error=f"Stalled: building since {started_at:%Y-%m-%d %H:%M} UTC with no result.",
+            finished_at=timezone.now(),
+            stage="Stalled",
+        )
+        timeline_append(
+            incident_id=incident_id,
+            kind=EVIDENCE_STALLED,
+            actor=None,
+            payload={"pack": pk, "started_at": started_at},
+        )
+    return [pk for pk, _incident, _started in stalled]
 
 
 @transaction.atomic

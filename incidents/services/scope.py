@@ -9,7 +9,7 @@ with one INSERT ... SELECT, appends a timeline event and tells the other apps th
 import hashlib
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
@@ -276,19 +276,48 @@ def _pick_column(headers: list[str], column: str | None) -> tuple[int, str]:
     return index, kind
 
 
-def _read_rows(content: bytes, filename: str) -> list[tuple[int, list[str]]]:
-    """(line number, cells) for every row of a CSV or XLSX file, header first.
+FORENSIC_ROWS_PER_INSERT = 5000
 
-    Read by the customer import's reader, so a forensic list gets the same encodings,
-    delimiters and zip-bomb and XML-entity protections as a CRM export.
+
+def _forensic_rows_write(
+    *,
+    forensic_list: ForensicList,
+    rows: Iterator[tuple[int, int, list[str]]],
+    index: int,
+    kind: str,
+    filename: str,
+) -> int:
+    """Write the list's lines as they are read, a few thousand at a time; return how many.
+
+    A list of a million lines is never held in memory: only the lines of one INSERT are. A
+    bad line raises, and the caller's transaction takes back every line written before it.
     """
-    if PurePath(filename).suffix.lower() not in (".xlsx", ".xlsm", ".csv", ".txt"):
-        raise ScopeError(f"{filename}: upload a CSV or XLSX file.")
-    try:
-        with table_open(io.BytesIO(content), name=filename) as table:
-            return [(1, table.headers), *((line, cells) for _, line, cells in table.rows)]
-    except ImportFileError as error:
-        raise ScopeError(f"{filename}: {error}") from error
+    written = 0
+    chunk: list[ForensicListRow] = []
+    for _row, number, cells in rows:
+        if not any(cell.strip() for cell in cells):
+            continue
+        value = cells[index].strip() if index < len(cells) else ""
+        if len(value) > MAX_VALUE_LENGTH:
+            raise ScopeError(
+                f"{filename} line {number}: the value is longer than {MAX_VALUE_LENGTH} characters."
+            )
+        normalized = email_normalize(value)[1] if kind == ForensicListRow.Kind.EMAIL else value
+        chunk.append(
+            ForensicListRow(
+                forensic_list=forensic_list,
+                line=number,
+                value=value,
+                value_normalized=normalized,
+                kind=kind,
+            )
+        )
+        if len(chunk) == FORENSIC_ROWS_PER_INSERT:
+            ForensicListRow.objects.bulk_create(chunk)
+            written += len(chunk)
+            chunk = []
+    ForensicListRow.objects.bulk_create(chunk)
+    return written + len(chunk)
 
 
 def scope_add_forensic_list(
@@ -306,67 +335,66 @@ def scope_add_forensic_list(
     Emails match `Customer.email_normalized` trimmed and case-insensitively; external ids
     match a source record's id when it names exactly one customer. Every line is kept
     with the incident, matched or not, so the unmatched ones can be chased.
+
+    The file is read by the customer import's reader (the same encodings, delimiters and
+    zip-bomb and XML-entity protections as a CRM export), row by row: its lines are
+    written as they are read, all of them or, when one is refused, none.
     """
-    rows = _read_rows(content, filename)
-    if not rows or not any(cell.strip() for cell in rows[0][1]):
-        raise ScopeError(f"{filename} is empty: the first line must name the columns.")
-    index, kind = _pick_column(rows[0][1], column)
-    lines: list[ForensicListRow] = []
-    for number, cells in rows[1:]:
-        if not any(cell.strip() for cell in cells):
-            continue
-        value = cells[index].strip() if index < len(cells) else ""
-        if len(value) > MAX_VALUE_LENGTH:
-            raise ScopeError(
-                f"{filename} line {number}: the value is longer than {MAX_VALUE_LENGTH} characters."
+    if PurePath(filename).suffix.lower() not in (".xlsx", ".xlsm", ".csv", ".txt"):
+        raise ScopeError(f"{filename}: upload a CSV or XLSX file.")
+    try:
+        with table_open(io.BytesIO(content), name=filename) as table, transaction.atomic():
+            if not any(cell.strip() for cell in table.headers):
+                raise ScopeError(f"{filename} is empty: the first line must name the columns.")
+            index, kind = _pick_column(table.headers, column)
+            incident = _locked_incident(incident_id)
+            categories = _clean_categories(incident, data_categories)
+            forensic_list = ForensicList.objects.create(
+                incident=incident,
+                filename=PurePath(filename).name[:255],
+                sha256=hashlib.sha256(content).hexdigest(),
+                column=table.headers[index].strip()[:128],
+                uploaded_by=actor if actor is not None and actor.is_authenticated else None,
             )
-        normalized = email_normalize(value)[1] if kind == ForensicListRow.Kind.EMAIL else value
-        lines.append(
-            ForensicListRow(line=number, value=value, value_normalized=normalized, kind=kind)
-        )
-    if not lines:
-        raise ScopeError(f"{filename} lists no accounts below its header.")
-    with transaction.atomic():
-        incident = _locked_incident(incident_id)
-        categories = _clean_categories(incident, data_categories)
-        forensic_list = ForensicList.objects.create(
-            incident=incident,
-            filename=PurePath(filename).name[:255],
-            sha256=hashlib.sha256(content).hexdigest(),
-            column=rows[0][1][index].strip()[:128],
-            uploaded_by=actor if actor is not None and actor.is_authenticated else None,
-            rows=len(lines),
-        )
-        for line in lines:
-            line.forensic_list = forensic_list
-        ForensicListRow.objects.bulk_create(lines, batch_size=5000)
-        _forensic_list_match(forensic_list_id=forensic_list.pk, kind=kind)
-        matched = ForensicListRow.objects.filter(
-            forensic_list=forensic_list, customer__isnull=False
-        ).count()
-        forensic_list.matched = matched
-        forensic_list.unmatched = len(lines) - matched
-        forensic_list.save(update_fields=["matched", "unmatched"])
-        change = _scope_write(
-            incident=incident,
-            actor=actor,
-            selection_sql=(
-                f"SELECT DISTINCT r.customer_id FROM {_table(ForensicListRow)} r "  # noqa: S608
-                "WHERE r.forensic_list_id = %s AND r.customer_id IS NOT NULL"
-            ),
-            selection_params=[forensic_list.pk],
-            categories=categories,
-            found_by=AffectedCustomer.FoundBy.FORENSIC_LIST,
-            replace=replace,
-            description={
-                "forensic_list": forensic_list.pk,
-                "filename": forensic_list.filename,
-                "sha256": forensic_list.sha256,
-                "rows": forensic_list.rows,
-                "matched": matched,
-                "unmatched": forensic_list.unmatched,
-            },
-        )
+            lines = _forensic_rows_write(
+                forensic_list=forensic_list,
+                rows=table.rows,
+                index=index,
+                kind=kind,
+                filename=filename,
+            )
+            if not lines:
+                raise ScopeError(f"{filename} lists no accounts below its header.")
+            _forensic_list_match(forensic_list_id=forensic_list.pk, kind=kind)
+            matched = ForensicListRow.objects.filter(
+                forensic_list=forensic_list, customer__isnull=False
+            ).count()
+            forensic_list.rows = lines
+            forensic_list.matched = matched
+            forensic_list.unmatched = lines - matched
+            forensic_list.save(update_fields=["rows", "matched", "unmatched"])
+            change = _scope_write(
+                incident=incident,
+                actor=actor,
+                selection_sql=(
+                    f"SELECT DISTINCT r.customer_id FROM {_table(ForensicListRow)} r "  # noqa: S608
+                    "WHERE r.forensic_list_id = %s AND r.customer_id IS NOT NULL"
+                ),
+                selection_params=[forensic_list.pk],
+                categories=categories,
+                found_by=AffectedCustomer.FoundBy.FORENSIC_LIST,
+                replace=replace,
+                description={
+                    "forensic_list": forensic_list.pk,
+                    "filename": forensic_list.filename,
+                    "sha256": forensic_list.sha256,
+                    "rows": forensic_list.rows,
+                    "matched": matched,
+                    "unmatched": forensic_list.unmatched,
+                },
+            )
+    except ImportFileError as error:
+        raise ScopeError(f"{filename}: {error}") from error
     return ScopeChange(
         added=change.added,
         removed=change.removed,

@@ -1,10 +1,12 @@
 """Every write to an incident and to what hangs on it goes through here."""
 
 import hashlib
+import hmac
 import json
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
@@ -41,6 +43,21 @@ def timeline_canonical(
     ).encode()
 
 
+def timeline_key() -> bytes:
+    """The secret the chain is keyed with: from settings, never stored in the database."""
+    return str(settings.TIMELINE_HMAC_KEY).encode()
+
+
+def timeline_digest(canonical: bytes, *, key: bytes | None = None) -> str:
+    """An event's hash: HMAC-SHA256 of its canonical bytes under the timeline key.
+
+    Keyed, so that whoever can write the table but does not hold the key (the database's
+    own roles, a restored backup, an injected statement) cannot re-hash an edited chain
+    into one that verifies.
+    """
+    return hmac.new(key or timeline_key(), canonical, hashlib.sha256).hexdigest()
+
+
 def timeline_append(
     *,
     incident_id: int,
@@ -71,7 +88,7 @@ def timeline_append(
         actor_label = user.get_username() if user else "system"
         # Never earlier than the head: another machine's clock may lag this one's.
         occurred_at = max(timezone.now(), head["occurred_at"]) if head else timezone.now()
-        digest = hashlib.sha256(
+        digest = timeline_digest(
             timeline_canonical(
                 incident_id=incident_id,
                 seq=seq,
@@ -81,7 +98,7 @@ def timeline_append(
                 payload=clean_payload,
                 prev_hash=prev_hash,
             )
-        ).hexdigest()
+        )
         return TimelineEvent.objects.create(
             incident_id=incident_id,
             seq=seq,
@@ -126,7 +143,7 @@ def timeline_append_many(
         rows: list[TimelineEvent] = []
         for kind, payload in zip(kinds, payloads, strict=True):
             seq += 1
-            digest = hashlib.sha256(
+            digest = timeline_digest(
                 timeline_canonical(
                     incident_id=incident_id,
                     seq=seq,
@@ -136,7 +153,7 @@ def timeline_append_many(
                     payload=payload,
                     prev_hash=prev_hash,
                 )
-            ).hexdigest()
+            )
             rows.append(
                 TimelineEvent(
                     incident_id=incident_id,

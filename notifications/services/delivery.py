@@ -35,6 +35,7 @@ from incidents.services import (
     timeline_append,
 )
 
+from ..events import DELIVERY_STALL_RESUMED
 from ..models import (
     Channel,
     Communication,
@@ -182,6 +183,41 @@ def _follow_ups_skip(communication: Communication) -> int:
         status=Notification.Status.SKIPPED, skip_reason=Notification.SkipReason.FREQUENCY_CAP
     )
     return opted_out + capped
+
+
+@transaction.atomic
+def deliveries_resume_stalled(*, quiet_since: datetime) -> list[int]:
+    """Hand the batches of every wave that is sending, has notices due, holds no live
+    claim and has sent nothing since `quiet_since` to the task cluster again; each on its
+    incident's timeline. Return the waves resumed.
+
+    Its chains died (every attempt failed, a cluster was lost): nothing else would send
+    the rest. Batches claim with leases and each message is sent once, so a chain too many
+    finds nothing to do and stops.
+    """
+    now = timezone.now()
+    due = Q(status=Notification.Status.PENDING) & (
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    ) | Q(status=Notification.Status.CLAIMED, lease_expires_at__lte=now)
+    live = Q(status=Notification.Status.CLAIMED, lease_expires_at__gt=now)
+    recent = Q(sent_at__gte=quiet_since) | Q(failed_at__gte=quiet_since)
+    resumed = []
+    waves = Delivery.objects.select_for_update(skip_locked=True).filter(
+        status=Delivery.Status.SENDING, started_at__lt=quiet_since
+    )
+    for delivery in waves.select_related("communication"):
+        rows = Notification.objects.filter(communication_id=delivery.communication_id)
+        if not rows.filter(due).exists() or rows.filter(live | recent).exists():
+            continue
+        timeline_append(
+            incident_id=delivery.communication.incident_id,
+            kind=DELIVERY_STALL_RESUMED,
+            actor=None,
+            payload={"delivery": delivery.pk, "quiet_since": quiet_since},
+        )
+        _chains_enqueue(delivery.pk)
+        resumed.append(delivery.pk)
+    return resumed
 
 
 def _chains_enqueue(delivery_id: int) -> None:

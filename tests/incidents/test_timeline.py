@@ -126,7 +126,7 @@ def test_a_tampered_payload_is_found_at_its_sequence_number():
     check = timeline_verify(incident_id=incident.pk)
 
     assert (check.ok, check.first_broken_seq) == (False, 3)
-    assert check.problem == "its content does not match its hash"
+    assert check.problem == "its content does not match its keyed hash"
     with pytest.raises(CommandError, match="breaks at seq 3"):
         call_command("verify_timeline", str(incident.pk))
 
