@@ -220,6 +220,8 @@ class CustomerMerge(models.Model):
         DuplicateCandidate, null=True, blank=True, on_delete=models.SET_NULL, related_name="merges"
     )
     source_record_ids = models.JSONField(help_text="Source records moved to the survivor.")
+    # {"held": the merged customer's segments, "added": those the survivor joined by it}.
+    segments = models.JSONField(default=dict, blank=True)
     merged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

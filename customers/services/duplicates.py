@@ -14,7 +14,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 from rapidfuzz import fuzz
 
-from ..models import Customer, CustomerMerge, DuplicateCandidate, SourceRecord, Touchpoint
+from ..models import (
+    Customer,
+    CustomerMerge,
+    DuplicateCandidate,
+    SegmentMembership,
+    SourceRecord,
+    Touchpoint,
+)
+from ..signals import customer_merged, customer_unmerged
 
 # Pairs scoring at least this go to the review queue.
 THRESHOLD = 0.85
@@ -140,16 +148,32 @@ def customer_merge(*, candidate: DuplicateCandidate, survivor: Customer, by: Any
     }
     if any(c.merged_into_id for c in locked.values()):
         raise MergeError("One of the two customers has already been merged into another.")
+    if Customer.objects.filter(merged_into_id=merged_id).exists():
+        # Merges stay one hop deep, so every reader finds a survivor with one join.
+        raise MergeError(
+            f"Other customers were merged into customer {merged_id}: keep it as the survivor."
+        )
     records = list(SourceRecord.objects.filter(customer_id=merged_id).values_list("pk", flat=True))
     SourceRecord.objects.filter(pk__in=records).update(customer_id=survivor.pk)
+    segments = _segments_move(from_id=merged_id, to_id=survivor.pk, now=now)
     Customer.objects.filter(pk=merged_id).update(merged_into_id=survivor.pk, updated_at=now)
     merge = CustomerMerge.objects.create(
         survivor_id=survivor.pk,
         merged_id=merged_id,
         candidate=candidate,
         source_record_ids=records,
+        segments=segments,
         merged_by=by,
         merged_at=now,
+    )
+    # In this transaction: a scope or an unsent notice that held the merged-away
+    # customer holds the survivor from the same commit on, or the merge does not happen.
+    customer_merged.send(
+        sender=Customer,
+        merge_id=merge.pk,
+        survivor_id=survivor.pk,
+        merged_id=merged_id,
+        actor=by,
     )
     _history(
         [survivor.pk, merged_id],
@@ -176,6 +200,7 @@ def customer_unmerge(*, merge: CustomerMerge, by: Any) -> CustomerMerge:
     Customer.objects.filter(pk=merge.merged_id, merged_into_id=merge.survivor_id).update(
         merged_into_id=None, updated_at=now
     )
+    _segments_restore(merge=merge, now=now)
     if merge.candidate_id:
         # A person said they are two people: the pair does not come back to the queue.
         DuplicateCandidate.objects.filter(pk=merge.candidate_id).update(
@@ -187,8 +212,51 @@ def customer_unmerge(*, merge: CustomerMerge, by: Any) -> CustomerMerge:
         by,
         now,
     )
+    customer_unmerged.send(
+        sender=Customer,
+        merge_id=merge.pk,
+        survivor_id=merge.survivor_id,
+        merged_id=merge.merged_id,
+        actor=by,
+    )
     merge.refresh_from_db()
     return merge
+
+
+def _segments_move(*, from_id: int, to_id: int, now: Any) -> dict[str, list[int]]:
+    """The survivor joins every segment the merged customer was in; the merged one leaves.
+
+    Campaign audiences are drawn from segments, so a merged-away record left in them
+    would be mailed as a second person. Returns what to put back on undo.
+    """
+    held = sorted(
+        SegmentMembership.objects.filter(customer_id=from_id).values_list("segment_id", flat=True)
+    )
+    already = set(
+        SegmentMembership.objects.filter(customer_id=to_id, segment_id__in=held).values_list(
+            "segment_id", flat=True
+        )
+    )
+    added = [s for s in held if s not in already]
+    SegmentMembership.objects.bulk_create(
+        SegmentMembership(segment_id=s, customer_id=to_id, added_at=now) for s in added
+    )
+    SegmentMembership.objects.filter(customer_id=from_id).delete()
+    return {"held": held, "added": added}
+
+
+def _segments_restore(*, merge: CustomerMerge, now: Any) -> None:
+    segments = merge.segments or {}
+    SegmentMembership.objects.filter(
+        customer_id=merge.survivor_id, segment_id__in=segments.get("added", [])
+    ).delete()
+    SegmentMembership.objects.bulk_create(
+        (
+            SegmentMembership(segment_id=s, customer_id=merge.merged_id, added_at=now)
+            for s in segments.get("held", [])
+        ),
+        ignore_conflicts=True,
+    )
 
 
 @transaction.atomic
