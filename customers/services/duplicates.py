@@ -18,6 +18,7 @@ from ..models import (
     Customer,
     CustomerMerge,
     DuplicateCandidate,
+    DuplicateSearch,
     SegmentMembership,
     SourceRecord,
     Touchpoint,
@@ -102,6 +103,37 @@ def duplicates_find() -> int:
             batch = []
     found += len(DuplicateCandidate.objects.bulk_create(batch, ignore_conflicts=True))
     return found
+
+
+def duplicates_search_run(*, trigger: str, by: Any = None) -> DuplicateSearch:
+    """Run duplicates_find and record the run, its time and its yield, for the queue page.
+
+    Two clusters running the daily schedule at once waste work but write nothing twice:
+    a pair is unique, and each run skips the pairs already queued.
+    """
+    search = DuplicateSearch.objects.create(
+        trigger=trigger, requested_by=by, started_at=timezone.now()
+    )
+    try:
+        found = duplicates_find()
+    except Exception as error:
+        DuplicateSearch.objects.filter(pk=search.pk).update(
+            finished_at=timezone.now(), error=str(error)[:2000]
+        )
+        raise
+    DuplicateSearch.objects.filter(pk=search.pk).update(finished_at=timezone.now(), found=found)
+    search.refresh_from_db()
+    return search
+
+
+def duplicates_search_enqueue(*, by: Any) -> None:
+    """Search now, in the task cluster, once the request that asked has committed."""
+    from django_q.tasks import async_task
+
+    user_id = by.pk if by is not None else None
+    transaction.on_commit(
+        lambda: async_task("customers.tasks.duplicates_search_task", user_id, group="duplicates")
+    )
 
 
 def _history(customer_ids: list[int], text: str, by: Any, now: Any) -> None:
