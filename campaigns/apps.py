@@ -34,11 +34,18 @@ class CampaignsConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from customers.signals import customer_merged
         from incidents.signals import incident_drill_changed, scope_changed, scope_holds_requested
 
         from . import evidence
-        from .receivers import on_drill_changed, on_scope_changed, on_scope_holds_requested
+        from .receivers import (
+            on_customer_merged,
+            on_drill_changed,
+            on_scope_changed,
+            on_scope_holds_requested,
+        )
 
+        customer_merged.connect(on_customer_merged, dispatch_uid="campaigns.skip_merged_sends")
         scope_changed.connect(on_scope_changed, dispatch_uid="campaigns.hold_on_scope_changed")
         scope_holds_requested.connect(
             on_scope_holds_requested, dispatch_uid="campaigns.holds_for_scope_preview"

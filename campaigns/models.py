@@ -104,6 +104,9 @@ class CampaignSend(models.Model):
         EMAIL_STATUS = "email_status", "Email not valid"
         FREQUENCY_CAP = "frequency_cap", "Frequency cap reached"
         INVALID_ADDRESS = "invalid_address", "Address rejected before sending"
+        # A person confirmed this record is the same person as another: the survivor is
+        # the one mailed (or held by an incident), never this record too.
+        MERGED = "merged", "Record merged into another"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="sends")
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")

@@ -33,3 +33,11 @@ def on_drill_changed(
         hold_follow_drill_status(incident_id=incident_id, is_drill=is_drill, cmo=cmo)
     except CampaignError as error:
         raise IncidentError(f"The drill status cannot change: {error}") from error
+
+
+def on_customer_merged(sender: Any, *, merged_id: int, **kwargs: Any) -> None:
+    # Runs inside the merge's transaction, before the scope stops holding the merged
+    # record at commit: no batch can mail it in between.
+    from .services import campaign_sends_skip_merged
+
+    campaign_sends_skip_merged(merged_id=merged_id)

@@ -52,10 +52,13 @@ def _code_listed(codes: F | OuterRef, code: F) -> Q:
 def campaign_audience(*, campaign: Campaign) -> QuerySet[Customer]:
     """The customers a campaign is aimed at: its segments, narrowed by country and language."""
     segment_ids = Campaign.segments.through.objects.filter(campaign=campaign).values("segment_id")
+    # A record merged into another is not a second person: its segments went to the
+    # survivor with the merge.
     audience = Customer.objects.filter(
         Exists(
             SegmentMembership.objects.filter(customer_id=OuterRef("pk"), segment_id__in=segment_ids)
-        )
+        ),
+        merged_into__isnull=True,
     )
     if campaign.country_list:
         audience = audience.filter(country__in=campaign.country_list)

@@ -771,3 +771,16 @@ def _batch_finish(campaign_id: int, result: BatchResult) -> BatchResult:
             status=Campaign.Status.COMPLETED, completed_at=now, updated_at=now
         )
     return result
+
+
+@transaction.atomic
+def campaign_sends_skip_merged(*, merged_id: int) -> int:
+    """Skip the merged-away record's promotions not yet claimed; returns how many.
+
+    The merge takes the record out of every scope (the survivor stands in it), so an
+    incident's hold would no longer stop these, and the person is mailed, or held, as
+    the survivor.
+    """
+    return CampaignSend.objects.filter(
+        customer_id=merged_id, status=CampaignSend.Status.PENDING
+    ).update(status=CampaignSend.Status.SKIPPED, skip_reason=CampaignSend.SkipReason.MERGED)

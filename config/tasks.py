@@ -12,12 +12,14 @@ FAILED_TASKS_PURGE = "Purge failed tasks"
 IMPORT_FILES_PURGE = "Delete old import files"
 EXPORT_FILES_PURGE = "Delete old customer export files"
 READINESS_SNAPSHOT = "Take the daily readiness snapshot"
+DUPLICATES_SEARCH = "Search for suspected duplicate customers"
 # Daily housekeeping: schedule name -> task.
 HOUSEKEEPING = {
     FAILED_TASKS_PURGE: "config.tasks.failed_tasks_purge",
     IMPORT_FILES_PURGE: "customers.tasks.import_files_purge_task",
     EXPORT_FILES_PURGE: "customers.tasks.export_files_purge_task",
     READINESS_SNAPSHOT: "config.readiness.tasks.readiness_snapshot_task",
+    DUPLICATES_SEARCH: "customers.tasks.duplicates_search_daily_task",
 }
 TIMELINE_CHECKPOINT = "Checkpoint the timeline heads outside the database"
 STALLED_WORK_SWEEP = "Mark stalled work failed, resume stalled sending"

@@ -2,8 +2,10 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.db import connection
 from django.db.models import BooleanField, Count, Q, QuerySet, Value
 from django.http import (
@@ -32,6 +34,7 @@ from .models import (
     CustomerExport,
     CustomerMerge,
     DuplicateCandidate,
+    DuplicateSearch,
     ImportJob,
     ImportMapping,
     ImportRejection,
@@ -46,7 +49,7 @@ from .models import (
 )
 from .pii import can_view_pii, mask_email, mask_field, mask_phone, mask_text
 from .resources import CustomerExportResource, cell_escape
-from .selectors import customer_timeline
+from .selectors import customer_timeline, customers_needing_fixes
 from .services import (
     customer_export_download,
     customer_export_request,
@@ -54,6 +57,7 @@ from .services import (
     customer_save,
     customer_unmerge,
     duplicate_dismiss,
+    duplicates_search_enqueue,
     import_job_cancel,
     import_job_confirm,
     import_job_create,
@@ -189,6 +193,32 @@ class CountryFilter(admin.SimpleListFilter):
         return queryset
 
 
+class NeedsFixingFilter(admin.SimpleListFilter):
+    """Values the import could not normalise and kept as written: a person corrects them."""
+
+    title = "kept as written (to fix)"
+    parameter_name = "fix"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        choices = [
+            ("email", "Malformed email"),
+            ("region", "Region / state not recognised"),
+            ("country", "Country not recognised"),
+        ]
+        # Narrowing by phone is narrowing by contact data (config.admin_pii).
+        if can_view_pii(request.user):
+            choices.insert(1, ("phone", "Phone not in international format"))
+        return choices
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if not value:
+            return queryset
+        if value not in {v for v, _ in self.lookup_choices}:
+            raise IncorrectLookupParameters(f"Nothing to fix called {value!r}.")
+        return customers_needing_fixes(queryset, value)
+
+
 @admin.register(Customer)
 class CustomerAdmin(PiiListRule, ExportMixin, admin.ModelAdmin):
     form = CustomerForm
@@ -202,7 +232,13 @@ class CustomerAdmin(PiiListRule, ExportMixin, admin.ModelAdmin):
         "marketing_consent",
         "updated_at",
     ]
-    list_filter = [CountryFilter, SegmentFilter, "email_status", "marketing_consent"]
+    list_filter = [
+        CountryFilter,
+        SegmentFilter,
+        "email_status",
+        "marketing_consent",
+        NeedsFixingFilter,
+    ]
     search_fields = ["email_normalized"]
     search_help_text = (
         "Email (whole or its beginning), external id (exact), or last name (its beginning)."
@@ -1013,6 +1049,44 @@ class DuplicateCandidateAdmin(ReadOnlyAdmin):
 
     def has_decide_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("customers.change_duplicatecandidate")
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        # How fresh the queue is: a reviewer should not take "nothing waiting" from a
+        # search that has not run for a week.
+        searches = DuplicateSearch.objects.all()
+        extra_context = {
+            **(extra_context or {}),
+            "last_search": searches.filter(finished_at__isnull=False, error="").first(),
+            "last_failed": searches.filter(finished_at__isnull=False).exclude(error="").first(),
+            "running": searches.filter(finished_at__isnull=True).first(),
+            "can_search": self.has_decide_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path("search/", view(self.search_view), name="customers_duplicatecandidate_search"),
+            *super().get_urls(),
+        ]
+
+    @admin_view_permissions("decide")
+    def search_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "POST":
+            duplicates_search_enqueue(by=request.user)
+            self.message_user(request, "The search for duplicates has started in the background.")
+            return HttpResponseRedirect(
+                reverse("admin:customers_duplicatecandidate_changelist") + "?status__exact=pending"
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Search for suspected duplicates",
+            "form": forms.Form(),
+        }
+        return TemplateResponse(
+            request, "admin/customers/duplicatecandidate/search_confirm.html", context
+        )
 
     @admin.action(description="Same person: merge into the older record", permissions=["decide"])
     def merge_keep_older(

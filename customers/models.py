@@ -211,6 +211,34 @@ class DuplicateCandidate(models.Model):
         return f"{self.customer_a} / {self.customer_b} ({self.score:.2f})"
 
 
+class DuplicateSearch(models.Model):
+    """One run of the search for suspected duplicates: when, who or what started it, its yield.
+
+    The task cluster runs it daily; the review queue shows the last run, so a reviewer
+    knows how fresh the queue is.
+    """
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Daily schedule"
+        PERSON = "person", "Started from the review queue"
+
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    found = models.PositiveIntegerField("new pairs found", default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        get_latest_by = "started_at"
+
+    def __str__(self) -> str:
+        return f"Duplicate search {self.started_at:%Y-%m-%d %H:%M}"
+
+
 class CustomerMerge(models.Model):
     """One customer merged into another by a person, with what moved, so it can be undone."""
 
@@ -220,6 +248,8 @@ class CustomerMerge(models.Model):
         DuplicateCandidate, null=True, blank=True, on_delete=models.SET_NULL, related_name="merges"
     )
     source_record_ids = models.JSONField(help_text="Source records moved to the survivor.")
+    # {"held": the merged customer's segments, "added": those the survivor joined by it}.
+    segments = models.JSONField(default=dict, blank=True)
     merged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

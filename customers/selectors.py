@@ -3,9 +3,9 @@
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import Count, Q, QuerySet
 
-from .models import CustomerMerge, SourceRecord, Touchpoint
+from .models import Customer, CustomerMerge, SourceRecord, Touchpoint
 
 
 @dataclass(frozen=True)
@@ -48,3 +48,42 @@ def customer_timeline(*, customer_id: int, limit: int = 100) -> list[TimelineEnt
             entries.append(TimelineEntry(m.unmerged_at, f"Merge of {m.merged_id} undone"))
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit]
+
+
+# A phone the import could place is stored in E.164; anything else was kept as written.
+E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+
+
+def customers_unplaced_regions() -> list[tuple[str, str, int]]:
+    """(country, region as written, customers) for regions that name no subdivision.
+
+    One GROUP BY over the (country, region) index gives the few thousand distinct pairs;
+    whether each names a subdivision is pycountry's to say, not SQL's.
+    """
+    from .regions import region_is_placed
+
+    rows = (
+        Customer.objects.filter(merged_into__isnull=True)
+        .exclude(region="")
+        .values_list("country", "region")
+        .annotate(n=Count("pk"))
+        .order_by("country", "region")
+    )
+    return [(c, r, n) for c, r, n in rows if not region_is_placed(r, c)]
+
+
+def customers_needing_fixes(queryset: QuerySet[Customer], what: str) -> QuerySet[Customer]:
+    """The customers whose `what` ("email", "phone", "region", "country") the import could
+    not normalise and kept as written, for a person to correct."""
+    if what == "email":
+        return queryset.filter(email_status=Customer.EmailStatus.UNDELIVERABLE)
+    if what == "phone":
+        return queryset.exclude(phone="").exclude(phone__regex=E164_PATTERN)
+    if what == "country":
+        return queryset.filter(country="").exclude(country_raw="")
+    if what == "region":
+        unplaced = Q(pk__in=[])
+        for country, region, _ in customers_unplaced_regions():
+            unplaced |= Q(country=country, region=region)
+        return queryset.filter(unplaced)
+    raise ValueError(f"nothing to fix called {what!r}")

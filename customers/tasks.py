@@ -1,8 +1,10 @@
 """Background work for customers: tasks take ids and call one service."""
 
+from .models import DuplicateSearch
 from .services import (
     customer_export_build,
     customer_export_files_purge,
+    duplicates_search_run,
     import_files_purge,
     import_job_run,
 )
@@ -24,3 +26,16 @@ def customer_export_build_task(export_id: int) -> str:
 
 def export_files_purge_task() -> int:
     return customer_export_files_purge()
+
+
+def duplicates_search_daily_task() -> str:
+    search = duplicates_search_run(trigger=DuplicateSearch.Trigger.SCHEDULE)
+    return f"duplicate search {search.pk}: {search.found} new pairs"
+
+
+def duplicates_search_task(user_id: int | None = None) -> str:
+    from django.contrib.auth import get_user_model
+
+    by = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    search = duplicates_search_run(trigger=DuplicateSearch.Trigger.PERSON, by=by)
+    return f"duplicate search {search.pk}: {search.found} new pairs"

@@ -73,12 +73,23 @@ class IncidentsConfig(AppConfig):
 
     def ready(self) -> None:
         from config.company import company_profile_changed
+        from customers.signals import customer_merged, customer_unmerged
         from incidents.evidence import sections
-        from incidents.receivers import company_profile_log
+        from incidents.receivers import (
+            company_profile_log,
+            customer_merged_rescope,
+            customer_unmerged_rescope,
+        )
 
         sections.register()
         company_profile_changed.connect(
             company_profile_log, dispatch_uid="incidents.company_profile_log"
+        )
+        customer_merged.connect(
+            customer_merged_rescope, dispatch_uid="incidents.customer_merged_rescope"
+        )
+        customer_unmerged.connect(
+            customer_unmerged_rescope, dispatch_uid="incidents.customer_unmerged_rescope"
         )
 
     def seed_demo(self, *, stdout: OutputWrapper) -> None:

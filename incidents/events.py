@@ -46,6 +46,17 @@ ASSESSMENT_RECORDED = declare(
 SCOPE_SET = declare(
     "scope.set", "Scope changed", "The set of affected people was written or changed."
 )
+SCOPE_MERGED = declare(
+    "scope.merged",
+    "Affected person's records merged",
+    "A person confirmed two customer records are one person: the scope now holds the "
+    "surviving record in place of the merged one.",
+)
+SCOPE_UNMERGED = declare(
+    "scope.unmerged",
+    "Merge of an affected person undone",
+    "A merge was undone: the record split off is in the scope again, as it was.",
+)
 OBLIGATION_CREATED = declare(
     "obligation.created", "Obligation found", "A regulatory obligation applies, with its deadline."
 )

@@ -22,3 +22,26 @@ def company_profile_log(*, changes: dict[str, list[Any]], actor: User | None, **
             actor=actor,
             payload={"changes": changes},
         )
+
+
+def customer_merged_rescope(
+    *, merge_id: int, survivor_id: int, merged_id: int, actor: User | None, **_: Any
+) -> None:
+    # Runs inside the merge's transaction: the survivor is in scope from the merge's
+    # commit, or the merge is not committed.
+    from incidents.services.scope import scope_customer_merged
+
+    scope_customer_merged(
+        merge_id=merge_id, survivor_id=survivor_id, merged_id=merged_id, actor=actor
+    )
+
+
+def customer_unmerged_rescope(
+    *, merge_id: int, survivor_id: int, merged_id: int, actor: User | None, **_: Any
+) -> None:
+    # Runs inside the undo's transaction, for the same reason.
+    from incidents.services.scope import scope_customer_unmerged
+
+    scope_customer_unmerged(
+        merge_id=merge_id, survivor_id=survivor_id, merged_id=merged_id, actor=actor
+    )

@@ -69,9 +69,15 @@ class NotificationsConfig(AppConfig):
     }
 
     def ready(self) -> None:
+        from customers.signals import customer_merged
         from incidents.signals import incident_drill_changed, incident_updated, scope_changed
 
         from . import evidence, receivers
+
+        customer_merged.connect(
+            receivers.customer_merged_skip_notifications,
+            dispatch_uid="notifications.customer_merged_skip_notifications",
+        )
 
         scope_changed.connect(
             receivers.scope_changed_void_sign_offs,

@@ -354,6 +354,9 @@ class Notification(models.Model):
         NONE = "", "-"
         OPTED_OUT = "opted_out", "Opted out (follow-ups only)"
         FREQUENCY_CAP = "frequency_cap", "Frequency cap (follow-ups only)"
+        # A person confirmed this record is the same person as another: the notice goes
+        # to the surviving record, once.
+        MERGED = "merged", "Record merged into another"
 
     communication = models.ForeignKey(
         Communication, on_delete=models.PROTECT, related_name="notifications"

@@ -30,3 +30,11 @@ def incident_drill_changed_void_sign_offs(
         "pk", flat=True
     ):
         communication_sign_offs_void(communication_id=communication_id, actor=actor, reason=reason)
+
+
+def customer_merged_skip_notifications(*, merged_id: int, **kwargs: Any) -> None:
+    # Runs inside the merge's transaction: the merged record's unsent messages stop with
+    # the merge's commit, or the merge is not committed.
+    from .services.merges import notifications_skip_merged
+
+    notifications_skip_merged(merged_id=merged_id)

@@ -134,6 +134,8 @@ class ContactGapAdmin(ReadOnlyAdmin):
         return (
             super()
             .get_queryset(request)
+            # The gaps are people's: a record merged into another is counted as the survivor.
+            .filter(merged_into__isnull=True)
             .only("first_name", "last_name", "country", "region", "email_status", "street", "city")
             .annotate(
                 recent=Exists(recent),

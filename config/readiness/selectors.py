@@ -69,7 +69,9 @@ def reach_rows() -> list[ReachRow]:
     GROUP BY over the customer table, which also tells the page which languages are spoken."""
     state = Case(When(country="US", then=Upper("region")), default=Value(""))
     rows = (
-        Customer.objects.annotate(state=state)
+        # A record merged into another is the same person: counted once, as the survivor.
+        Customer.objects.filter(merged_into__isnull=True)
+        .annotate(state=state)
         .values("country", "state", "language")
         .annotate(
             total=Count("pk"),
@@ -95,7 +97,7 @@ def reach_rows() -> list[ReachRow]:
 
 def stale_count() -> int:
     """Customers whose contact data no import has brought for the set number of months."""
-    return Customer.objects.filter(stale()).count()
+    return Customer.objects.filter(stale(), merged_into__isnull=True).count()
 
 
 def stale() -> Any:

@@ -21,6 +21,8 @@ from .normalize import CustomerRow
 
 STAGE_COLUMNS = ("row_no", "line", *CustomerRow._fields)
 StageRow = tuple[Any, ...]
+_EXTERNAL_ID = STAGE_COLUMNS.index("external_id")
+_EMAIL_KEY = STAGE_COLUMNS.index("email_normalized")
 
 _CONSENT_RANK = "max(CASE consent WHEN 'withdrawn' THEN 2 WHEN 'granted' THEN 1 ELSE 0 END)"
 # An opt-out recorded on the customer is never undone by an import saying otherwise.
@@ -102,9 +104,19 @@ class Merger:
             f"{c} bigint" if c in ("row_no", "line") else f"{c} text" for c in STAGE_COLUMNS
         )
         on_commit = " ON COMMIT DROP" if self.postgres else ""
+        # `new_id` is the id the row's customer gets if no existing one is found. On
+        # PostgreSQL COPY draws it from the customer sequence as the row arrives, which
+        # costs a fraction of updating every staged row afterwards (MVCC rewrites each
+        # one); a row that matches leaves a gap in the ids, which nothing minds.
+        new_id = "new_id bigint"
+        if self.postgres:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_get_serial_sequence('customers_customer', 'id')")
+                sequence = cursor.fetchone()[0]
+            new_id += f" DEFAULT nextval('{sequence}'::regclass)"
         self._execute(
             f"CREATE TEMPORARY TABLE bd_stage ({columns}, customer_id bigint, "
-            f"old_hash text, outcome text, is_new boolean DEFAULT FALSE){on_commit}"
+            f"old_hash text, outcome text, {new_id}){on_commit}"
         )
 
     @property
@@ -132,22 +144,27 @@ class Merger:
     def merge(self, rows: Sequence[StageRow]) -> None:
         if not rows:
             return
+        first_row = rows[0][0]
+        # The last line for an external id wins; earlier ones are duplicates. Sorted out
+        # here, in a dict, rather than by a DELETE over the staged rows.
+        latest = {row[_EXTERNAL_ID]: row for row in rows}
+        if len(latest) < len(rows):
+            self.counts["duplicate"] += len(rows) - len(latest)
+            rows = list(latest.values())
         self._load(rows)
         p = {"source": self.source, "now": self.now}
-        # The last line for an external id wins; earlier ones are duplicates.
-        self.counts["duplicate"] += self._execute(
-            "DELETE FROM bd_stage WHERE row_no NOT IN "
-            "(SELECT max(row_no) FROM bd_stage GROUP BY external_id)"
-        )
         # An address on several ids of this source is shared (a family, an office, a
         # CRM's filler): remembered, so that it joins nobody in this or a later file.
-        shared = self._execute(
-            "INSERT INTO customers_sharedemail (email, source, first_seen_at) "
-            "SELECT email_normalized, %(source)s, %(now)s FROM bd_stage "
-            "WHERE email_normalized <> '' GROUP BY email_normalized HAVING count(*) > 1 "
-            "ON CONFLICT (email) DO NOTHING",
-            p,
-        )
+        keys = [row[_EMAIL_KEY] for row in rows if row[_EMAIL_KEY]]
+        shared = 0
+        if len(set(keys)) < len(keys):
+            shared = self._execute(
+                "INSERT INTO customers_sharedemail (email, source, first_seen_at) "
+                "SELECT email_normalized, %(source)s, %(now)s FROM bd_stage "
+                "WHERE email_normalized <> '' GROUP BY email_normalized HAVING count(*) > 1 "
+                "ON CONFLICT (email) DO NOTHING",
+                p,
+            )
         self._shared_unkey(p, known_before=not shared)
         self._execute(
             "UPDATE bd_stage SET customer_id = sr.customer_id, old_hash = sr.row_hash, "
@@ -157,14 +174,15 @@ class Merger:
             "WHERE sr.source = %(source)s AND sr.external_id = bd_stage.external_id",
             p,
         )
-        self._execute(
-            "UPDATE bd_stage SET customer_id = c.id, outcome = 'merged' "
-            "FROM customers_customer c WHERE bd_stage.customer_id IS NULL "
+        # A person confirmed merged into another is found as that other person.
+        found_by_email = self._execute(
+            "UPDATE bd_stage SET customer_id = COALESCE(c.merged_into_id, c.id), "
+            "outcome = 'merged' FROM customers_customer c WHERE bd_stage.customer_id IS NULL "
             "AND bd_stage.email_normalized <> '' AND c.email_normalized = bd_stage.email_normalized"
         )
         # A customer found by email who already has another id of this source: the
         # address is carried by two of its records, so it is shared, not a match.
-        if self._execute(
+        if found_by_email and self._execute(
             "INSERT INTO customers_sharedemail (email, source, first_seen_at) "
             "SELECT email_normalized, %(source)s, %(now)s FROM bd_stage "
             "WHERE outcome = 'merged' AND EXISTS (SELECT 1 FROM customers_sourcerecord sr "
@@ -178,14 +196,14 @@ class Merger:
                 "UPDATE bd_stage SET customer_id = NULL, outcome = NULL "
                 "WHERE outcome = 'merged' AND email_normalized = ''"
             )
-        self._new_customers(p, first_row=rows[0][0])
+        self._new_customers(p, first_row=first_row)
         self._update_customers(p)
         self._execute(
             "INSERT INTO customers_sourcerecord (customer_id, source, external_id, row_hash, "
             "first_seen_at, last_seen_at, email, phone, street, postal_code, city, region, "
-            "country) SELECT customer_id, %(source)s, external_id, row_hash, %(now)s, %(now)s, "
-            "email, phone, street, postal_code, city, region, country "
-            "FROM bd_stage WHERE outcome <> 'unchanged' "
+            "country) SELECT COALESCE(customer_id, new_id), %(source)s, external_id, row_hash, "
+            "%(now)s, %(now)s, email, phone, street, postal_code, city, region, country "
+            "FROM bd_stage WHERE outcome IS NULL OR outcome <> 'unchanged' "
             "ON CONFLICT (source, external_id) DO UPDATE SET "
             "row_hash = excluded.row_hash, last_seen_at = excluded.last_seen_at, "
             "email = excluded.email, phone = excluded.phone, street = excluded.street, "
@@ -196,14 +214,16 @@ class Merger:
         if self.segment_id is not None:
             self._execute(
                 "INSERT INTO customers_segmentmembership (segment_id, customer_id, added_at) "
-                "SELECT %(segment)s, customer_id, %(now)s FROM bd_stage "
-                "WHERE customer_id IS NOT NULL GROUP BY customer_id "
+                "SELECT %(segment)s, COALESCE(customer_id, new_id), %(now)s FROM bd_stage "
+                "GROUP BY COALESCE(customer_id, new_id) "
                 "ON CONFLICT (segment_id, customer_id) DO NOTHING",
                 {**p, "segment": self.segment_id},
             )
         with connection.cursor() as cursor:
+            # A row no customer was found for (no outcome yet) created one.
             cursor.execute(
-                "SELECT outcome, email_flag, count(*) FROM bd_stage GROUP BY outcome, email_flag"
+                "SELECT COALESCE(outcome, 'created'), email_flag, count(*) FROM bd_stage "
+                "GROUP BY outcome, email_flag"
             )
             for outcome, flag, count in cursor.fetchall():
                 self.counts[outcome] += count
@@ -233,12 +253,11 @@ class Merger:
         )
 
     def _new_customers(self, p: dict[str, Any], first_row: int) -> None:
-        # Every row no customer was found for gets an id of its own. Two rows of one file
-        # never share a new customer: same id is a duplicate, same email under two ids
-        # of one source is a shared address.
-        if self.postgres:
-            ids = "nextval(pg_get_serial_sequence('customers_customer', 'id'))"
-        else:
+        # Every row no customer was found for (customer_id still NULL) gets a customer
+        # of its own, with the row's new_id. Two rows of one file never share a new
+        # customer: same id is a duplicate, same email under two ids of one source is a
+        # shared address.
+        if not self.postgres:
             # SQLite has one writer at a time (the transaction is IMMEDIATE), so the ids
             # after the highest ever used are ours until commit.
             with connection.cursor() as cursor:
@@ -248,23 +267,22 @@ class Merger:
                     "WHERE name = 'customers_customer'), 0))"
                 )
                 base = cursor.fetchone()[0]
-            ids = f"{int(base) + 1 - first_row} + row_no"
-        self._execute(
-            f"UPDATE bd_stage SET customer_id = {ids}, outcome = 'created', is_new = TRUE "  # noqa: S608
-            "WHERE customer_id IS NULL"
-        )
+            self._execute(
+                f"UPDATE bd_stage SET new_id = {int(base) + 1 - first_row} + row_no "  # noqa: S608
+                "WHERE customer_id IS NULL"
+            )
         self._execute(
             "INSERT INTO customers_customer (id, first_name, last_name, email, "  # noqa: S608
             "email_normalized, email_status, phone, street, postal_code, city, region, "
             "country, country_raw, language, marketing_consent, consent_updated_at, "
             "consent_source, lifecycle_stage, created_at, updated_at, "
             f"{_PROVENANCE_COLUMNS}) "
-            "SELECT customer_id, first_name, last_name, email, email_normalized, "
+            "SELECT new_id, first_name, last_name, email, email_normalized, "
             "email_status, phone, street, postal_code, city, region, country, country_raw, "
             "language, CASE WHEN consent <> '' THEN consent ELSE 'unknown' END, "
             "CASE WHEN consent <> '' THEN %(now)s END, "
             "CASE WHEN consent <> '' THEN %(source)s ELSE '' END, lifecycle_stage, "
-            f"%(now)s, %(now)s, {_NEW_PROVENANCE} FROM bd_stage WHERE is_new",
+            f"%(now)s, %(now)s, {_NEW_PROVENANCE} FROM bd_stage WHERE customer_id IS NULL",
             p,
         )
 
@@ -341,7 +359,7 @@ class Merger:
             "AS email_free FROM (SELECT bd_stage.*, row_number() OVER "
             "(PARTITION BY customer_id ORDER BY row_no DESC) AS rn, "
             f"{_CONSENT_RANK} OVER (PARTITION BY customer_id) AS consent_rank "
-            "FROM bd_stage WHERE outcome IN ('updated', 'merged') AND NOT is_new) AS latest "
+            "FROM bd_stage WHERE outcome IN ('updated', 'merged')) AS latest "
             "WHERE rn = 1) AS s WHERE customers_customer.id = s.customer_id",
             p,
         )

@@ -6,6 +6,8 @@ from .duplicates import (
     customer_unmerge,
     duplicate_dismiss,
     duplicates_find,
+    duplicates_search_enqueue,
+    duplicates_search_run,
 )
 from .exports import (
     ExportError,
@@ -45,6 +47,8 @@ __all__ = [
     "customer_unmerge",
     "duplicate_dismiss",
     "duplicates_find",
+    "duplicates_search_enqueue",
+    "duplicates_search_run",
     "import_files_purge",
     "import_job_cancel",
     "import_job_confirm",

@@ -16,7 +16,16 @@ from rapidfuzz import fuzz
 
 from config.services import ServiceError
 
-from ..models import Customer, CustomerMerge, DuplicateCandidate, SourceRecord, Touchpoint
+from ..models import (
+    Customer,
+    CustomerMerge,
+    DuplicateCandidate,
+    DuplicateSearch,
+    SegmentMembership,
+    SourceRecord,
+    Touchpoint,
+)
+from ..signals import customer_merged, customer_unmerged
 
 # Pairs scoring at least this go to the review queue.
 THRESHOLD = 0.85
@@ -98,6 +107,37 @@ def duplicates_find() -> int:
     return found
 
 
+def duplicates_search_run(*, trigger: str, by: Any = None) -> DuplicateSearch:
+    """Run duplicates_find and record the run, its time and its yield, for the queue page.
+
+    Two clusters running the daily schedule at once waste work but write nothing twice:
+    a pair is unique, and each run skips the pairs already queued.
+    """
+    search = DuplicateSearch.objects.create(
+        trigger=trigger, requested_by=by, started_at=timezone.now()
+    )
+    try:
+        found = duplicates_find()
+    except Exception as error:
+        DuplicateSearch.objects.filter(pk=search.pk).update(
+            finished_at=timezone.now(), error=str(error)[:2000]
+        )
+        raise
+    DuplicateSearch.objects.filter(pk=search.pk).update(finished_at=timezone.now(), found=found)
+    search.refresh_from_db()
+    return search
+
+
+def duplicates_search_enqueue(*, by: Any) -> None:
+    """Search now, in the task cluster, once the request that asked has committed."""
+    from django_q.tasks import async_task
+
+    user_id = by.pk if by is not None else None
+    transaction.on_commit(
+        lambda: async_task("customers.tasks.duplicates_search_task", user_id, group="duplicates")
+    )
+
+
 def _history(customer_ids: list[int], text: str, by: Any, now: Any) -> None:
     Touchpoint.objects.bulk_create(
         Touchpoint(
@@ -142,16 +182,32 @@ def customer_merge(*, candidate: DuplicateCandidate, survivor: Customer, by: Any
     }
     if any(c.merged_into_id for c in locked.values()):
         raise MergeError("One of the two customers has already been merged into another.")
+    if Customer.objects.filter(merged_into_id=merged_id).exists():
+        # Merges stay one hop deep, so every reader finds a survivor with one join.
+        raise MergeError(
+            f"Other customers were merged into customer {merged_id}: keep it as the survivor."
+        )
     records = list(SourceRecord.objects.filter(customer_id=merged_id).values_list("pk", flat=True))
     SourceRecord.objects.filter(pk__in=records).update(customer_id=survivor.pk)
+    segments = _segments_move(from_id=merged_id, to_id=survivor.pk, now=now)
     Customer.objects.filter(pk=merged_id).update(merged_into_id=survivor.pk, updated_at=now)
     merge = CustomerMerge.objects.create(
         survivor_id=survivor.pk,
         merged_id=merged_id,
         candidate=candidate,
         source_record_ids=records,
+        segments=segments,
         merged_by=by,
         merged_at=now,
+    )
+    # In this transaction: a scope or an unsent notice that held the merged-away
+    # customer holds the survivor from the same commit on, or the merge does not happen.
+    customer_merged.send(
+        sender=Customer,
+        merge_id=merge.pk,
+        survivor_id=survivor.pk,
+        merged_id=merged_id,
+        actor=by,
     )
     _history(
         [survivor.pk, merged_id],
@@ -178,6 +234,7 @@ def customer_unmerge(*, merge: CustomerMerge, by: Any) -> CustomerMerge:
     Customer.objects.filter(pk=merge.merged_id, merged_into_id=merge.survivor_id).update(
         merged_into_id=None, updated_at=now
     )
+    _segments_restore(merge=merge, now=now)
     if merge.candidate_id:
         # A person said they are two people: the pair does not come back to the queue.
         DuplicateCandidate.objects.filter(pk=merge.candidate_id).update(
@@ -189,8 +246,51 @@ def customer_unmerge(*, merge: CustomerMerge, by: Any) -> CustomerMerge:
         by,
         now,
     )
+    customer_unmerged.send(
+        sender=Customer,
+        merge_id=merge.pk,
+        survivor_id=merge.survivor_id,
+        merged_id=merge.merged_id,
+        actor=by,
+    )
     merge.refresh_from_db()
     return merge
+
+
+def _segments_move(*, from_id: int, to_id: int, now: Any) -> dict[str, list[int]]:
+    """The survivor joins every segment the merged customer was in; the merged one leaves.
+
+    Campaign audiences are drawn from segments, so a merged-away record left in them
+    would be mailed as a second person. Returns what to put back on undo.
+    """
+    held = sorted(
+        SegmentMembership.objects.filter(customer_id=from_id).values_list("segment_id", flat=True)
+    )
+    already = set(
+        SegmentMembership.objects.filter(customer_id=to_id, segment_id__in=held).values_list(
+            "segment_id", flat=True
+        )
+    )
+    added = [s for s in held if s not in already]
+    SegmentMembership.objects.bulk_create(
+        SegmentMembership(segment_id=s, customer_id=to_id, added_at=now) for s in added
+    )
+    SegmentMembership.objects.filter(customer_id=from_id).delete()
+    return {"held": held, "added": added}
+
+
+def _segments_restore(*, merge: CustomerMerge, now: Any) -> None:
+    segments = merge.segments or {}
+    SegmentMembership.objects.filter(
+        customer_id=merge.survivor_id, segment_id__in=segments.get("added", [])
+    ).delete()
+    SegmentMembership.objects.bulk_create(
+        (
+            SegmentMembership(segment_id=s, customer_id=merge.merged_id, added_at=now)
+            for s in segments.get("held", [])
+        ),
+        ignore_conflicts=True,
+    )
 
 
 @transaction.atomic

@@ -18,17 +18,19 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.services import ServiceError
+from config.services import ServiceError, acting_user
 from customers.imports import ImportFileError
 from customers.imports.normalize import email_normalize
 from customers.imports.readers import table_open
 from customers.models import Customer, Segment, SegmentMembership, SourceRecord
+from incidents import events
 from incidents.models import (
     AffectedCustomer,
     DataCategory,
     ForensicList,
     ForensicListRow,
     Incident,
+    TimelineEvent,
 )
 from incidents.signals import scope_changed_send
 
@@ -111,6 +113,7 @@ def _scope_write(
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     removed = 0
     before = AffectedCustomer.objects.filter(incident=incident).count()
+    selection_sql = _survivors_of(selection_sql)
     with connection.cursor() as cursor:
         if replace and before:
             cursor.execute(
@@ -144,7 +147,7 @@ def _scope_write(
     total = before - removed + added
     timeline_append(
         incident_id=incident.pk,
-        kind="scope.set",
+        kind=events.SCOPE_SET,
         actor=actor,
         payload={
             **description,
@@ -167,6 +170,22 @@ def _scope_write(
     # Which regimes apply depends on where the affected customers live.
     obligations_sync(incident_id=incident.pk, actor=actor)
     return ScopeChange(added=added, removed=removed, total=total)
+
+
+def _survivors_of(selection_sql: str) -> str:
+    """The selection with each merged-away customer replaced by the one it was merged into.
+
+    A person found under a record someone merged away is still affected: the survivor
+    is. Merges are rare, so the plain selection runs whenever there are none.
+    """
+    if not Customer.objects.filter(merged_into__isnull=False).exists():
+        return selection_sql
+    customers = _table(Customer)
+    survivor = "COALESCE(c.merged_into_id, c.id)"
+    return (
+        f"SELECT {survivor} AS customer_id FROM ({selection_sql}) pick "  # noqa: S608
+        f"JOIN {customers} c ON c.id = pick.customer_id GROUP BY {survivor}"
+    )
 
 
 def scope_set(
@@ -431,3 +450,116 @@ def _forensic_list_match(*, forensic_list_id: int, kind: str) -> None:
             "THEN 'empty' ELSE %s END WHERE forensic_list_id = %s AND customer_id IS NULL",
             [reason, forensic_list_id],
         )
+
+
+def _open_incidents_locked(incident_ids: Sequence[int]) -> list[Incident]:
+    # In id order, so two merges touching the same incidents cannot deadlock; a closed
+    # incident's scope is the record of what was, and stays as it was.
+    return list(
+        Incident.objects.select_for_update()
+        .filter(pk__in=sorted(set(incident_ids)))
+        .exclude(status=Incident.Status.CLOSED)
+        .order_by("pk")
+    )
+
+
+def scope_customer_merged(
+    *, merge_id: int, survivor_id: int, merged_id: int, actor: User | AnonymousUser | None
+) -> int:
+    """The survivor of a confirmed merge takes the merged-away customer's place in scopes.
+
+    Runs in the merge's transaction. In each open incident holding the merged customer,
+    the survivor becomes affected with the union of both people's data categories, the
+    merged record leaves, and the timeline says so. Returns how many incidents changed.
+    """
+    with transaction.atomic():
+        incidents = _open_incidents_locked(
+            list(
+                AffectedCustomer.objects.filter(customer_id=merged_id).values_list(
+                    "incident_id", flat=True
+                )
+            )
+        )
+        for incident in incidents:
+            merged_row = AffectedCustomer.objects.get(incident=incident, customer_id=merged_id)
+            survivor_row = AffectedCustomer.objects.filter(
+                incident=incident, customer_id=survivor_id
+            ).first()
+            if survivor_row is None:
+                AffectedCustomer.objects.filter(pk=merged_row.pk).update(customer_id=survivor_id)
+                categories = list(merged_row.data_categories)
+            else:
+                wanted = set(survivor_row.data_categories) | set(merged_row.data_categories)
+                categories = [c for c in DataCategory.values if c in wanted]
+                AffectedCustomer.objects.filter(pk=survivor_row.pk).update(
+                    data_categories=categories
+                )
+                merged_row.delete()
+            timeline_append(
+                incident_id=incident.pk,
+                kind=events.SCOPE_MERGED,
+                actor=actor,
+                payload={
+                    "merge": merge_id,
+                    "survivor": survivor_id,
+                    "merged": merged_id,
+                    "merged_data_categories": list(merged_row.data_categories),
+                    "survivor_was_affected": survivor_row is not None,
+                    "data_categories": categories,
+                },
+            )
+            user = acting_user(actor)
+            added = 0 if survivor_row is not None else 1
+            scope_changed_send(incident_id=incident.pk, added=added, removed=1, actor=user)
+            # The survivor may live elsewhere than the record it replaces.
+            obligations_sync(incident_id=incident.pk, actor=actor)
+    return len(incidents)
+
+
+def scope_customer_unmerged(
+    *, merge_id: int, survivor_id: int, merged_id: int, actor: User | AnonymousUser | None
+) -> int:
+    """Undoing a merge puts the split-off customer back in each scope the merge moved.
+
+    The survivor stays: they may have been told already, and a person who may be
+    affected is better told twice than not at all.
+    """
+    with transaction.atomic():
+        moved = {
+            event.incident_id: event.payload
+            for event in TimelineEvent.objects.filter(
+                kind=events.SCOPE_MERGED, payload__merge=merge_id
+            )
+        }
+        incidents = _open_incidents_locked(list(moved))
+        for incident in incidents:
+            payload = moved[incident.pk]
+            categories = payload.get("merged_data_categories") or payload["data_categories"]
+            _, created = AffectedCustomer.objects.get_or_create(
+                incident=incident,
+                customer_id=merged_id,
+                defaults={
+                    "data_categories": categories,
+                    "found_by": AffectedCustomer.objects.filter(
+                        incident=incident, customer_id=survivor_id
+                    )
+                    .values_list("found_by", flat=True)
+                    .first()
+                    or AffectedCustomer.FoundBy.FORENSIC_LIST,
+                },
+            )
+            timeline_append(
+                incident_id=incident.pk,
+                kind=events.SCOPE_UNMERGED,
+                actor=actor,
+                payload={
+                    "merge": merge_id,
+                    "survivor": survivor_id,
+                    "merged": merged_id,
+                    "data_categories": categories,
+                },
+            )
+            user = acting_user(actor)
+            scope_changed_send(incident_id=incident.pk, added=int(created), removed=0, actor=user)
+            obligations_sync(incident_id=incident.pk, actor=actor)
+    return len(incidents)

@@ -55,10 +55,12 @@ class LetterError(ServiceError):
 
 def letters_due(*, communication_id: int) -> "QuerySet[Notification]":
     """Everyone of this communication whom email did not or cannot reach, not yet batched."""
+    # A record merged into another is not a second person to write to.
     return Notification.objects.filter(
         communication_id=communication_id,
         status__in=LETTER_STATUSES,
         letter_batch__isnull=True,
+        customer__merged_into__isnull=True,
     )
 
 

@@ -152,6 +152,8 @@ CUSTOM_VIEWS: dict[str, tuple[Callable[[World], list[Any]], frozenset[str]]] = {
     "customers_customer_import_preview": (lambda w: [w.preview_job.pk], frozenset({MO, SA})),
     "customers_customer_export": (lambda w: [], frozenset({CMO, MO})),
     "customers_customer_export_background": (lambda w: [], frozenset({CMO, MO})),
+    # Those who decide on pairs may start a search for more.
+    "customers_duplicatecandidate_search": (lambda w: [], frozenset({MO, SA})),
     # Still waiting: those allowed are sent back to its page (the owner rule is tested in
     # tests/customers/test_background_export.py).
     "customers_customerexport_download": (

@@ -123,3 +123,36 @@ def test_same_phone_and_name_in_two_crms_is_queued():
     run_import((HS + "9,Ann,Lee,b@y.example,020 7946 0000,,,,UK\n").encode(), source="hubspot")
     assert duplicates_find() == 1
     assert DuplicateCandidate.objects.get().reason == "phone"
+
+
+def test_a_later_import_of_the_merged_away_email_finds_the_survivor(ann_in_two_crms, admin_user):
+    duplicates_find()
+    pair = DuplicateCandidate.objects.get()
+    customer_merge(candidate=pair, survivor=pair.customer_a, by=admin_user)
+
+    job = run_import(
+        (SF + "003NEW,Ann,Lee,AnnLee@home.example,,12 High Street,Leeds,LS1 1AA,UK\n").encode(),
+        source="zoho",
+    )
+
+    assert (job.created, job.merged) == (0, 1)
+    assert SourceRecord.objects.get(source="zoho").customer_id == pair.customer_a_id
+    assert Customer.objects.filter(merged_into__isnull=True).count() == 1
+
+
+def test_a_record_others_were_merged_into_can_only_survive(admin_user):
+    run_import(
+        (SF + "1,Ann,Lee,a@x.example,+44 20 7946 0000,,,,UK\n").encode(), source="salesforce"
+    )
+    run_import((HS + "9,Ann,Lee,b@y.example,020 7946 0000,,,,UK\n").encode(), source="hubspot")
+    run_import((HS + "10,Ann,Lee,c@z.example,+44 20 7946 0000,,,,UK\n").encode(), source="shop")
+    first, second, third = Customer.objects.order_by("pk")
+    duplicates_find()
+    pair = DuplicateCandidate.objects.get(customer_a=first, customer_b=second)
+    customer_merge(candidate=pair, survivor=first, by=admin_user)
+    other = DuplicateCandidate.objects.get(customer_a=first, customer_b=third)
+
+    with pytest.raises(MergeError, match="keep it as the survivor"):
+        customer_merge(candidate=other, survivor=third, by=admin_user)
+    customer_merge(candidate=other, survivor=first, by=admin_user)
+    assert Customer.objects.filter(merged_into=first).count() == 2
