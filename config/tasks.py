@@ -18,6 +18,11 @@ HOUSEKEEPING = {
     EXPORT_FILES_PURGE: "customers.tasks.export_files_purge_task",
     READINESS_SNAPSHOT: "config.readiness.tasks.readiness_snapshot_task",
 }
+CUSTOMER_FIGURES_REFRESH = "Recount the readiness customer figures"
+# Every few minutes (READINESS_RECOUNT_MINUTES): schedule name -> task.
+FREQUENT = {
+    CUSTOMER_FIGURES_REFRESH: "config.readiness.tasks.customer_figures_refresh_task",
+}
 
 
 def failed_tasks_purge() -> int:
@@ -33,9 +38,20 @@ def failed_tasks_purge() -> int:
 
 @transaction.atomic
 def housekeeping_schedule() -> None:
-    """Make sure each daily purge is scheduled, once (idempotent, run after migrate)."""
+    """Make sure each daily purge and each frequent recount is scheduled, once (idempotent,
+    run after migrate)."""
     for name, func in HOUSEKEEPING.items():
         Schedule.objects.update_or_create(
             name=name,
             defaults={"func": func, "schedule_type": Schedule.DAILY, "repeats": -1},
+        )
+    for name, func in FREQUENT.items():
+        Schedule.objects.update_or_create(
+            name=name,
+            defaults={
+                "func": func,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": settings.READINESS_RECOUNT_MINUTES,
+                "repeats": -1,
+            },
         )

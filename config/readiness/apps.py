@@ -3,7 +3,17 @@ from django.apps import AppConfig
 # The readiness page and the board PDF: for those who answer for being ready (the CMO,
 # the CISO, the DPO) and the auditor who reads it. The contact-gap list shows no contact
 # data (names, country, state and which channel is missing), so no view_pii is needed.
-_READ = {"readiness.view_readinesssnapshot", "readiness.view_contactgap"}
+_READ = {
+    "readiness.view_readinesssnapshot",
+    "readiness.view_contactgap",
+    "readiness.view_oncallshift",
+}
+# The CMO and the CISO keep the on-call rota (they answer for the first hours).
+_ROTA = {
+    "readiness.add_oncallshift",
+    "readiness.change_oncallshift",
+    "readiness.delete_oncallshift",
+}
 
 
 class ReadinessConfig(AppConfig):
@@ -12,8 +22,8 @@ class ReadinessConfig(AppConfig):
     verbose_name = "Readiness"
     # Role names as in config.roles (importing it here would load auth models too early).
     role_permissions: dict[str, set[str]] = {
-        "CMO": set(_READ),
-        "CISO": set(_READ),
+        "CMO": _READ | _ROTA,
+        "CISO": _READ | _ROTA,
         "DPO": set(_READ),
         "Auditor": set(_READ),
     }
