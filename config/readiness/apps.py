@@ -27,3 +27,12 @@ class ReadinessConfig(AppConfig):
         "DPO": set(_READ),
         "Auditor": set(_READ),
     }
+
+    def ready(self) -> None:
+        from customers.signals import customers_changed
+
+        from .receivers import customer_figures_recount_on_change
+
+        customers_changed.connect(
+            customer_figures_recount_on_change, dispatch_uid="readiness_recount_on_change"
+        )

@@ -59,8 +59,9 @@ def customer_figures_refresh() -> CustomerFigures:
 
     The counting runs outside any transaction (it only reads); the one row is then written
     with an upsert, so two clusters recounting at once both succeed and the later count
-    stands. Run by the task cluster every few minutes (CUSTOMER_FIGURES_REFRESH), by the
-    daily snapshot, by the page's "Recount now" and by the page itself when no count exists.
+    stands. Run by the task cluster every few minutes (CUSTOMER_FIGURES_REFRESH) and after
+    each import, merge or bounce (customers_changed), by the daily snapshot, by the page's
+    "Recount now" and by the page itself when no count exists.
     """
     computed_at = timezone.now()
     rows = reach_rows()

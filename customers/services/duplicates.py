@@ -15,6 +15,7 @@ from django.utils import timezone
 from rapidfuzz import fuzz
 
 from ..models import Customer, CustomerMerge, DuplicateCandidate, SourceRecord, Touchpoint
+from ..signals import customers_changed
 
 # Pairs scoring at least this go to the review queue.
 THRESHOLD = 0.85
@@ -157,6 +158,7 @@ def customer_merge(*, candidate: DuplicateCandidate, survivor: Customer, by: Any
         by,
         now,
     )
+    customers_changed.send(sender=CustomerMerge, reason="merge")
     candidate.refresh_from_db()
     return merge
 
@@ -187,6 +189,7 @@ def customer_unmerge(*, merge: CustomerMerge, by: Any) -> CustomerMerge:
         by,
         now,
     )
+    customers_changed.send(sender=CustomerMerge, reason="unmerge")
     merge.refresh_from_db()
     return merge
 

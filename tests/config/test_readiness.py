@@ -264,7 +264,7 @@ def test_the_page_says_how_old_the_customer_counts_are_and_recounts_on_request(c
     html = page(cmo_client)
     as_of = re.search(r'<strong id="customers-as-of">(.*?) UTC</strong>', html)
     assert as_of
-    assert "recounts them every 10 minutes" in html
+    assert "recounts them after each import, merge or bounce, and every 10 minutes" in html
     before = row(html, "reachable", "unreachable")["figure"]
     assert before == f"10.0% ({UNREACHABLE} of {CUSTOMERS})"
     CustomerFactory.create(email="", email_status=Customer.EmailStatus.MISSING, street="")
