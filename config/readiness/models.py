@@ -69,6 +69,7 @@ class OnCallShift(models.Model):
     ends_at = models.DateTimeField("until")
 
     class Meta:
+        verbose_name = "on-call shift"
         ordering = ["role", "starts_at"]
         constraints = [
             models.CheckConstraint(

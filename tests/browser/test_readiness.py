@@ -2,15 +2,20 @@
 is fixed, clicked in the browser."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from config import roles
+from config.readiness.selectors import ON_CALL_ROLES
+from customers.models import Customer
 from tests.browser.conftest import log_in, screenshot
 from tests.config.readiness_world import CUSTOMERS, UNREACHABLE, company_build
+from tests.customers.factories import CustomerFactory
 
 PASSWORD = "a-long-test-password"
 
@@ -33,6 +38,7 @@ FIXES = {
     "Open a drill": (r"/incidents/incident/add/$", "Add incident"),
     "Import codes": (r"/notifications/remediationcode/import/\d+/$", "Import"),
     "Company profile": (r"/config/companyprofile/$", "company profile"),
+    "Put someone on call": (r"/readiness/oncallshift/add/$", "Add on-call shift"),
 }
 
 
@@ -61,3 +67,41 @@ def test_from_the_dashboard_to_each_gap_and_where_it_is_fixed(page: Page, compan
         expect(page.locator("#content h1, #content h2").first).to_contain_text(heading)
         page.go_back()
         expect(page.locator("h1")).to_contain_text("Readiness")
+
+
+def test_the_cmo_puts_the_dpo_on_call_and_recounts_the_customers(page: Page, company):
+    rota = len(ON_CALL_ROLES)
+    log_in(page, "ready-admin", PASSWORD)
+    page.click("#readiness-link a")
+    on_call = page.locator("#check-people-on_call")
+    expect(on_call.locator(".figure")).to_have_text(f"{rota} of {rota}")
+
+    on_call.locator("a.fix").click()
+    expect(page.locator("#content h1")).to_contain_text("Add on-call shift")
+    page.select_option("#id_role", label=roles.DPO)
+    page.select_option("#id_person", label="dpo-0")
+    now = timezone.localtime()
+    for field, moment in (
+        ("starts_at", now - timedelta(hours=1)),
+        ("ends_at", now + timedelta(hours=8)),
+    ):
+        page.fill(f"#id_{field}_0", f"{moment:%Y-%m-%d}")
+        page.fill(f"#id_{field}_1", f"{moment:%H:%M:%S}")
+    page.click("input[name=_save]")
+    expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+
+    page.click("#site-name a")
+    page.click("#readiness-link a")
+    expect(on_call.locator(".figure")).to_have_text(f"{rota - 1} of {rota}")
+    expect(on_call.locator(".help")).not_to_contain_text(roles.DPO)
+    expect(page.locator("#dimension-people table.detail")).to_contain_text("dpo-0 until")
+
+    # A customer no channel reaches arrives behind the page's back: the page keeps its
+    # count, says when it was taken, and counts again when asked.
+    CustomerFactory.create(email="", email_status=Customer.EmailStatus.MISSING, street="")
+    unreachable = page.locator("#check-reachable-unreachable .figure")
+    page.reload()
+    expect(unreachable).to_have_text(f"10.0% ({UNREACHABLE} of {CUSTOMERS})")
+    page.click("#recount")
+    expect(page.locator(".messagelist")).to_contain_text("Customer figures recounted as of")
+    expect(unreachable).to_have_text(f"10.9% ({UNREACHABLE + 1} of {CUSTOMERS + 1})")
