@@ -542,17 +542,17 @@ def rules_ready(rows: list[ReachRow]) -> Dimension:
 # --- Supplies ----------------------------------------------------------------------------
 
 
-def call_centre_pack_state() -> tuple[State, str]:
+def call_centre_pack_state() -> tuple[State, str, int | None]:
     """Whether every signed-off breach communication has a call-centre pack written from
-    its approved words (a new approved version voids the pack)."""
+    its approved words (a new approved version voids the pack), and the first without one."""
     signed = Communication.objects.filter(status=Communication.Status.SIGNED_OFF)
     total = signed.count()
     if not total:
-        return State.UNKNOWN, "no signed-off communication yet"
-    current = signed.filter(
-        Exists(CallCentrePack.objects.filter(communication=OuterRef("pk"), voided_at__isnull=True))
-    ).count()
-    return (State.OK if current == total else State.GAP), f"{current} of {total} current"
+        return State.UNKNOWN, "no signed-off communication yet", None
+    current = CallCentrePack.objects.filter(communication=OuterRef("pk"), voided_at__isnull=True)
+    lacking = list(signed.filter(~Exists(current)).order_by("pk").values_list("pk", flat=True))
+    state = State.GAP if lacking else State.OK
+    return state, f"{total - len(lacking)} of {total} current", lacking[0] if lacking else None
 
 
 def supplies(total_customers: int, largest: tuple[str, int] | None) -> Dimension:
@@ -573,7 +573,7 @@ def supplies(total_customers: int, largest: tuple[str, int] | None) -> Dimension
             "incidents.add_incident",
         )
     )
-    pack_state, pack_figure = call_centre_pack_state()
+    pack_state, pack_figure, lacking = call_centre_pack_state()
     checks = [
         Check(
             "codes",
@@ -593,6 +593,18 @@ def supplies(total_customers: int, largest: tuple[str, int] | None) -> Dimension
             "Call-centre pack current for the approved words",
             pack_figure,
             pack_state,
+            drill=Link(
+                _url("admin:notifications_callcentrepack_changelist"),
+                "The packs",
+                "notifications.view_callcentrepack",
+            ),
+            fix=Link(
+                _url("admin:notifications_callcentrepack_make", lacking),
+                "Make the call-centre pack",
+                "notifications.add_callcentrepack",
+            )
+            if lacking
+            else None,
         ),
     ]
     return Dimension("supplies", "Supplies", "Is there enough to hand out?", checks)

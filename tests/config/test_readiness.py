@@ -316,7 +316,7 @@ def test_the_call_centre_pack_check_counts_signed_off_communications_with_a_curr
 ):
     check = row(page(cmo_client), "supplies", "call_centre")
     assert (check["figure"], check["state"]) == ("no signed-off communication yet", "unknown")
-    Communication.objects.create(
+    communication = Communication.objects.create(
         incident=Incident.objects.order_by("pk")[0],
         name="Breach notice",
         status=Communication.Status.SIGNED_OFF,
@@ -324,6 +324,9 @@ def test_the_call_centre_pack_check_counts_signed_off_communications_with_a_curr
     )
     check = row(page(cmo_client), "supplies", "call_centre")
     assert (check["figure"], check["state"]) == ("0 of 1 current", "gap")
+    assert check["fix"] == reverse(
+        "admin:notifications_callcentrepack_make", args=[communication.pk]
+    )
 
 
 def test_no_drill_for_a_year_is_a_gap(cmo_client):
