@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -58,41 +59,38 @@ def customer_figures_refresh() -> CustomerFigures:
     stale anti-join and the largest segment, seconds with a million customers.
 
     The counting runs outside any transaction (it only reads); the one row is then written
-    with an upsert, so two clusters recounting at once both succeed and the later count
-    stands. Run by the task cluster every few minutes (CUSTOMER_FIGURES_REFRESH) and after
-    each import, merge or bounce (customers_changed), by the daily snapshot, by the page's
-    "Recount now" and by the page itself when no count exists.
+    only over an older count, so two clusters recounting at once both succeed and the count
+    that began last stands. Run by the task cluster every few minutes
+    (CUSTOMER_FIGURES_REFRESH) and after each import, merge or bounce (customers_changed),
+    by the daily snapshot, by the page's "Recount now" and by the page itself when no
+    count exists.
     """
     computed_at = timezone.now()
     rows = reach_rows()
     stale = stale_count()
     largest = largest_segment()
-    figures = CustomerFigures(
-        pk=1,
-        computed_at=computed_at,
-        stale_months=settings.READINESS_CONTACT_STALE_MONTHS,
-        stale=stale,
-        largest_segment=largest[0] if largest else "",
-        largest_segment_size=largest[1] if largest else None,
-        reach=[
+    values = {
+        "computed_at": computed_at,
+        "stale_months": settings.READINESS_CONTACT_STALE_MONTHS,
+        "stale": stale,
+        "largest_segment": largest[0] if largest else "",
+        "largest_segment_size": largest[1] if largest else None,
+        "reach": [
             [r.country, r.state, r.language, r.total, r.email, r.postal, r.neither] for r in rows
         ],
-    )
-    CustomerFigures.objects.bulk_create(
-        [figures],
-        update_conflicts=True,
-        unique_fields=["id"],
-        update_fields=[
-            "computed_at",
-            "stale_months",
-            "stale",
-            "largest_segment",
-            "largest_segment_size",
-            "reach",
-        ],
-    )
+    }
+    # Only over an older count: a slow recount that began first must not finish last and
+    # put its older figures back over a newer one's.
+    newer_than = CustomerFigures.objects.filter(pk=1, computed_at__lt=computed_at)
+    if not newer_than.update(**values):
+        try:
+            with transaction.atomic():
+                CustomerFigures.objects.create(pk=1, **values)
+        except IntegrityError:
+            # Another recount wrote the row meanwhile: ours stands only if it is newer.
+            newer_than.update(**values)
     logger.info("readiness customer figures recounted: %s groups", len(rows))
-    return figures
+    return CustomerFigures.objects.get(pk=1)
 
 
 def customer_figures_current() -> CustomerFigures:

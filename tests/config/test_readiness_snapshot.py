@@ -1,6 +1,8 @@
 """The daily readiness snapshot is taken by a real task cluster, as its schedule runs it;
 the customer figures the page reads are recounted when many customers change."""
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 from django_q.models import OrmQ, Schedule
@@ -83,3 +85,14 @@ def test_a_merge_queues_a_recount(django_capture_on_commit_callbacks, admin_user
         customer_merge(candidate=pair, survivor=first, by=admin_user)
     funcs = [SignedPackage.loads(q.payload)["func"] for q in OrmQ.objects.all()]
     assert "config.readiness.tasks.customer_figures_refresh_task" in funcs
+
+
+@pytest.mark.django_db
+def test_a_recount_that_began_first_does_not_put_older_figures_back():
+    CustomerFactory.create()
+    first = customer_figures_refresh()
+    # As if a recount that began after this next one had already written its figures.
+    later = first.computed_at + timedelta(hours=1)
+    CustomerFigures.objects.filter(pk=1).update(computed_at=later, reach=[])
+    kept = customer_figures_refresh()
+    assert (kept.computed_at, kept.reach) == (later, [])
