@@ -415,6 +415,10 @@ READINESS_CONTACT_STALE_MONTHS = env.int("READINESS_CONTACT_STALE_MONTHS", defau
 READINESS_REVIEW_AFTER_DAYS = env.int("READINESS_REVIEW_AFTER_DAYS", default=365)
 # The company is out of practice when its last drill is older than this many days.
 READINESS_DRILL_MAX_AGE_DAYS = env.int("READINESS_DRILL_MAX_AGE_DAYS", default=180)
+# How often the task cluster recounts the readiness page's customer figures, in minutes:
+# the page says how old they are.
+READINESS_RECOUNT_MINUTES = env.int("READINESS_RECOUNT_MINUTES", default=10)
+
 # Content Security Policy (django-csp): pages load scripts, styles and images from this
 # site only. An HTML message preview (a srcdoc frame, which inherits this policy) cannot
 # fetch a remote image or stylesheet in the reviewer's browser: no tracking pixel, no

@@ -28,6 +28,11 @@ HOURLY = {
     TIMELINE_CHECKPOINT: "incidents.tasks.timeline_checkpoint_task",
     STALLED_WORK_SWEEP: "config.tasks.stalled_work_sweep",
 }
+CUSTOMER_FIGURES_REFRESH = "Recount the readiness customer figures"
+# Every few minutes (READINESS_RECOUNT_MINUTES): schedule name -> task.
+FREQUENT = {
+    CUSTOMER_FIGURES_REFRESH: "config.readiness.tasks.customer_figures_refresh_task",
+}
 
 logger = logging.getLogger(__name__)
 
@@ -75,11 +80,21 @@ def stalled_work_sweep() -> dict[str, list[int]]:
 
 @transaction.atomic
 def housekeeping_schedule() -> None:
-    """Make sure each daily and hourly task is scheduled, once (idempotent, run after
-    migrate)."""
+    """Make sure each daily, hourly and frequent task is scheduled, once (idempotent, run
+    after migrate)."""
     for schedules, schedule_type in ((HOUSEKEEPING, Schedule.DAILY), (HOURLY, Schedule.HOURLY)):
         for name, func in schedules.items():
             Schedule.objects.update_or_create(
                 name=name,
                 defaults={"func": func, "schedule_type": schedule_type, "repeats": -1},
             )
+    for name, func in FREQUENT.items():
+        Schedule.objects.update_or_create(
+            name=name,
+            defaults={
+                "func": func,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": settings.READINESS_RECOUNT_MINUTES,
+                "repeats": -1,
+            },
+        )

@@ -1,7 +1,7 @@
 """What the customers app tells the apps that depend on it.
 
-Sent by customer services inside their transaction; receivers (connected in the
-receiving app's AppConfig.ready) only dispatch to their own services.
+Sent by customers' services (and by delivery where it marks addresses) inside their
+transaction; receivers, connected in the receiving app's AppConfig.ready, only dispatch.
 """
 
 from django.dispatch import Signal
@@ -13,3 +13,8 @@ customer_merged = Signal()
 
 # kwargs: merge_id: int, survivor_id: int, merged_id: int, actor: User | None
 customer_unmerged = Signal()
+
+# Contact data of many customers changed at once: an import committed, a merge or an
+# unmerge, addresses marked bounced. kwargs: reason: str ("import", "merge", "unmerge",
+# "bounce").
+customers_changed = Signal()

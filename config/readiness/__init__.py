@@ -1,8 +1,8 @@
 """How ready the company is before a breach: one page for the CMO, the CISO and the DPO.
 
 Composition layer: it reads every app (customers, incidents, notifications) and no app
-imports it. Each dimension is one selector in `selectors.py`; those that depend on a
-feature not built yet (a company profile, an on-call rota, a call-centre pack) say
-"not set up" / "not modelled" from one small function each, so wiring them later is a
-one-function change.
+imports it; customers tell it of bulk changes by signal. Each dimension is one selector
+in `selectors.py`; the figures over the whole customer table are recounted by the task
+cluster into `CustomerFigures` and read from there (`services.customer_figures_refresh`).
+The on-call rota (`OnCallShift`) lives here too: only this page asks who is on call.
 """

@@ -1,24 +1,39 @@
-"""The readiness page and board PDF (custom views on the snapshot admin), and the list of
-customers behind the "reachable" figures."""
+"""The readiness page and board PDF (custom views on the snapshot admin), the list of
+customers behind the "reachable" figures, and the on-call rota."""
 
 from typing import Any
 
 from django.conf import settings
-from django.contrib import admin
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    ForeignKey,
+    OuterRef,
+    QuerySet,
+)
+from django.forms import ModelChoiceField
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from config.admin_pii import PiiListRule
 from config.admin_views import ReadOnlyAdmin, admin_view_permissions
 from customers.models import Customer, SourceRecord
 
 from .checks import checks_for_user
-from .models import ContactGap, ReadinessSnapshot
-from .selectors import USABLE_POSTAL, VALID_EMAIL, stale, stale_cutoff
-from .services import readiness_board_pdf_render, readiness_report, readiness_trend_svg
+from .models import ContactGap, OnCallShift, ReadinessSnapshot
+from .selectors import ON_CALL_ROLES, USABLE_POSTAL, VALID_EMAIL, stale, stale_cutoff
+from .services import (
+    customer_figures_refresh,
+    readiness_board_pdf_render,
+    readiness_report,
+    readiness_trend_svg,
+)
 
 VIEW = "readiness.view_readinesssnapshot"
 
@@ -36,6 +51,7 @@ class ReadinessSnapshotAdmin(ReadOnlyAdmin):
         return [
             path("page/", view(self.page_view), name="readiness_page"),
             path("board.pdf", view(self.board_pdf_view), name="readiness_board_pdf"),
+            path("recount/", view(self.recount_view), name="readiness_recount"),
             *super().get_urls(),
         ]
 
@@ -50,8 +66,22 @@ class ReadinessSnapshotAdmin(ReadOnlyAdmin):
             "report": report,
             "dimensions": checks_for_user(report.dimensions, request.user),
             "trend_svg": readiness_trend_svg(),
+            "recount_minutes": settings.READINESS_RECOUNT_MINUTES,
         }
         return TemplateResponse(request, "admin/readiness/page.html", context)
+
+    # Recounting changes no data, only how old the figures are: anyone who reads the page
+    # may ask for it. A GET (a reloaded or typed address) recounts nothing.
+    @admin_view_permissions(VIEW)
+    def recount_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method == "POST":
+            figures = customer_figures_refresh()
+            self.message_user(
+                request,
+                f"Customer figures recounted as of {figures.computed_at:%Y-%m-%d %H:%M:%S} UTC.",
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(reverse("admin:readiness_page"))
 
     @admin_view_permissions(VIEW)
     def board_pdf_view(self, request: HttpRequest) -> HttpResponse:
@@ -155,3 +185,51 @@ class ContactGapAdmin(ReadOnlyAdmin):
     @admin.display(description="seen in an import lately", boolean=True)
     def seen(self, obj: Any) -> bool:
         return bool(obj.recent)
+
+
+class WhenFilter(admin.SimpleListFilter):
+    title = "when"
+    parameter_name = "when"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("now", "On call now"), ("upcoming", "Upcoming"), ("past", "Past")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        now = timezone.now()
+        if self.value() == "now":
+            # As the readiness page counts them: someone who has left covers nothing.
+            return queryset.filter(starts_at__lte=now, ends_at__gt=now, person__is_active=True)
+        if self.value() == "upcoming":
+            return queryset.filter(starts_at__gt=now)
+        if self.value() == "past":
+            return queryset.filter(ends_at__lte=now)
+        return queryset
+
+
+@admin.register(OnCallShift)
+class OnCallShiftAdmin(PiiListRule, admin.ModelAdmin):
+    """The on-call rota: who answers for a role from when until when. The shift's own
+    checks (the person is active and holds the role) run in the form."""
+
+    list_display = ["role", "person", "starts_at", "ends_at", "on_call_now"]
+    list_filter = [WhenFilter, "role"]
+    list_select_related = ["person"]
+    fields = ["role", "person", "starts_at", "ends_at"]
+    ordering = ["role", "starts_at"]
+
+    def formfield_for_foreignkey(
+        self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any
+    ) -> "ModelChoiceField[Any] | None":
+        if db_field.name == "person":
+            # Only those who could stand in: active people holding a role on the rota.
+            kwargs["queryset"] = (
+                get_user_model()
+                .objects.filter(is_active=True, groups__name__in=ON_CALL_ROLES)
+                .distinct()
+                .order_by("username")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    @admin.display(description="on call now", boolean=True)
+    def on_call_now(self, obj: OnCallShift) -> bool:
+        return obj.starts_at <= timezone.now() < obj.ends_at

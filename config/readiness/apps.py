@@ -5,7 +5,17 @@ from config import roles
 # The readiness page and the board PDF: for those who answer for being ready (the CMO,
 # the CISO, the DPO) and the auditor who reads it. The contact-gap list shows no contact
 # data (names, country, state and which channel is missing), so no view_pii is needed.
-_READ = {"readiness.view_readinesssnapshot", "readiness.view_contactgap"}
+_READ = {
+    "readiness.view_readinesssnapshot",
+    "readiness.view_contactgap",
+    "readiness.view_oncallshift",
+}
+# The CMO and the CISO keep the on-call rota (they answer for the first hours).
+_ROTA = {
+    "readiness.add_oncallshift",
+    "readiness.change_oncallshift",
+    "readiness.delete_oncallshift",
+}
 
 
 class ReadinessConfig(AppConfig):
@@ -13,8 +23,17 @@ class ReadinessConfig(AppConfig):
     label = "readiness"
     verbose_name = "Readiness"
     role_permissions: dict[str, set[str]] = {
-        roles.CMO: set(_READ),
-        roles.CISO: set(_READ),
+        roles.CMO: _READ | _ROTA,
+        roles.CISO: _READ | _ROTA,
         roles.DPO: set(_READ),
         roles.AUDITOR: set(_READ),
     }
+
+    def ready(self) -> None:
+        from customers.signals import customers_changed
+
+        from .receivers import customer_figures_recount_on_change
+
+        customers_changed.connect(
+            customer_figures_recount_on_change, dispatch_uid="readiness_recount_on_change"
+        )

@@ -1,7 +1,7 @@
 """One selector per readiness dimension, each a few aggregate queries (never one per person).
 
 Checks that read a feature not built yet go through one small function each
-(`company_profile_state`, `on_call_state`, `call_centre_pack_state`, `regime_in_force`):
+(`company_profile_state`, `call_centre_pack_state`, `regime_in_force`):
 when the feature lands, only that function changes.
 """
 
@@ -31,10 +31,13 @@ from notifications.models import (
 from notifications.selectors import language_primary
 
 from .checks import Check, Dimension, Link, State, percent, share
+from .models import OnCallShift
 
 # The admin lists behind the figures, and where each gap is fixed.
 CONTACT_GAPS = "admin:readiness_contactgap_changelist"
 VIEW_GAPS = "readiness.view_contactgap"
+VIEW_ON_CALL = "readiness.view_oncallshift"
+ADD_ON_CALL = "readiness.add_oncallshift"
 
 # A postal letter needs a street, a city and a country (the letter PDF prints these).
 USABLE_POSTAL = ~Q(street="") & ~Q(city="") & ~Q(country="")
@@ -100,6 +103,17 @@ def stale_count() -> int:
     return Customer.objects.filter(stale(), merged_into__isnull=True).count()
 
 
+def largest_segment() -> tuple[str, int] | None:
+    """The segment with the most members (the most a single breach could plausibly reach)."""
+    largest = (
+        SegmentMembership.objects.values("segment__name")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "segment__name")
+        .first()
+    )
+    return (largest["segment__name"], largest["n"]) if largest else None
+
+
 def stale() -> Any:
     """No source record seen since the cutoff. NOT EXISTS, not NOT IN: PostgreSQL turns it
     into an anti-join, where NOT IN over a million ids would fall back to a subplan per row
@@ -112,12 +126,11 @@ def _reach_drill(reach: str, label: str, **extra: str) -> Link:
     return Link(_url(CONTACT_GAPS, query={"reach": reach, **extra}), label, VIEW_GAPS)
 
 
-def reachable(rows: list[ReachRow]) -> Dimension:
+def reachable(rows: list[ReachRow], stale: int) -> Dimension:
     total = sum(r.total for r in rows)
     email = sum(r.email for r in rows)
     postal = sum(r.postal for r in rows)
     neither = sum(r.neither for r in rows)
-    stale = stale_count()
     fix = Link(
         _url("admin:customers_customer_import"),
         "Import a fresh CRM export",
@@ -297,9 +310,42 @@ def words_ready(rows: list[ReachRow]) -> Dimension:
 # --- People ready ------------------------------------------------------------------------
 
 
-def on_call_state() -> tuple[State, str]:
-    """Who is on call: Breachdesk has no on-call rota yet."""
-    return State.UNKNOWN, "not modelled (no on-call rota in Breachdesk yet)"
+# The roles a breach needs within its first hours: scope, words, sign-offs, the hold, the
+# regulator, the callers. The auditor reads afterwards and is on no rota.
+ON_CALL_ROLES = tuple(role for role in roles.ROLES if role != roles.AUDITOR)
+
+
+def on_call_now() -> dict[str, list[tuple[str, datetime]]]:
+    """Role -> (who, until when) for every active person on call at this moment: one query
+    over the shifts that span now."""
+    now = timezone.now()
+    shifts = (
+        OnCallShift.objects.filter(
+            role__in=ON_CALL_ROLES, starts_at__lte=now, ends_at__gt=now, person__is_active=True
+        )
+        .select_related("person")
+        .order_by("role", "ends_at")
+    )
+    found: dict[str, list[tuple[str, datetime]]] = {}
+    for shift in shifts:
+        name = shift.person.get_full_name() or shift.person.get_username()
+        found.setdefault(shift.role, []).append((name, shift.ends_at))
+    return found
+
+
+def on_call_check(on_call: dict[str, list[tuple[str, datetime]]]) -> Check:
+    uncovered = [role for role in ON_CALL_ROLES if role not in on_call]
+    shifts = "admin:readiness_oncallshift_changelist"
+    return Check(
+        "on_call",
+        "Roles with no one on call now",
+        f"{len(uncovered)} of {len(ON_CALL_ROLES)}",
+        State.OK if not uncovered else State.GAP,
+        detail=", ".join(uncovered),
+        drill=Link(_url(shifts, query={"when": "now"}), "Who is on call now", VIEW_ON_CALL),
+        fix=Link(_url("admin:readiness_oncallshift_add"), "Put someone on call", ADD_ON_CALL),
+        value=len(uncovered),
+    )
 
 
 def people_ready() -> Dimension:
@@ -352,15 +398,24 @@ def people_ready() -> Dimension:
             value=both,
         ),
     ]
-    state, figure = on_call_state()
-    checks.append(Check("on_call", "Who is on call", figure, state))
-    rows = [[role, held.get(role, 0)] for role in roles.ROLES]
+    on_call = on_call_now()
+    checks.append(on_call_check(on_call))
+    rows = [
+        [
+            role,
+            held.get(role, 0),
+            "; ".join(f"{who} until {until:%Y-%m-%d %H:%M} UTC" for who, until in on_call[role])
+            if role in on_call
+            else ("no one" if role in ON_CALL_ROLES else "—"),
+        ]
+        for role in roles.ROLES
+    ]
     return Dimension(
         "people",
         "People ready",
-        "Is every role covered twice?",
+        "Is every role covered twice, and is someone on call for each?",
         checks,
-        [("Active people per role", ["Role", "Active people"], rows)],
+        [("Active people per role", ["Role", "Active people", "On call now"], rows)],
     )
 
 
@@ -489,31 +544,23 @@ def rules_ready(rows: list[ReachRow]) -> Dimension:
 # --- Supplies ----------------------------------------------------------------------------
 
 
-def call_centre_pack_state() -> tuple[State, str]:
+def call_centre_pack_state() -> tuple[State, str, int | None]:
     """Whether every signed-off breach communication has a call-centre pack written from
-    its approved words (a new approved version voids the pack)."""
+    its approved words (a new approved version voids the pack), and the first without one."""
     signed = Communication.objects.filter(status=Communication.Status.SIGNED_OFF)
     total = signed.count()
     if not total:
-        return State.UNKNOWN, "no signed-off communication yet"
-    current = signed.filter(
-        Exists(CallCentrePack.objects.filter(communication=OuterRef("pk"), voided_at__isnull=True))
-    ).count()
-    return (State.OK if current == total else State.GAP), f"{current} of {total} current"
+        return State.UNKNOWN, "no signed-off communication yet", None
+    current = CallCentrePack.objects.filter(communication=OuterRef("pk"), voided_at__isnull=True)
+    lacking = list(signed.filter(~Exists(current)).order_by("pk").values_list("pk", flat=True))
+    state = State.GAP if lacking else State.OK
+    return state, f"{total - len(lacking)} of {total} current", lacking[0] if lacking else None
 
 
-def supplies(total_customers: int) -> Dimension:
+def supplies(total_customers: int, largest: tuple[str, int] | None) -> Dimension:
     today = timezone.localdate()
     left = RemediationCode.objects.filter(notification__isnull=True, expires_on__gte=today).count()
-    largest = (
-        SegmentMembership.objects.values("segment__name")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "segment__name")
-        .first()
-    )
-    name, need = (
-        (largest["segment__name"], largest["n"]) if largest else ("all customers", total_customers)
-    )
+    name, need = largest or ("all customers", total_customers)
     latest = Incident.objects.order_by("-awareness_at").values_list("pk", flat=True).first()
     fix = (
         Link(
@@ -528,7 +575,7 @@ def supplies(total_customers: int) -> Dimension:
             "incidents.add_incident",
         )
     )
-    pack_state, pack_figure = call_centre_pack_state()
+    pack_state, pack_figure, lacking = call_centre_pack_state()
     checks = [
         Check(
             "codes",
@@ -548,6 +595,18 @@ def supplies(total_customers: int) -> Dimension:
             "Call-centre pack current for the approved words",
             pack_figure,
             pack_state,
+            drill=Link(
+                _url("admin:notifications_callcentrepack_changelist"),
+                "The packs",
+                "notifications.view_callcentrepack",
+            ),
+            fix=Link(
+                _url("admin:notifications_callcentrepack_make", lacking),
+                "Make the call-centre pack",
+                "notifications.add_callcentrepack",
+            )
+            if lacking
+            else None,
         ),
     ]
     return Dimension("supplies", "Supplies", "Is there enough to hand out?", checks)

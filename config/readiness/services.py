@@ -5,7 +5,8 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -13,9 +14,19 @@ from incidents.evidence.render import pdf_render
 
 from .charts import trend_chart
 from .checks import Dimension, State
-from .models import ReadinessSnapshot
+from .models import CustomerFigures, ReadinessSnapshot
 from .practice import practised
-from .selectors import people_ready, reach_rows, reachable, rules_ready, supplies, words_ready
+from .selectors import (
+    ReachRow,
+    largest_segment,
+    people_ready,
+    reach_rows,
+    reachable,
+    rules_ready,
+    stale_count,
+    supplies,
+    words_ready,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +38,8 @@ TREND_DAYS = 90
 class Report:
     taken_at: datetime
     dimensions: list[Dimension]
+    # When the figures over the whole customer table were counted (the rest is read live).
+    customers_as_of: datetime
 
     @property
     def checks_total(self) -> int:
@@ -41,19 +54,75 @@ class Report:
         return sum(d.gaps for d in self.dimensions)
 
 
-def readiness_report() -> Report:
-    """Every dimension, from one pass over the customers (grouped) and a few small reads."""
+def customer_figures_refresh() -> CustomerFigures:
+    """Recount the figures over the whole customer table: the reachability GROUP BY, the
+    stale anti-join and the largest segment, seconds with a million customers.
+
+    The counting runs outside any transaction (it only reads); the one row is then written
+    only over an older count, so two clusters recounting at once both succeed and the count
+    that began last stands. Run by the task cluster every few minutes
+    (CUSTOMER_FIGURES_REFRESH) and after each import, merge or bounce (customers_changed),
+    by the daily snapshot, by the page's "Recount now" and by the page itself when no
+    count exists.
+    """
+    computed_at = timezone.now()
     rows = reach_rows()
+    stale = stale_count()
+    largest = largest_segment()
+    values = {
+        "computed_at": computed_at,
+        "stale_months": settings.READINESS_CONTACT_STALE_MONTHS,
+        "stale": stale,
+        "largest_segment": largest[0] if largest else "",
+        "largest_segment_size": largest[1] if largest else None,
+        "reach": [
+            [r.country, r.state, r.language, r.total, r.email, r.postal, r.neither] for r in rows
+        ],
+    }
+    # Only over an older count: a slow recount that began first must not finish last and
+    # put its older figures back over a newer one's.
+    newer_than = CustomerFigures.objects.filter(pk=1, computed_at__lt=computed_at)
+    if not newer_than.update(**values):
+        try:
+            with transaction.atomic():
+                CustomerFigures.objects.create(pk=1, **values)
+        except IntegrityError:
+            # Another recount wrote the row meanwhile: ours stands only if it is newer.
+            newer_than.update(**values)
+    logger.info("readiness customer figures recounted: %s groups", len(rows))
+    return CustomerFigures.objects.get(pk=1)
+
+
+def customer_figures_current() -> CustomerFigures:
+    """The last recount, or a recount now when there is none (or it was taken with another
+    stale-contact setting, which would make its stale figure wrong, not just old)."""
+    figures = CustomerFigures.objects.filter(
+        pk=1, stale_months=settings.READINESS_CONTACT_STALE_MONTHS
+    ).first()
+    return figures or customer_figures_refresh()
+
+
+def readiness_report(*, figures: CustomerFigures | None = None) -> Report:
+    """Every dimension: the customer-wide counts from the last recount, everything else
+    (people, words, rules, drills, codes) read live with a few small queries."""
+    figures = figures or customer_figures_current()
+    rows = [ReachRow(*entry) for entry in figures.reach]
     total = sum(r.total for r in rows)
+    largest = (
+        (figures.largest_segment, figures.largest_segment_size)
+        if figures.largest_segment_size is not None
+        else None
+    )
     return Report(
         taken_at=timezone.now(),
+        customers_as_of=figures.computed_at,
         dimensions=[
-            reachable(rows),
+            reachable(rows, figures.stale),
             words_ready(rows),
             people_ready(),
             rules_ready(rows),
             practised(),
-            supplies(total),
+            supplies(total, largest),
         ],
     )
 
@@ -76,10 +145,10 @@ def report_figures(report: Report) -> dict[str, object]:
     }
 
 
-@transaction.atomic
 def readiness_snapshot_take(*, day: date | None = None) -> ReadinessSnapshot:
     """Keep today's figures (idempotent: a second run the same day replaces the first)."""
-    report = readiness_report()
+    # The day's record counts afresh: a snapshot must not carry a recount hours old.
+    report = readiness_report(figures=customer_figures_refresh())
     snapshot, _ = ReadinessSnapshot.objects.update_or_create(
         day=day or timezone.localdate(),
         defaults={"taken_at": report.taken_at, "figures": report_figures(report)},

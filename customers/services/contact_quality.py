@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from customers.models import Customer
+from customers.signals import customers_changed
 
 
 @transaction.atomic
@@ -17,8 +18,11 @@ def customers_mark_email_status(*, customer_ids: Iterable[int], status: str) -> 
     ids = sorted(set(customer_ids))
     if not ids:
         return 0
-    return (
+    marked = (
         Customer.objects.filter(pk__in=ids)
         .exclude(email_status=status)
         .update(email_status=status, updated_at=timezone.now())
     )
+    if marked:
+        customers_changed.send(sender=Customer, reason="bounce")
+    return marked

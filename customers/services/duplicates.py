@@ -25,7 +25,7 @@ from ..models import (
     SourceRecord,
     Touchpoint,
 )
-from ..signals import customer_merged, customer_unmerged
+from ..signals import customer_merged, customer_unmerged, customers_changed
 
 # Pairs scoring at least this go to the review queue.
 THRESHOLD = 0.85
@@ -215,6 +215,7 @@ def customer_merge(*, candidate: DuplicateCandidate, survivor: Customer, by: Any
         by,
         now,
     )
+    customers_changed.send(sender=CustomerMerge, reason="merge")
     candidate.refresh_from_db()
     return merge
 
@@ -253,6 +254,7 @@ def customer_unmerge(*, merge: CustomerMerge, by: Any) -> CustomerMerge:
         merged_id=merge.merged_id,
         actor=by,
     )
+    customers_changed.send(sender=CustomerMerge, reason="unmerge")
     merge.refresh_from_db()
     return merge
 

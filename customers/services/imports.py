@@ -28,6 +28,7 @@ from ..imports.normalize import Placeholders, RowRejected, row_normalize
 from ..imports.readers import Row, table_open
 from ..models import ImportJob, ImportMapping, ImportRejection, PlaceholderEmail, Segment
 from ..pii import mask_text
+from ..signals import customers_changed
 
 logger = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -250,6 +251,7 @@ def _import_rows(job: ImportJob, stream: IO[bytes]) -> None:
                     raise _DryRunDone
                 ImportRejection.objects.bulk_create(rejections, batch_size=5000)
                 _job_finish(job, ImportJob.Status.SUCCEEDED)
+                customers_changed.send(sender=ImportJob, reason="import")
         except _DryRunDone:
             # Everything above rolled back; the preview keeps its counts and error report.
             with transaction.atomic():

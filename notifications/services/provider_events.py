@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from customers.models import Customer, Touchpoint
+from customers.signals import customers_changed
 from incidents.services import timeline_append
 
 from .. import events
@@ -323,8 +324,15 @@ def delivery_events_apply(*, limit: int | None = None) -> int:
         heard: dict[int, dict[str, int]] = defaultdict(dict)
         for communication_id, kind, count in cursor.fetchall():
             heard[communication_id][kind] = count
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {b} WHERE kind = %s AND customer_id IS NOT NULL)",
+            [hard],
+        )
+        (bounced,) = cursor.fetchone()
         cursor.execute(f"DROP TABLE {b}")
     _timeline_tell(heard)
+    if bounced:
+        customers_changed.send(sender=DeliveryEvent, reason="bounce")
     return len(ids)
 
 

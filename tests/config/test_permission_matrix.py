@@ -100,6 +100,8 @@ PAGES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "notifications.DeliveryEvent": (ALL_ROLES, NOBODY),
     "readiness.ReadinessSnapshot": (frozenset({CMO, CISO, DPO, AUD}), NOBODY),
     "readiness.ContactGap": (frozenset({CMO, CISO, DPO, AUD}), NOBODY),
+    # The CMO and the CISO keep the on-call rota; the DPO and the auditor read it.
+    "readiness.OnCallShift": (frozenset({CMO, CISO, DPO, AUD}), frozenset({CMO, CISO})),
     # Returned letters come in through their import view; decisions and packs through
     # their own pages.
     "notifications.ReturnedLetter": (ALL_ROLES, NOBODY),
@@ -113,6 +115,7 @@ ACTIONS: dict[str, dict[str, frozenset[str]]] = {
     "customers.Segment": {"delete_selected": frozenset({MO})},
     "customers.PlaceholderEmail": {"delete_selected": frozenset({MO, SA})},
     "customers.SourcePriority": {"delete_selected": frozenset({MO, SA})},
+    "readiness.OnCallShift": {"delete_selected": frozenset({CMO, CISO})},
     "customers.DuplicateCandidate": {
         "merge_keep_older": frozenset({MO, SA}),
         "dismiss": frozenset({MO, SA}),
@@ -199,6 +202,8 @@ CUSTOM_VIEWS: dict[str, tuple[Callable[[World], list[Any]], frozenset[str]]] = {
     ),
     "readiness_page": (lambda w: [], frozenset({CMO, CISO, DPO, AUD})),
     "readiness_board_pdf": (lambda w: [], frozenset({CMO, CISO, DPO, AUD})),
+    # A GET recounts nothing and goes back to the page; the button posts.
+    "readiness_recount": (lambda w: [], frozenset({CMO, CISO, DPO, AUD})),
     "notifications_returnedletter_import": (lambda w: [], frozenset({CMO, CISO, MO})),
     "notifications_substitutenotice_decide": (lambda w: [w.incident.pk], frozenset({DPO})),
     "notifications_substitutenotice_sign_off": (
@@ -214,7 +219,11 @@ CUSTOM_VIEWS: dict[str, tuple[Callable[[World], list[Any]], frozenset[str]]] = {
     "notifications_notification_lookup": (lambda w: [], frozenset({AGENT})),
 }
 # Views that answer an allowed user with a redirect rather than a page.
-REDIRECTS = {"incidents_evidencepack_download", "customers_customerexport_download"}
+REDIRECTS = {
+    "incidents_evidencepack_download",
+    "customers_customerexport_download",
+    "readiness_recount",
+}
 
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",

@@ -19,10 +19,10 @@ from pypdf import PdfReader
 
 from config import roles
 from config.models import company_profile
-from config.readiness.models import ReadinessSnapshot
-from config.readiness.selectors import sender_is_placeholder
+from config.readiness.models import CustomerFigures, OnCallShift, ReadinessSnapshot
+from config.readiness.selectors import ON_CALL_ROLES, sender_is_placeholder
 from config.readiness.services import readiness_report, readiness_snapshot_take
-from config.tasks import READINESS_SNAPSHOT, housekeeping_schedule
+from config.tasks import CUSTOMER_FIGURES_REFRESH, READINESS_SNAPSHOT, housekeeping_schedule
 from customers.models import Customer
 from incidents.models import Incident, Regime
 from incidents.services import incident_open
@@ -31,6 +31,7 @@ from notifications.models import Communication
 from notifications.services.delivery import communication_send
 from tests.campaigns.factories import scope_write
 from tests.conftest import kept_for_the_module
+from tests.customers.factories import CustomerFactory
 from tests.notifications.delivery_helpers import signed_off
 from tests.notifications.factories import approved, window
 from tests.notifications.test_delivery import send_all
@@ -163,8 +164,137 @@ def test_the_cmo_who_is_also_ciso_is_found(cmo_client):
     assert row(page(cmo_client), "people", "cmo_ciso")["figure"] == "1"
 
 
-def test_on_call_says_it_is_not_modelled(cmo_client):
-    assert row(page(cmo_client), "people", "on_call")["figure"].startswith("not modelled")
+def on_call_table(html: str) -> dict[str, str]:
+    """Role -> the "On call now" cell of the people table."""
+    table = re.search(r"<caption>Active people per role</caption>.*?</table>", html, re.S)
+    assert table
+    rows = re.findall(r"<tr><td>(.*?)</td><td>\d+</td><td>(.*?)</td></tr>", table.group(0))
+    return dict(rows)
+
+
+def _shift(role: str, username: str, starts: timedelta, ends: timedelta) -> OnCallShift:
+    now = datetime.now(UTC)
+    return OnCallShift.objects.create(
+        role=role,
+        person=get_user_model().objects.get(username=username),
+        starts_at=now + starts,
+        ends_at=now + ends,
+    )
+
+
+def test_roles_with_no_one_on_call_now_are_a_gap_naming_them(cmo_client):
+    rota = len(ON_CALL_ROLES)
+    check = row(page(cmo_client), "people", "on_call")
+    assert (check["figure"], check["state"]) == (f"{rota} of {rota}", "gap")
+    assert check["detail"] == ", ".join(ON_CALL_ROLES)
+    assert check["fix"] == reverse("admin:readiness_oncallshift_add")
+
+    cmo_shift = _shift(roles.CMO, "cmo-1", -timedelta(hours=2), timedelta(hours=6))
+    # Over and yet to come: neither covers the CISO now.
+    _shift(roles.CISO, "ciso-0", -timedelta(days=2), -timedelta(days=1))
+    _shift(roles.CISO, "ciso-1", timedelta(hours=1), timedelta(hours=9))
+    # Someone who has left covers nothing.
+    _shift(roles.DPO, "dpo-0", -timedelta(hours=1), timedelta(hours=1))
+    get_user_model().objects.filter(username="dpo-0").update(is_active=False)
+
+    html = page(cmo_client)
+    check = row(html, "people", "on_call")
+    assert check["figure"] == f"{rota - 1} of {rota}"
+    assert roles.CMO not in check["detail"].split(", ")
+    assert roles.CISO in check["detail"] and roles.DPO in check["detail"]
+    table = on_call_table(html)
+    assert table[roles.CMO] == f"cmo-1 until {cmo_shift.ends_at:%Y-%m-%d %H:%M} UTC"
+    assert table[roles.CISO] == "no one"
+    # The drill-down lists who is on call now: the CMO's shift only.
+    listed = cmo_client.get(check["drill"].replace("&amp;", "&"))
+    assert [s.pk for s in listed.context["cl"].result_list] == [cmo_shift.pk]
+
+
+def test_every_role_on_call_is_green(cmo_client):
+    for role in ON_CALL_ROLES:
+        username = f"{role.lower().replace(' ', '-')}-0"
+        _shift(role, username, -timedelta(minutes=5), timedelta(hours=8))
+    check = row(page(cmo_client), "people", "on_call")
+    assert (check["figure"], check["state"]) == (f"0 of {len(ON_CALL_ROLES)}", "green")
+
+
+def _shift_form(role: str, person: int, starts: datetime, ends: datetime) -> dict[str, object]:
+    return {
+        "role": role,
+        "person": person,
+        "starts_at_0": f"{starts:%Y-%m-%d}",
+        "starts_at_1": f"{starts:%H:%M:%S}",
+        "ends_at_0": f"{ends:%Y-%m-%d}",
+        "ends_at_1": f"{ends:%H:%M:%S}",
+    }
+
+
+def test_the_ciso_puts_someone_on_call_who_holds_the_role(client, company):
+    client.force_login(get_user_model().objects.get(username="ciso-0"))
+    add = reverse("admin:readiness_oncallshift_add")
+    now = datetime.now(UTC).replace(microsecond=0)
+    dpo = get_user_model().objects.get(username="dpo-0")
+    cmo = get_user_model().objects.get(username="cmo-0")
+
+    refused = client.post(add, _shift_form(roles.DPO, cmo.pk, now, now + timedelta(hours=8)))
+    assert refused.status_code == 200
+    assert "does not hold the role DPO" in refused.content.decode()
+    backwards = client.post(add, _shift_form(roles.DPO, dpo.pk, now, now - timedelta(hours=1)))
+    assert "A shift ends after it starts." in backwards.content.decode()
+    assert not OnCallShift.objects.exists()
+
+    saved = client.post(add, _shift_form(roles.DPO, dpo.pk, now, now + timedelta(hours=8)))
+    assert saved.status_code == 302
+    shift = OnCallShift.objects.get()
+    assert (shift.role, shift.person, shift.ends_at) == (roles.DPO, dpo, now + timedelta(hours=8))
+    assert on_call_table(page(client))[roles.DPO].startswith("dpo-0 until ")
+
+
+def test_the_auditor_reads_the_rota_and_changes_nothing(client, company):
+    client.force_login(get_user_model().objects.get(username="auditor-0"))
+    assert client.get(reverse("admin:readiness_oncallshift_changelist")).status_code == 200
+    assert client.get(reverse("admin:readiness_oncallshift_add")).status_code == 403
+    assert row(page(client), "people", "on_call")["fix"] == ""
+
+
+# --- How old the customer counts are ----------------------------------------------------
+
+
+def test_the_page_says_how_old_the_customer_counts_are_and_recounts_on_request(cmo_client):
+    html = page(cmo_client)
+    as_of = re.search(r'<strong id="customers-as-of">(.*?) UTC</strong>', html)
+    assert as_of
+    assert "recounts them after each import, merge or bounce, and every 10 minutes" in html
+    before = row(html, "reachable", "unreachable")["figure"]
+    assert before == f"10.0% ({UNREACHABLE} of {CUSTOMERS})"
+    CustomerFactory.create(email="", email_status=Customer.EmailStatus.MISSING, street="")
+
+    # Until the next recount the page shows the last count, and says when it was taken.
+    html = page(cmo_client)
+    assert row(html, "reachable", "unreachable")["figure"] == before
+    assert f'<strong id="customers-as-of">{as_of.group(1)} UTC</strong>' in html
+
+    response = cmo_client.post(reverse("admin:readiness_recount"), follow=True)
+    html = response.content.decode()
+    assert "Customer figures recounted as of" in html
+    after = row(html, "reachable", "unreachable")["figure"]
+    assert after == f"10.9% ({UNREACHABLE + 1} of {CUSTOMERS + 1})"
+
+
+def test_a_get_of_the_recount_address_counts_nothing(cmo_client):
+    page(cmo_client)
+    taken = CustomerFigures.objects.get().computed_at
+    response = cmo_client.get(reverse("admin:readiness_recount"))
+    assert response.status_code == 302
+    assert CustomerFigures.objects.get().computed_at == taken
+
+
+def test_the_cluster_recounts_the_customer_figures_every_few_minutes(settings):
+    settings.READINESS_RECOUNT_MINUTES = 7
+    housekeeping_schedule()
+    (schedule,) = Schedule.objects.filter(name=CUSTOMER_FIGURES_REFRESH)
+    assert schedule.func == "config.readiness.tasks.customer_figures_refresh_task"
+    assert (schedule.schedule_type, schedule.minutes) == (Schedule.MINUTES, 7)
 
 
 def test_an_incomplete_company_profile_is_a_gap_naming_what_is_missing(cmo_client):
@@ -186,7 +316,7 @@ def test_the_call_centre_pack_check_counts_signed_off_communications_with_a_curr
 ):
     check = row(page(cmo_client), "supplies", "call_centre")
     assert (check["figure"], check["state"]) == ("no signed-off communication yet", "unknown")
-    Communication.objects.create(
+    communication = Communication.objects.create(
         incident=Incident.objects.order_by("pk")[0],
         name="Breach notice",
         status=Communication.Status.SIGNED_OFF,
@@ -194,6 +324,9 @@ def test_the_call_centre_pack_check_counts_signed_off_communications_with_a_curr
     )
     check = row(page(cmo_client), "supplies", "call_centre")
     assert (check["figure"], check["state"]) == ("0 of 1 current", "gap")
+    assert check["fix"] == reverse(
+        "admin:notifications_callcentrepack_make", args=[communication.pk]
+    )
 
 
 def test_no_drill_for_a_year_is_a_gap(cmo_client):

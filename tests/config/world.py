@@ -10,6 +10,8 @@ from django.core.files.base import ContentFile
 
 from campaigns.models import Campaign
 from campaigns.services import campaign_send_batch, campaign_start
+from config import roles
+from config.readiness.models import OnCallShift
 from customers.models import (
     Customer,
     CustomerExport,
@@ -221,6 +223,10 @@ def world_build() -> World:
     )
     # Still waiting for the task cluster, so that its page and download link open.
     customer_export = CustomerExport.objects.create(requested_by=owner, fields=["id", "email"])
+    # One shift on the rota, so that its list offers its actions.
+    OnCallShift.objects.create(
+        role=roles.CISO, person=owner, starts_at=now, ends_at=now + timedelta(hours=8)
+    )
     return World(
         call_centre_pack=call_centre_pack,
         customer_export=customer_export,
