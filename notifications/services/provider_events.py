@@ -39,11 +39,27 @@ from .delivery import delivery_breaker_check
 
 Kind = DeliveryEvent.Kind
 
-# Bounces anymail reports as "bounced" that the provider itself calls temporary.
-_SOFT_BOUNCES = {
-    "postmark": ("Type", {"SoftBounce", "DnsError", "Transient", "AutoResponder"}),
-    "brevo": ("event", {"soft_bounce"}),
+# Bounces anymail reports as "bounced" that the provider itself calls temporary: the
+# provider's field (a path into its event) and its values for a soft bounce. Amazon SES's
+# "Undetermined" is not taken as hard: a hard bounce marks the address dead for good.
+_SOFT_BOUNCES: dict[str, tuple[tuple[str, ...], set[str]]] = {
+    "postmark": (("Type",), {"SoftBounce", "DnsError", "Transient", "AutoResponder"}),
+    "brevo": (("event",), {"soft_bounce"}),
+    "amazon_ses": (("bounce", "bounceType"), {"Transient", "Undetermined"}),
 }
+# Events anymail does not name ("unknown") that the provider means as a delay.
+_DELAYS = {"amazon_ses": (("eventType",), {"DeliveryDelay"})}
+
+
+def _provider_says(esp_event: Any, path: tuple[str, ...], values: set[str]) -> bool:
+    found = esp_event
+    for key in path:
+        if not isinstance(found, dict):
+            return False
+        found = found.get(key)
+    return isinstance(found, str) and found in values
+
+
 _BREACH_REF = re.compile(r"<?breach-(\d+)\.(\d+)@")
 _CAMPAIGN_REF = re.compile(r"<?campaign-(\d+)\.customer-(\d+)@")
 
@@ -63,10 +79,11 @@ def event_kind(*, provider: str, event_type: str, esp_event: Any) -> str:
     if event_type in ("deferred", "failed"):
         return Kind.SOFT_BOUNCE
     if event_type in ("bounced", "rejected"):
-        field, soft = _SOFT_BOUNCES.get(provider, ("", set()))
-        if isinstance(esp_event, dict) and esp_event.get(field) in soft:
+        if provider in _SOFT_BOUNCES and _provider_says(esp_event, *_SOFT_BOUNCES[provider]):
             return Kind.SOFT_BOUNCE
         return Kind.HARD_BOUNCE
+    if provider in _DELAYS and _provider_says(esp_event, *_DELAYS[provider]):
+        return Kind.SOFT_BOUNCE
     return Kind.OTHER
 
 
