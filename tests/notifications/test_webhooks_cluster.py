@@ -43,8 +43,10 @@ def test_the_cluster_applies_what_the_webhook_stored(client, hooks, task_cluster
         )
 
     wait_until(
-        lambda: not PendingDeliveryEvent.objects.exists()
-        and states()[bounced.customer_id] == DeliveryState.HARD_BOUNCE,
+        lambda: (
+            not PendingDeliveryEvent.objects.exists()
+            and states()[bounced.customer_id] == DeliveryState.HARD_BOUNCE
+        ),
         timeout=90,
         message="the cluster did not apply the stored events",
     )
