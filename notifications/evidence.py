@@ -32,6 +32,7 @@ from .rendering import RenderError, breach_email_compose, frame_labels, message_
 from .selectors import (
     PREVIEW_RESET_LINK,
     complaint_authorities,
+    delivery_outcomes,
     message_context,
 )
 
@@ -135,6 +136,7 @@ def delivery_section(incident_id: int) -> SectionContent:
         for d in Delivery.objects.filter(communication__incident_id=incident_id)
     }
     rows = []
+    outcome_rows = []
     for row in per_communication:
         delivery = deliveries.get(row["communication_id"])
         rows.append(
@@ -144,6 +146,18 @@ def delivery_section(incident_id: int) -> SectionContent:
                 *(f"{row[k]:,}" for k in ("total", "sent", "failed", "bounced", "letter")),
                 f"{row['pending']:,} / {row['skipped']:,}",
                 _when(row["first_sent"]),
+            ]
+        )
+        # The figures the wave's page shows, from the same selector: one aggregate a wave.
+        outcomes = delivery_outcomes(communication_id=row["communication_id"])
+        outcome_rows.append(
+            [
+                row["communication__name"],
+                f"{outcomes.sent:,}",
+                f"{outcomes.delivered:,} ({outcomes.opened:,})",
+                f"{outcomes.hard_bounced:,} / {outcomes.soft_bounced:,}",
+                f"{outcomes.complained:,}",
+                f"{outcomes.letters_owed:,} / {outcomes.letters_posted:,}",
             ]
         )
     letters = LetterBatch.objects.filter(communication__incident_id=incident_id).aggregate(
@@ -185,7 +199,21 @@ def delivery_section(incident_id: int) -> SectionContent:
                 ],
                 rows=rows,
                 empty="No breach message has been sent.",
-            )
+            ),
+            Table(
+                columns=[
+                    "Wave",
+                    "Sent",
+                    "Delivered (opened)",
+                    "Bounced hard / soft",
+                    "Complained",
+                    "Letters owed / posted",
+                ],
+                rows=outcome_rows,
+                caption="What became of each wave, by the email provider's reports and the "
+                "letter queue",
+                empty="No breach message has been sent.",
+            ),
         ],
     )
 

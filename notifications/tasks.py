@@ -3,6 +3,7 @@
 import time
 from dataclasses import asdict
 
+from django.conf import settings
 from django_q.tasks import async_task
 
 from .services.delivery import delivery_send_batch
@@ -37,6 +38,12 @@ def delivery_events_apply_task() -> int:
     Webhook requests ask for this task at most once a second per process; so that an
     event stored just after a request was told "one is on its way" does not wait for the
     next request, the task looks once more after that second before it stops.
+
+    A full batch means a backlog: the next one follows at once. After a part batch the
+    task waits that second too, so that events trickling in are applied a second's worth
+    at a time rather than a few at a time back to back: each batch has fixed costs (and a
+    timeline entry per wave) that would otherwise load the database the webhook requests
+    write to.
     """
     from .webhooks import APPLY_ENQUEUE_INTERVAL
 
@@ -46,12 +53,15 @@ def delivery_events_apply_task() -> int:
     while time.monotonic() - started < APPLY_TASK_SECONDS:
         applied = delivery_events_apply()
         total += applied
-        if applied:
+        if applied >= settings.DELIVERY_EVENTS_BATCH_SIZE:
             looked_again = False
             continue
-        if looked_again:
+        if applied:
+            looked_again = False
+        elif looked_again:
             return total
+        else:
+            looked_again = True
         time.sleep(APPLY_ENQUEUE_INTERVAL + 0.5)
-        looked_again = True
     async_task("notifications.tasks.delivery_events_apply_task")
     return total

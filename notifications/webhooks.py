@@ -10,11 +10,14 @@ import warnings
 from typing import Any
 
 from anymail.exceptions import (
+    AnymailAPIError,
     AnymailConfigurationError,
     AnymailError,
     AnymailInsecureWebhookWarning,
     AnymailWebhookValidationFailure,
 )
+from anymail.webhooks.amazon_ses import AmazonSESTrackingWebhookView
+from anymail.webhooks.base import AnymailBasicAuthMixin
 from anymail.webhooks.brevo import BrevoTrackingWebhookView
 from anymail.webhooks.mailgun import MailgunTrackingWebhookView
 from anymail.webhooks.postmark import PostmarkTrackingWebhookView
@@ -56,6 +59,8 @@ class TrackingWebhook:
     provider = ""
     # Whether anymail's basic auth is this provider's only proof (no signature of its own).
     needs_basic_auth = True
+    # Whether the body is JSON whatever its content type says (SNS posts text/plain).
+    json_body = False
     refusal = ""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -88,13 +93,28 @@ class TrackingWebhook:
             content_type="text/plain",
         )
 
+    def _unauthenticated(self, request: HttpRequest) -> HttpResponse | None:
+        """The answer to a request that carries no credentials at all, if not a refusal."""
+        return None
+
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         view: Any = self
         if self.refusal:
             return self._refuse(request, self.refusal)
         if self.needs_basic_auth and not view.basic_auth:
             return self._refuse(request, "no webhook secret (ANYMAIL_WEBHOOK_SECRET) configured")
-        if request.content_type == "application/json":
+        if view.basic_auth:
+            if "HTTP_AUTHORIZATION" not in request.META and (
+                answer := self._unauthenticated(request)
+            ):
+                return answer
+            # The credentials first, before anything reads the body: a stranger's post is
+            # refused whatever it holds, never parsed.
+            try:
+                AnymailBasicAuthMixin.validate_request(view, request)
+            except AnymailWebhookValidationFailure as error:
+                return self._refuse(request, str(error))
+        if self.json_body or request.content_type == "application/json":
             try:
                 json.loads(request.body)
             except ValueError as error:
@@ -103,6 +123,10 @@ class TrackingWebhook:
             view.run_validators(request)
         except AnymailWebhookValidationFailure as error:
             return self._refuse(request, str(error))
+        except (AnymailAPIError, AttributeError, LookupError, TypeError) as error:
+            # A body anymail cannot read, or a JSON list or string where an object belongs
+            # (anymail's own words quote the body: only the error's name is logged).
+            return self._malformed(request, error)
         received_at = timezone.now()
         try:
             rows = [
@@ -135,7 +159,31 @@ class MailgunTracking(TrackingWebhook, MailgunTrackingWebhookView):
     needs_basic_auth = False
 
 
+class AmazonSESTracking(TrackingWebhook, AmazonSESTrackingWebhookView):
+    """Amazon SES publishes its events to an SNS topic, which posts them here.
+
+    SNS proves nothing by itself that anymail checks (anymail does not verify SNS
+    signatures): the basic-auth secret in the subscription's URL is the proof, so without
+    one every request is refused. SNS sends that secret only after a 401 asking for it;
+    the subscription's confirmation is answered by anymail (boto3) once authenticated.
+    """
+
+    provider = "amazon_ses"
+    json_body = True
+
+    def _unauthenticated(self, request: HttpRequest) -> HttpResponse | None:
+        logger.info(
+            "Asked an %s webhook from %s for its basic auth (SNS sends it when asked)",
+            self.provider,
+            request.META.get("REMOTE_ADDR", "?"),
+        )
+        response = HttpResponse(status=401)
+        response["WWW-Authenticate"] = 'Basic realm="Anymail WEBHOOK_SECRET"'
+        return response
+
+
 PROVIDER_VIEWS: dict[str, Any] = {
+    "amazon_ses": AmazonSESTracking,
     "postmark": PostmarkTracking,
     "brevo": BrevoTracking,
     "mailgun": MailgunTracking,

@@ -40,11 +40,27 @@ from .delivery import delivery_breaker_check
 
 Kind = DeliveryEvent.Kind
 
-# Bounces anymail reports as "bounced" that the provider itself calls temporary.
-_SOFT_BOUNCES = {
-    "postmark": ("Type", {"SoftBounce", "DnsError", "Transient", "AutoResponder"}),
-    "brevo": ("event", {"soft_bounce"}),
+# Bounces anymail reports as "bounced" that the provider itself calls temporary: the
+# provider's field (a path into its event) and its values for a soft bounce. Amazon SES's
+# "Undetermined" is not taken as hard: a hard bounce marks the address dead for good.
+_SOFT_BOUNCES: dict[str, tuple[tuple[str, ...], set[str]]] = {
+    "postmark": (("Type",), {"SoftBounce", "DnsError", "Transient", "AutoResponder"}),
+    "brevo": (("event",), {"soft_bounce"}),
+    "amazon_ses": (("bounce", "bounceType"), {"Transient", "Undetermined"}),
 }
+# Events anymail does not name ("unknown") that the provider means as a delay.
+_DELAYS = {"amazon_ses": (("eventType",), {"DeliveryDelay"})}
+
+
+def _provider_says(esp_event: Any, path: tuple[str, ...], values: set[str]) -> bool:
+    found = esp_event
+    for key in path:
+        if not isinstance(found, dict):
+            return False
+        found = found.get(key)
+    return isinstance(found, str) and found in values
+
+
 _BREACH_REF = re.compile(r"<?breach-(\d+)\.(\d+)@")
 _CAMPAIGN_REF = re.compile(r"<?campaign-(\d+)\.customer-(\d+)@")
 
@@ -64,10 +80,11 @@ def event_kind(*, provider: str, event_type: str, esp_event: Any) -> str:
     if event_type in ("deferred", "failed"):
         return Kind.SOFT_BOUNCE
     if event_type in ("bounced", "rejected"):
-        field, soft = _SOFT_BOUNCES.get(provider, ("", set()))
-        if isinstance(esp_event, dict) and esp_event.get(field) in soft:
+        if provider in _SOFT_BOUNCES and _provider_says(esp_event, *_SOFT_BOUNCES[provider]):
             return Kind.SOFT_BOUNCE
         return Kind.HARD_BOUNCE
+    if provider in _DELAYS and _provider_says(esp_event, *_DELAYS[provider]):
+        return Kind.SOFT_BOUNCE
     return Kind.OTHER
 
 
@@ -173,20 +190,54 @@ def _state_for_rank_sql(column: str) -> str:
     return f"(CASE {column} {whens} END)"
 
 
-def _claim(limit: int) -> list[int]:
-    """Take a batch out of the queue (one write per row: the delete is the claim; it
-    comes back if the batch's transaction rolls back)."""
-    table = PendingDeliveryEvent._meta.db_table
-    # Several workers apply at once, each its own events.
-    skip_locked = connection.features.has_select_for_update_skip_locked
-    lock = " FOR UPDATE SKIP LOCKED" if skip_locked else ""
-    with connection.cursor() as cursor:
+# The batch's working copy: the stored event's fields, then whose message it names.
+_BATCH_COLUMNS = (
+    "id bigint, kind varchar(16), provider varchar(32), reference varchar(255), "
+    "recipient varchar(254), provider_message_id varchar(255), ref_communication_id bigint, "
+    "ref_customer_id bigint, ref_campaign_id bigint, at timestamp with time zone, "
+    "notification_id bigint, customer_id bigint, communication_id bigint"
+)
+_BATCH_FROM_EVENT = (
+    "e.id, e.kind, e.provider, e.reference, e.recipient, e.provider_message_id, "
+    "e.ref_communication_id, e.ref_customer_id, e.ref_campaign_id, "
+    "COALESCE(e.occurred_at, e.received_at), NULL, NULL, NULL"
+)
+
+
+def _claim_into(cursor: Any, batch: str, limit: int) -> int:
+    """Take a batch out of the queue into the working table; returns its size.
+
+    The delete is the claim (one write per event; the events come back if the batch's
+    transaction rolls back), and several workers apply at once, each its own events.
+    """
+    pending = PendingDeliveryEvent._meta.db_table
+    event = DeliveryEvent._meta.db_table
+    if connection.vendor == "postgresql":
+        # One statement: the queue's rows are deleted and their events copied, with no
+        # list of ids going to Python and back.
         cursor.execute(
-            f"DELETE FROM {table} WHERE event_id IN (SELECT event_id FROM {table} "
-            f"ORDER BY event_id LIMIT %s{lock}) RETURNING event_id",
+            f"WITH claimed AS (DELETE FROM {pending} WHERE event_id IN (SELECT event_id "
+            f"FROM {pending} ORDER BY event_id LIMIT %s FOR UPDATE SKIP LOCKED) "
+            f"RETURNING event_id) INSERT INTO {batch} SELECT {_BATCH_FROM_EVENT} "
+            f"FROM claimed JOIN {event} e ON e.id = claimed.event_id",
             [limit],
         )
-        return sorted(row[0] for row in cursor.fetchall())
+        return int(cursor.rowcount)
+    # SQLite has no DELETE in a WITH (and one writer at a time: nothing to skip).
+    cursor.execute(
+        f"DELETE FROM {pending} WHERE event_id IN (SELECT event_id FROM {pending} "
+        "ORDER BY event_id LIMIT %s) RETURNING event_id",
+        [limit],
+    )
+    ids = [row[0] for row in cursor.fetchall()]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        cursor.execute(
+            f"INSERT INTO {batch} SELECT {_BATCH_FROM_EVENT} FROM {event} e "
+            f"WHERE e.id IN ({', '.join(['%s'] * len(chunk))})",
+            list(chunk),
+        )
+    return len(ids)
 
 
 @transaction.atomic
@@ -199,37 +250,36 @@ def delivery_events_apply(*, limit: int | None = None) -> int:
     one, see customers.imports.merge), add touchpoints, and tell each incident's
     timeline what its wave heard. An event naming no known message is kept as
     "unknown" and changes nothing.
+
+    Every statement is driven by the batch (joins on primary keys and the notification's
+    (communication, customer) and provider-id indexes), so its cost follows the batch's
+    size, not the size of the customer or notification tables.
     """
-    ids = _claim(limit or settings.DELIVERY_EVENTS_BATCH_SIZE)
-    if not ids:
-        return 0
     now = timezone.now()
     event = DeliveryEvent._meta.db_table
     notification = Notification._meta.db_table
     customer = Customer._meta.db_table
     touchpoint = Touchpoint._meta.db_table
     postgres = connection.vendor == "postgresql"
-    # The batch is copied into a temporary table (not written to the log, dropped at the
-    # end) where it is resolved; each stored event is then written once, when marked.
+    # The batch's working copy: a temporary table, not written to the log, gone at commit.
     b = f"delivery_event_batch_{uuid.uuid4().hex[:12]}"
-    id_params: list[Any]
-    if postgres:
-        chosen, id_params = "= ANY(%s)", [ids]
-    else:
-        chosen, id_params = f"IN ({', '.join(['%s'] * len(ids))})", list(ids)
     hard, opt_outs = Kind.HARD_BOUNCE.value, (Kind.COMPLAINED.value, Kind.UNSUBSCRIBED.value)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"CREATE TEMPORARY TABLE {b} AS SELECT e.id, e.kind, e.provider, e.reference, "
-            "e.recipient, e.provider_message_id, e.ref_communication_id, e.ref_customer_id, "
-            "e.ref_campaign_id, COALESCE(e.occurred_at, e.received_at) AS at, "
-            "CAST(NULL AS bigint) AS notification_id, CAST(NULL AS bigint) AS customer_id, "
-            "CAST(NULL AS bigint) AS communication_id "
-            f"FROM {event} e WHERE e.id {chosen}",
-            id_params,
+            f"CREATE TEMPORARY TABLE {b} ({_BATCH_COLUMNS})"
+            + (" ON COMMIT DROP" if postgres else "")
         )
+        claimed = _claim_into(cursor, b, limit or settings.DELIVERY_EVENTS_BATCH_SIZE)
+        if not claimed:
+            if not postgres:
+                cursor.execute(f"DROP TABLE {b}")
+            return 0
         if postgres:
+            # Statistics for the joins below: index lookups from the batch, whatever the
+            # size of the notification and customer tables.
             cursor.execute(f"ANALYZE {b}")
+        raised = f"r.rank > {_rank_sql('n.delivery_state')}"
+        newly_bounced = f"(r.hard = 1 AND n.status = '{Notification.Status.SENT.value}')"
         steps: list[tuple[str, list[Any]]] = [
             # Whose message: by our reference first, else by the provider's id.
             (
@@ -256,49 +306,53 @@ def delivery_events_apply(*, limit: int | None = None) -> int:
                 f"WHERE {b}.ref_campaign_id IS NOT NULL AND c.id = {b}.ref_customer_id",
                 [],
             ),
-            # The furthest state of each message in the batch, if further than it was.
+            # Each message once: the furthest state of the batch if further than it was,
+            # and a hard bounce of a sent message puts it in the letter queue.
             (
-                f"UPDATE {notification} AS n SET delivery_state = "
-                f"{_state_for_rank_sql('r.rank')}, delivery_state_at = r.at FROM "
-                f"(SELECT notification_id, MAX({_rank_sql('kind')}) AS rank, MAX(at) AS at "
+                f"UPDATE {notification} AS n SET "
+                f"delivery_state = CASE WHEN {raised} THEN {_state_for_rank_sql('r.rank')} "
+                "ELSE n.delivery_state END, "
+                f"delivery_state_at = CASE WHEN {raised} THEN r.at ELSE n.delivery_state_at END, "
+                f"status = CASE WHEN {newly_bounced} THEN %s ELSE n.status END, "
+                f"bounced_at = CASE WHEN {newly_bounced} THEN %s ELSE n.bounced_at END "
+                f"FROM (SELECT notification_id, MAX({_rank_sql('kind')}) AS rank, "
+                f"MAX(at) AS at, MAX(CASE WHEN kind = %s THEN 1 ELSE 0 END) AS hard "
                 f"FROM {b} WHERE notification_id IS NOT NULL GROUP BY notification_id) r "
-                f"WHERE n.id = r.notification_id AND r.rank > {_rank_sql('n.delivery_state')}",
-                [],
+                f"WHERE n.id = r.notification_id AND ({raised} OR {newly_bounced})",
+                [Notification.Status.BOUNCED, now, hard],
             ),
-            # A hard bounce: the letter queue, for this message ...
-            (
-                f"UPDATE {notification} SET status = %s, bounced_at = %s "
-                f"WHERE status = %s AND id IN (SELECT notification_id FROM {b} WHERE kind = %s)",
-                [Notification.Status.BOUNCED, now, Notification.Status.SENT, hard],
-            ),
-            # ... and for any breach message still waiting to go to the same address.
+            # A breach message still waiting to go to an address that hard-bounced goes
+            # by letter.
             (
                 f"UPDATE {notification} AS n SET channel = 'letter', status = %s, "
                 "last_error = 'the address hard-bounced' "
-                f"WHERE n.status = %s AND n.channel = 'email' AND EXISTS (SELECT 1 FROM {b} "
-                f"WHERE {b}.kind = %s AND {b}.customer_id = n.customer_id "
-                f"AND LOWER({b}.recipient) = LOWER(n.email))",
-                [Notification.Status.LETTER, Notification.Status.PENDING, hard],
+                f"FROM (SELECT DISTINCT customer_id, LOWER(recipient) AS recipient FROM {b} "
+                "WHERE kind = %s AND customer_id IS NOT NULL) h "
+                "WHERE n.customer_id = h.customer_id AND n.status = %s "
+                "AND n.channel = 'email' AND LOWER(n.email) = h.recipient",
+                [Notification.Status.LETTER, hard, Notification.Status.PENDING],
             ),
             # The address that bounced is marked (a new address from an import starts afresh).
             (
                 f"UPDATE {customer} AS c SET email_status = %s, updated_at = %s "
-                f"WHERE c.email_status = %s AND EXISTS (SELECT 1 FROM {b} "
-                f"WHERE {b}.kind = %s AND {b}.customer_id = c.id "
-                f"AND ({b}.recipient = '' OR LOWER({b}.recipient) = c.email_normalized))",
-                [Customer.EmailStatus.BOUNCED, now, Customer.EmailStatus.VALID, hard],
+                f"FROM (SELECT DISTINCT customer_id, LOWER(recipient) AS recipient FROM {b} "
+                "WHERE kind = %s AND customer_id IS NOT NULL) h "
+                "WHERE c.id = h.customer_id AND c.email_status = %s "
+                "AND (h.recipient = '' OR h.recipient = c.email_normalized)",
+                [Customer.EmailStatus.BOUNCED, now, hard, Customer.EmailStatus.VALID],
             ),
             (
                 f"UPDATE {customer} AS c SET marketing_consent = %s, consent_updated_at = %s, "
                 "consent_source = 'email provider: complaint or unsubscribe', updated_at = %s "
-                f"WHERE c.marketing_consent <> %s AND EXISTS (SELECT 1 FROM {b} "
-                f"WHERE {b}.kind IN (%s, %s) AND {b}.customer_id = c.id)",
+                f"FROM (SELECT DISTINCT customer_id FROM {b} WHERE kind IN (%s, %s) "
+                "AND customer_id IS NOT NULL) o "
+                "WHERE c.id = o.customer_id AND c.marketing_consent <> %s",
                 [
                     Customer.Consent.WITHDRAWN,
                     now,
                     now,
-                    Customer.Consent.WITHDRAWN,
                     *opt_outs,
+                    Customer.Consent.WITHDRAWN,
                 ],
             ),
             (
@@ -329,11 +383,12 @@ def delivery_events_apply(*, limit: int | None = None) -> int:
             [hard],
         )
         (bounced,) = cursor.fetchone()
-        cursor.execute(f"DROP TABLE {b}")
+        if not postgres:
+            cursor.execute(f"DROP TABLE {b}")
     _timeline_tell(heard)
     if bounced:
         customers_changed.send(sender=DeliveryEvent, reason="bounce")
-    return len(ids)
+    return claimed
 
 
 def _timeline_tell(heard: dict[int, dict[str, int]]) -> None:

@@ -1,7 +1,11 @@
 import pytest
+from django.core import mail
 
 from config import roles
+from notifications.models import Notification
+from notifications.services.delivery import communication_send, delivery_send_batch
 
+from .delivery_helpers import signed_off
 from .factories import IncidentFactory, affected, approved
 
 
@@ -49,3 +53,23 @@ def scenario(db):
         "none-pw": affected(incident, "", ["credentials"]),
     }
     return incident, v, people
+
+
+@pytest.fixture
+def wave(settings, marketing, cmo, ciso):
+    """Five people mailed through a provider (anymail's test backend): the communication
+    and their notifications, in the order they were made."""
+    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
+    mail.outbox = []
+    incident = IncidentFactory.create()
+    version = approved(incident, "en", ["credentials"])
+    people = [affected(incident, "en", ["credentials"]) for _ in range(5)]
+    communication = signed_off(incident, [version], author=marketing, cmo=cmo, ciso=ciso)
+    delivery = communication_send(communication_id=communication.pk, actor=cmo)
+    while delivery_send_batch(delivery_id=delivery.pk).more:
+        pass
+    rows = {
+        r.customer_id: r
+        for r in Notification.objects.filter(communication=communication).select_related("customer")
+    }
+    return communication, [rows[p.pk] for p in people]

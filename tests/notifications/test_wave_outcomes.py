@@ -132,3 +132,40 @@ def test_the_providers_events_are_listed_with_the_recipient_masked_without_view_
     page = client.get(reverse("admin:notifications_deliveryevent_change", args=[event.pk]))
     assert page.status_code == 200
     assert "someone.private@example.org" not in page.content.decode()
+
+
+def test_the_evidence_pack_reports_the_figures_the_wave_page_shows(
+    client, settings, marketing, cmo, ciso
+):
+    import io
+
+    from pypdf import PdfReader
+
+    from incidents.evidence.services import evidence_pack_render
+
+    communication = sent_wave(settings, marketing, cmo, ciso, 7)
+    S = DeliveryState
+    rows = hear(
+        communication, S.DELIVERED, S.OPENED, S.OPENED, S.COMPLAINED, S.SOFT_BOUNCE, S.HARD_BOUNCE
+    )
+    posted = LetterBatch.objects.create(
+        communication=communication, paper_size="A4", status=LetterBatch.Status.POSTED
+    )
+    Notification.objects.filter(pk=rows[5].pk).update(letter_batch=posted)
+    Notification.objects.filter(pk=rows[6].pk).update(status=Notification.Status.LETTER)
+
+    client.force_login(cmo)
+    page = client.get(
+        reverse("admin:notifications_communication_change", args=[communication.pk])
+    ).content.decode()
+    assert "Delivered: 4 (opened: 2)" in page
+    assert "Bounced: 1 hard, 1 soft" in page
+    assert "Complained: 1" in page
+    assert "Letters owed: 1; posted: 1" in page
+
+    pdf = evidence_pack_render(incident_id=communication.incident_id).pdf
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).split())
+    section = text[text.index("What became of each wave") :]
+    header = "Wave Sent Delivered (opened) Bounced hard / soft Complained Letters owed / posted"
+    assert header in section
+    assert f"{communication.name} 7 4 (2) 1 / 1 1 1 / 1" in section

@@ -8,7 +8,6 @@ import json
 import logging
 
 import pytest
-from django.core import mail
 
 from customers.models import Customer, Touchpoint
 from incidents.models import TimelineEvent
@@ -18,12 +17,8 @@ from notifications.models import (
     Notification,
     PendingDeliveryEvent,
 )
-from notifications.services.delivery import communication_send, delivery_send_batch
 from notifications.services.letters import letters_due
 from notifications.services.provider_events import delivery_events_apply_all
-
-from .delivery_helpers import signed_off
-from .factories import IncidentFactory, affected, approved
 
 pytestmark = pytest.mark.django_db
 
@@ -34,25 +29,6 @@ SIGNING_KEY = "key-signing-test"
 @pytest.fixture
 def hooks(settings):
     settings.ANYMAIL = {"WEBHOOK_SECRET": [SECRET], "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY}
-
-
-@pytest.fixture
-def wave(settings, marketing, cmo, ciso):
-    """Five people mailed through a provider (anymail's test backend)."""
-    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
-    mail.outbox = []
-    incident = IncidentFactory.create()
-    version = approved(incident, "en", ["credentials"])
-    people = [affected(incident, "en", ["credentials"]) for _ in range(5)]
-    communication = signed_off(incident, [version], author=marketing, cmo=cmo, ciso=ciso)
-    delivery = communication_send(communication_id=communication.pk, actor=cmo)
-    while delivery_send_batch(delivery_id=delivery.pk).more:
-        pass
-    rows = {
-        r.customer_id: r
-        for r in Notification.objects.filter(communication=communication).select_related("customer")
-    }
-    return communication, [rows[p.pk] for p in people]
 
 
 def auth() -> dict[str, str]:
