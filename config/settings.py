@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.humanize",
     "django.contrib.staticfiles",
     "import_export",
     "django_q",
@@ -394,3 +395,7 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 # Forensic lists, bounce reports and code files are read whole: larger uploads are refused.
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_MB", default=50) * 1_000_000
+
+# From this many people on, a scope's and a wave's counts are kept (changed with the scope,
+# counted again by the task cluster, shown with their time) instead of counted per page.
+KEPT_FIGURES_FROM = env.int("KEPT_FIGURES_FROM", default=50_000)
