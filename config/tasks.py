@@ -18,6 +18,12 @@ HOUSEKEEPING = {
     EXPORT_FILES_PURGE: "customers.tasks.export_files_purge_task",
     READINESS_SNAPSHOT: "config.readiness.tasks.readiness_snapshot_task",
 }
+# Counts kept for large scopes and waves, counted again this often (schedule name -> task,
+# minutes): pages show them with their time, so they must not grow old.
+KEPT_FIGURES = {
+    "Count large scopes again": ("incidents.tasks.scope_figures_recount_task", 10),
+    "Count large waves again": ("notifications.tasks.wave_figures_count_task", 1),
+}
 
 
 def failed_tasks_purge() -> int:
@@ -33,9 +39,20 @@ def failed_tasks_purge() -> int:
 
 @transaction.atomic
 def housekeeping_schedule() -> None:
-    """Make sure each daily purge is scheduled, once (idempotent, run after migrate)."""
+    """Make sure each daily purge and each recount is scheduled, once (idempotent, run after
+    migrate)."""
     for name, func in HOUSEKEEPING.items():
         Schedule.objects.update_or_create(
             name=name,
             defaults={"func": func, "schedule_type": Schedule.DAILY, "repeats": -1},
+        )
+    for name, (func, minutes) in KEPT_FIGURES.items():
+        Schedule.objects.update_or_create(
+            name=name,
+            defaults={
+                "func": func,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": minutes,
+                "repeats": -1,
+            },
         )

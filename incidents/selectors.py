@@ -49,6 +49,15 @@ def scope_kept_figures(*, incident_id: int) -> ScopeFigures | None:
     return ScopeFigures.objects.filter(incident_id=incident_id).first()
 
 
+def scope_kept_incidents() -> list[int]:
+    """Open incidents whose scope is large enough to have its counts kept."""
+    return list(
+        ScopeFigures.objects.exclude(incident__status=Incident.Status.CLOSED).values_list(
+            "incident_id", flat=True
+        )
+    )
+
+
 def _kept_groups(incident_id: int, *fields: str) -> list[dict]:
     return list(
         ScopeGroup.objects.filter(incident_id=incident_id)
@@ -58,11 +67,11 @@ def _kept_groups(incident_id: int, *fields: str) -> list[dict]:
     )
 
 
-def _scope_residence_groups(*, incident_id: int) -> list[dict]:
+def _scope_residence_groups(*, incident_id: int, live: bool = False) -> list[dict]:
     """Affected people grouped by country, region as stored and (where no region is
     given) the first five characters of the postal code: one GROUP BY in the database,
     over the kept groups of a large scope."""
-    if scope_kept_figures(incident_id=incident_id) is not None:
+    if not live and scope_kept_figures(incident_id=incident_id) is not None:
         return [
             {
                 "customer__country": row["country"],
@@ -158,18 +167,19 @@ class ScopeSummary:
     counted_at: datetime | None = None
 
 
-def scope_summary(*, incident_id: int) -> ScopeSummary:
+def scope_summary(*, incident_id: int, live: bool = False) -> ScopeSummary:
     """What the incident page shows: counts by category, country and US state, and the
-    regimes those counts (with the company profile) trigger."""
-    figures = scope_kept_figures(incident_id=incident_id)
-    counts, unplaced = _residence_tally(_scope_residence_groups(incident_id=incident_id))
+    regimes those counts (with the company profile) trigger. `live` counts from the rows
+    even a large scope whose counts are kept (the evidence pack's figures are exact)."""
+    figures = None if live else scope_kept_figures(incident_id=incident_id)
+    counts, unplaced = _residence_tally(_scope_residence_groups(incident_id=incident_id, live=live))
     by_country: dict[str, int] = {}
     by_state: dict[str, int] = {}
     for (country, region), n in counts.items():
         by_country[country or "unknown"] = by_country.get(country or "unknown", 0) + n
         if country == "US":
             by_state[region or "unknown"] = by_state.get(region or "unknown", 0) + n
-    per_category = scope_category_counts(incident_id=incident_id)
+    per_category = scope_category_counts(incident_id=incident_id, live=live)
     labels = dict(DataCategory.choices)
     return ScopeSummary(
         total=sum(counts.values()),
@@ -247,11 +257,11 @@ def scope_audience_groups(
     ]
 
 
-def scope_category_counts(*, incident_id: int) -> dict[str, int]:
+def scope_category_counts(*, incident_id: int, live: bool = False) -> dict[str, int]:
     """Affected people per data category. A scope holds few distinct category lists, so
     grouping by the list (portable, unlike JSON containment on SQLite) is one cheap query."""
     totals = dict.fromkeys(DataCategory.values, 0)
-    if scope_kept_figures(incident_id=incident_id) is not None:
+    if not live and scope_kept_figures(incident_id=incident_id) is not None:
         for row in _kept_groups(incident_id, "categories"):
             for category in filter(None, row["categories"].split(",")):
                 totals[category] = totals.get(category, 0) + row["n"]

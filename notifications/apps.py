@@ -70,7 +70,7 @@ class NotificationsConfig(AppConfig):
     def ready(self) -> None:
         from incidents.signals import incident_drill_changed, incident_updated, scope_changed
 
-        from . import evidence, receivers
+        from . import evidence, incident_page, receivers
 
         scope_changed.connect(
             receivers.scope_changed_void_sign_offs,
@@ -85,6 +85,7 @@ class NotificationsConfig(AppConfig):
             dispatch_uid="notifications.incident_drill_changed_void_sign_offs",
         )
         evidence.register()
+        incident_page.register()
 
         from incidents.services.obligations import obligation_meet_guard_register
 

@@ -66,6 +66,8 @@ class Section:
     on_incident_page: bool = False
     # False for a section of the incident page only.
     in_pack: bool = True
+    # What the incident page shows instead of `provider`'s content (kept counts, say).
+    page_provider: Callable[[int], SectionContent] | None = None
 
 
 # (customer id, notice status) for an incident, ordered by customer id.
@@ -82,10 +84,16 @@ def evidence_section_register(
     order: int,
     provider: Callable[[int], SectionContent],
     on_incident_page: bool = False,
+    page_provider: Callable[[int], SectionContent] | None = None,
 ) -> None:
     """Add (or replace, so a reloaded app registers once) a section of the pack."""
     _sections[key] = Section(
-        key=key, title=title, order=order, provider=provider, on_incident_page=on_incident_page
+        key=key,
+        title=title,
+        order=order,
+        provider=provider,
+        on_incident_page=on_incident_page,
+        page_provider=page_provider,
     )
 
 
@@ -114,7 +122,9 @@ def evidence_sections() -> list[Section]:
 
 def incident_page_sections(incident_id: int) -> list[tuple[Section, SectionContent]]:
     """The sections other apps show on the incident page, with their content now."""
-    return [(s, s.provider(incident_id)) for s in _ordered() if s.on_incident_page]
+    return [
+        (s, (s.page_provider or s.provider)(incident_id)) for s in _ordered() if s.on_incident_page
+    ]
 
 
 def evidence_customer_statuses(incident_id: int) -> Iterator[tuple[int, str]]:
