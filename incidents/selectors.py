@@ -67,11 +67,16 @@ def _kept_groups(incident_id: int, *fields: str) -> list[dict]:
     )
 
 
-def _scope_residence_groups(*, incident_id: int, live: bool = False) -> list[dict]:
+def _kept(incident_id: int, kept: bool | None) -> bool:
+    """Whether to read the kept counts: as the caller found, else looked up."""
+    return scope_kept_figures(incident_id=incident_id) is not None if kept is None else kept
+
+
+def _scope_residence_groups(*, incident_id: int, kept: bool | None = None) -> list[dict]:
     """Affected people grouped by country, region as stored and (where no region is
     given) the first five characters of the postal code: one GROUP BY in the database,
     over the kept groups of a large scope."""
-    if not live and scope_kept_figures(incident_id=incident_id) is not None:
+    if _kept(incident_id, kept):
         return [
             {
                 "customer__country": row["country"],
@@ -172,14 +177,16 @@ def scope_summary(*, incident_id: int, live: bool = False) -> ScopeSummary:
     regimes those counts (with the company profile) trigger. `live` counts from the rows
     even a large scope whose counts are kept (the evidence pack's figures are exact)."""
     figures = None if live else scope_kept_figures(incident_id=incident_id)
-    counts, unplaced = _residence_tally(_scope_residence_groups(incident_id=incident_id, live=live))
+    counts, unplaced = _residence_tally(
+        _scope_residence_groups(incident_id=incident_id, kept=figures is not None)
+    )
     by_country: dict[str, int] = {}
     by_state: dict[str, int] = {}
     for (country, region), n in counts.items():
         by_country[country or "unknown"] = by_country.get(country or "unknown", 0) + n
         if country == "US":
             by_state[region or "unknown"] = by_state.get(region or "unknown", 0) + n
-    per_category = scope_category_counts(incident_id=incident_id, live=live)
+    per_category = scope_category_counts(incident_id=incident_id, kept=figures is not None)
     labels = dict(DataCategory.choices)
     return ScopeSummary(
         total=sum(counts.values()),
@@ -257,11 +264,12 @@ def scope_audience_groups(
     ]
 
 
-def scope_category_counts(*, incident_id: int, live: bool = False) -> dict[str, int]:
+def scope_category_counts(*, incident_id: int, kept: bool | None = None) -> dict[str, int]:
     """Affected people per data category. A scope holds few distinct category lists, so
-    grouping by the list (portable, unlike JSON containment on SQLite) is one cheap query."""
+    grouping by the list (portable, unlike JSON containment on SQLite) is one cheap query
+    (over the kept groups of a large scope; `kept` says whether the caller found them)."""
     totals = dict.fromkeys(DataCategory.values, 0)
-    if not live and scope_kept_figures(incident_id=incident_id) is not None:
+    if _kept(incident_id, kept):
         for row in _kept_groups(incident_id, "categories"):
             for category in filter(None, row["categories"].split(",")):
                 totals[category] = totals.get(category, 0) + row["n"]

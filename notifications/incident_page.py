@@ -12,7 +12,7 @@ from incidents.evidence.registry import (
 from incidents.selectors import scope_totals
 
 from .models import Delivery
-from .selectors import DeliveryOutcomes, delivery_outcomes, delivery_progress
+from .selectors import DeliveryOutcomes, wave_counts
 
 
 def _bar(name: str, outcomes: DeliveryOutcomes) -> Bar:
@@ -28,18 +28,17 @@ def _bar(name: str, outcomes: DeliveryOutcomes) -> Bar:
 def waves_section(incident_id: int) -> SectionContent:
     """One bar and one line of counts per wave: a few aggregates per wave (read from the
     figures the task cluster keeps for a large wave), never a query per person."""
-    deliveries = (
+    deliveries = list(
         Delivery.objects.filter(communication__incident_id=incident_id)
         .select_related("communication")
         .order_by("started_at")
     )
     affected = scope_totals(incident_ids=[incident_id])[incident_id]
+    counts = wave_counts(communication_ids=[d.communication_id for d in deliveries])
     facts, bars, notes, links = [], [], [], []
     for delivery in deliveries:
         communication = delivery.communication
-        outcomes = delivery_outcomes(communication_id=communication.pk)
-        progress = delivery_progress(communication_id=communication.pk)
-        pending = progress.pending if progress else 0
+        outcomes, pending = counts[communication.pk]
         share = f"{100 * outcomes.told / affected:.1f}%" if affected else "—"
         facts.append(
             (

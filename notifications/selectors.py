@@ -714,29 +714,18 @@ class IncidentWaves:
         return self.outcomes.counted_at
 
 
-def incident_waves(*, incident_ids: list[int]) -> dict[int, IncidentWaves]:
-    """Per incident, its breach-notice waves' outcomes added up, each wave kept (a large
-    one) or counted as on its communication's page; follow-ups are not the notice. Three
-    queries, however many incidents and waves."""
-    waves = {pk: IncidentWaves() for pk in incident_ids}
-    incident_of = dict(
-        Delivery.objects.filter(
-            communication__incident_id__in=incident_ids, kind=Delivery.Kind.BREACH_NOTICE
-        ).values_list("communication_id", "communication__incident_id")
-    )
-    found: list[tuple[int, DeliveryOutcomes, int]] = []
-    kept = WaveFigures.objects.filter(communication_id__in=list(incident_of))
-    for figures in kept:
+def wave_counts(*, communication_ids: list[int]) -> dict[int, tuple[DeliveryOutcomes, int]]:
+    """Per wave, what became of it and how many are still to send: kept (a large wave) or
+    counted in one grouped query for all the others. Three queries, however many waves."""
+    found: dict[int, tuple[DeliveryOutcomes, int]] = {}
+    for figures in WaveFigures.objects.filter(communication_id__in=communication_ids):
         status = figures.counts["status"]
         outcomes = DeliveryOutcomes(**figures.counts["outcomes"], counted_at=figures.counted_at)
-        found.append(
-            (
-                figures.communication_id,
-                outcomes,
-                status.get("pending", 0) + status.get("claimed", 0),
-            )
+        found[figures.communication_id] = (
+            outcomes,
+            status.get("pending", 0) + status.get("claimed", 0),
         )
-    live = [pk for pk in incident_of if pk not in {f[0] for f in found}]
+    live = [pk for pk in communication_ids if pk not in found]
     if live:
         pending = dict(
             Notification.objects.filter(
@@ -754,11 +743,24 @@ def incident_waves(*, incident_ids: list[int]) -> dict[int, IncidentWaves]:
             .order_by()
         ):
             communication_id = row.pop("communication_id")
-            found.append(
-                (communication_id, DeliveryOutcomes(**row), pending.get(communication_id, 0))
-            )
+            found[communication_id] = (DeliveryOutcomes(**row), pending.get(communication_id, 0))
+    return {pk: found.get(pk, (DeliveryOutcomes(), 0)) for pk in communication_ids}
+
+
+def incident_waves(*, incident_ids: list[int]) -> dict[int, IncidentWaves]:
+    """Per incident, its breach-notice waves' outcomes added up, each wave kept (a large
+    one) or counted as on its communication's page; follow-ups are not the notice. Four
+    queries, however many incidents and waves."""
+    waves = {pk: IncidentWaves() for pk in incident_ids}
+    incident_of = dict(
+        Delivery.objects.filter(
+            communication__incident_id__in=incident_ids, kind=Delivery.Kind.BREACH_NOTICE
+        ).values_list("communication_id", "communication__incident_id")
+    )
     names = [f.name for f in fields(DeliveryOutcomes) if f.name != "counted_at"]
-    for communication_id, outcomes, pending_count in found:
+    for communication_id, (outcomes, pending) in wave_counts(
+        communication_ids=list(incident_of)
+    ).items():
         summary = waves[incident_of[communication_id]]
         for name in names:
             setattr(
@@ -767,6 +769,6 @@ def incident_waves(*, incident_ids: list[int]) -> dict[int, IncidentWaves]:
         # A sum is as old as its oldest count.
         counted = [t for t in (summary.outcomes.counted_at, outcomes.counted_at) if t]
         summary.outcomes.counted_at = min(counted) if counted else None
-        summary.pending += pending_count
+        summary.pending += pending
         summary.waves += 1
     return waves
