@@ -28,14 +28,16 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 
+from benchmarks.common import customers_insert_sql
 from config import roles
 from customers.models import Customer, Segment
-from incidents.models import Incident
+from incidents.models import AffectedCustomer, Incident
 from incidents.services import scope_set
+from incidents.services.scope_figures import scope_figures_count
 from notifications.models import (
     Communication,
     Delivery,
@@ -43,6 +45,7 @@ from notifications.models import (
     Notification,
     TemplateVersion,
 )
+from notifications.tasks import wave_figures_count_task
 
 TAG = "bench-pages"
 TARGET_MS = 300
@@ -55,34 +58,20 @@ BODY = (
 )
 
 
-def _customer_value(field: models.Field) -> str:
-    named = {
-        "first_name": "'Bench'",
-        "last_name": "'Person ' || n",
-        "email": f"'{TAG}-' || n || '@example.invalid'",
-        "email_normalized": f"'{TAG}-' || n || '@example.invalid'",
-        "email_status": "CASE WHEN mod(n, 40) = 0 THEN 'missing' ELSE 'valid' END",
-        "street": "n || ' Main St'",
-        "city": "'Springfield'",
-        "postal_code": "'90001'",
-        "country": f"(ARRAY{list(COUNTRIES)!r})[1 + mod(n / 7, {len(COUNTRIES)})]",
-        "region": f"(ARRAY{list(REGIONS)!r})[1 + mod(n / 13, {len(REGIONS)})]",
-        "language": f"(ARRAY{list(LANGUAGES)!r})[1 + mod(n, {len(LANGUAGES)})]",
-        "marketing_consent": "'granted'",
-    }
-    if field.column in named:
-        return named[field.column]
-    if field.null:
-        return "NULL"
-    if isinstance(field, models.DateTimeField):
-        return "now()"
-    if isinstance(field, models.BooleanField):
-        return "false"
-    if isinstance(field, models.IntegerField):
-        return "0"
-    if isinstance(field, models.JSONField):
-        return "'[]'::jsonb"
-    return "''"
+CUSTOMER_COLUMNS = {
+    "first_name": "'Bench'",
+    "last_name": "'Person ' || n",
+    "email": f"'{TAG}-' || n || '@example.invalid'",
+    "email_normalized": f"'{TAG}-' || n || '@example.invalid'",
+    "email_status": "CASE WHEN mod(n, 40) = 0 THEN 'missing' ELSE 'valid' END",
+    "street": "n || ' Main St'",
+    "city": "'Springfield'",
+    "postal_code": "'90001'",
+    "country": f"(ARRAY{list(COUNTRIES)!r})[1 + mod(n / 7, {len(COUNTRIES)})]",
+    "region": f"(ARRAY{list(REGIONS)!r})[1 + mod(n / 13, {len(REGIONS)})]",
+    "language": f"(ARRAY{list(LANGUAGES)!r})[1 + mod(n, {len(LANGUAGES)})]",
+    "marketing_consent": "'granted'",
+}
 
 
 # One notification per person, in proportions a wave half a day in shows: most sent and
@@ -122,15 +111,8 @@ def build(customers: int) -> Incident:
     call_command("setup_roles", verbosity=0)
     ciso = _user(f"{TAG}-ciso", roles.CISO, roles.SECURITY_ANALYST)
     legal = _user(f"{TAG}-legal", roles.LEGAL_REVIEWER)
-    fields = [f for f in Customer._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    values = ", ".join(_customer_value(f) for f in fields)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO customers_customer ({columns}) SELECT {values} "
-            "FROM generate_series(1, %s) n",
-            [customers],
-        )
+        cursor.execute(customers_insert_sql(CUSTOMER_COLUMNS), [customers])
         segment = Segment.objects.create(name=f"{TAG} everyone")
         cursor.execute(
             "INSERT INTO customers_segmentmembership (segment_id, customer_id, added_at) "
@@ -250,6 +232,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--pages", nargs="*", help="only these pages (by name, quoted)")
     args = parser.parse_args(argv)
     if connection.vendor != "postgresql":
         raise SystemExit("This benchmark runs on PostgreSQL: set DATABASE_URL.")
@@ -265,9 +248,16 @@ def main(argv: list[str]) -> None:
         with transaction.atomic():
             incident = build(args.customers)
         with connection.cursor() as cursor:
-            for table in ("customer", "affectedcustomer", "notification"):
-                app = {"customer": "customers", "affectedcustomer": "incidents"}
-                cursor.execute(f"VACUUM ANALYZE {app.get(table, 'notifications')}_{table}")
+            for model in (Customer, AffectedCustomer, Notification):
+                cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
+    # What the task cluster does in the background: count the scope (once; then each scope
+    # change keeps it) and the wave (every minute). Timed for information.
+    started = time.perf_counter()
+    scope_figures_count(incident_id=incident.pk)
+    print(f"the cluster's scope count: {time.perf_counter() - started:.2f} s")
+    started = time.perf_counter()
+    wave_figures_count_task()
+    print(f"the cluster's wave count: {time.perf_counter() - started:.2f} s")
     client = _client(f"{TAG}-ciso")
     baseline_url = reverse("admin:password_change")
 
@@ -276,9 +266,12 @@ def main(argv: list[str]) -> None:
 
     print(f"{'page':16}{'median ms':>10}{'min ms':>8}{'x baseline':>11}  verdict")
     for name, request in _pages(incident):
+        if args.pages and name not in args.pages:
+            continue
         _timed(client, request, name)  # warm: templates compiled, caches filled
         _timed(client, baseline, "baseline")
-        ours, base = [], []
+        ours: list[float] = []
+        base: list[float] = []
         for round_number in range(args.repeat):
             order = [(ours, request, name), (base, baseline, "baseline")]
             if round_number % 2:
