@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from django.contrib.auth import get_user_model
 from django.db import connection, models, transaction
 
+from benchmarks.common import column_value
 from campaigns.models import Campaign
 from campaigns.selectors import OPEN_STATUSES, campaign_overlap_counts
 from customers.models import Customer, Segment, SegmentMembership
@@ -54,19 +55,7 @@ def _column_value(field: models.Field) -> str:
         "country": f"(ARRAY{list(COUNTRIES)!r})[1 + mod(n, {len(COUNTRIES)})]",
         "language": f"(ARRAY{list(LANGUAGES)!r})[1 + mod(n / 7, {len(LANGUAGES)})]",
     }
-    if field.column in named:
-        return named[field.column]
-    if field.null:
-        return "NULL"
-    if isinstance(field, models.DateTimeField):
-        return "now()"
-    if isinstance(field, models.BooleanField):
-        return "false"
-    if isinstance(field, models.IntegerField):
-        return "0"
-    if isinstance(field, models.JSONField):
-        return "'[]'::jsonb"
-    return "''"
+    return column_value(field, named)
 
 
 def build(customers: int, campaigns: int, stdout_write=print) -> Incident:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.db import connection, models, transaction
 
+from benchmarks.common import column_value
 from customers.models import Customer
 from incidents.models import Incident
 from notifications.models import Communication
@@ -64,19 +65,7 @@ def _column_value(field: models.Field) -> str:
         "region": f"(ARRAY{list(REGIONS)!r})[1 + mod(n / 13, {len(REGIONS)})]",
         "marketing_consent": "'unknown'",
     }
-    if field.column in named:
-        return named[field.column]
-    if field.null:
-        return "NULL"
-    if isinstance(field, models.DateTimeField):
-        return "now()"
-    if isinstance(field, models.BooleanField):
-        return "false"
-    if isinstance(field, models.IntegerField):
-        return "0"
-    if isinstance(field, models.JSONField):
-        return "'[]'::jsonb"
-    return "''"
+    return column_value(field, named)
 
 
 def build(customers: int) -> Incident:

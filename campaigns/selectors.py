@@ -1,7 +1,11 @@
 """Reads that need more than a filter: audiences, overlaps with a scope, holds, counts."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import cast
 
+from django.conf import settings
 from django.db.models import (
     Count,
     Exists,
@@ -17,7 +21,7 @@ from django.db.models.functions import Coalesce, Concat, StrIndex
 from django.db.models.lookups import Exact, GreaterThan
 
 from customers.models import Customer, SegmentMembership
-from incidents.models import AffectedCustomer
+from incidents.models import AffectedCustomer, Incident
 
 from .models import (
     Campaign,
@@ -75,6 +79,10 @@ def campaign_overlap_counts(
     One grouped join in SQL: scope -> memberships -> campaign segments -> campaign, with the
     country and language narrowing tested per row; nothing is counted in Python.
     """
+    statuses = list(statuses)
+    if not Campaign.objects.filter(status__in=statuses).exists():
+        # No campaign to overlap: spare the join over the whole scope.
+        return {}
     path = "customer__memberships__segment__campaigns"
     # Every column is named in one annotate() so all of them share a single join chain.
     rows = (
@@ -90,7 +98,7 @@ def campaign_overlap_counts(
         .filter(
             _code_listed(F("overlap_countries"), F("overlap_country")),
             _code_listed(F("overlap_languages"), F("overlap_language")),
-            overlap_status__in=list(statuses),
+            overlap_status__in=statuses,
         )
         .values("overlap_campaign")
         .annotate(overlap=Count("customer_id", distinct=True))
@@ -175,3 +183,51 @@ def _count(grouped: QuerySet) -> Coalesce:
 def withheld_count(*, campaign_id: int, incident_id: int) -> int:
     """Messages of this campaign withheld because of this incident."""
     return Withholding.objects.filter(campaign_id=campaign_id, incident_id=incident_id).count()
+
+
+def quiet_period_end(*, incident: Incident) -> datetime | None:
+    """Until when promotions stay held after the breach notice (None: no notice yet)."""
+    if incident.people_notified_at is None:
+        return None
+    return incident.people_notified_at + timedelta(days=settings.CAMPAIGNS_QUIET_PERIOD_DAYS)
+
+
+@dataclass(frozen=True)
+class HeldCampaign:
+    """A campaign an incident paused, with the messages it withheld from affected people."""
+
+    campaign_id: int
+    name: str
+    withheld: int
+    quiet_until: datetime | None
+
+
+def campaigns_held(*, incidents: list[Incident]) -> dict[int, list[HeldCampaign]]:
+    """Per incident, the campaigns it keeps paused: one query, withholdings counted in it."""
+    withheld = (
+        Withholding.objects.filter(
+            campaign_id=OuterRef("pk"), incident_id=OuterRef("paused_by_incident_id")
+        )
+        .order_by()
+        .values("campaign_id")
+    )
+    campaigns = (
+        Campaign.objects.filter(
+            status=Campaign.Status.PAUSED, paused_by_incident__in=[i.pk for i in incidents]
+        )
+        .annotate(withheld_count=_count(withheld))
+        .order_by("name")
+    )
+    quiet = {incident.pk: quiet_period_end(incident=incident) for incident in incidents}
+    held: dict[int, list[HeldCampaign]] = {incident.pk: [] for incident in incidents}
+    for campaign in campaigns:
+        incident_id = cast(int, campaign.paused_by_incident_id)  # filtered on it above
+        held[incident_id].append(
+            HeldCampaign(
+                campaign_id=campaign.pk,
+                name=campaign.name,
+                withheld=campaign.withheld_count,
+                quiet_until=quiet[incident_id],
+            )
+        )
+    return held

@@ -40,6 +40,7 @@ from .selectors import (
     campaign_audience,
     campaign_overlap_counts,
     held_customer_incidents,
+    quiet_period_end,
 )
 
 logger = logging.getLogger(__name__)
@@ -313,12 +314,6 @@ def campaigns_pause_for_incident(
     return ids
 
 
-def _quiet_period_end(incident: Incident) -> datetime | None:
-    if incident.people_notified_at is None:
-        return None
-    return incident.people_notified_at + timedelta(days=settings.CAMPAIGNS_QUIET_PERIOD_DAYS)
-
-
 def _notice_guard(incident: Incident, *, what: str) -> None:
     """Refuse unless the breach notice went out (or Art. 34 says none) and quiet has passed.
 
@@ -330,7 +325,7 @@ def _notice_guard(incident: Incident, *, what: str) -> None:
                 f"Cannot {what}: the breach notice for incident '{incident}' has not gone out."
             )
         return
-    quiet_until = _quiet_period_end(incident)
+    quiet_until = quiet_period_end(incident=incident)
     if quiet_until is not None and timezone.now() < quiet_until:
         raise CampaignError(
             f"Cannot {what}: the quiet period after the notice of incident '{incident}' "

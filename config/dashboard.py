@@ -5,24 +5,29 @@ This module may know every app (the project app depends on all of them); the app
 import it, so `incidents` still knows nothing of campaigns or messages.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.db.models import Count, Exists, OuterRef, Q
 from django.urls import reverse
+from django.utils import timezone
 
 from campaigns.models import Campaign, CampaignHold, CampaignSend
+from campaigns.selectors import HeldCampaign, campaigns_held
 from config import roles
 from config.models import company_profile
 from customers.models import CustomerExport, ImportJob
-from incidents.models import AffectedCustomer, EvidencePack, Incident, Obligation
+from incidents.models import AffectedCustomer, EvidencePack, Incident, Obligation, ScopeFigures
+from incidents.selectors import DashboardRow, dashboard_incidents, scope_totals
 from notifications.models import (
     Communication,
     CommunicationSignOff,
     Delivery,
-    Notification,
+    SignOffRole,
     TemplateVersion,
 )
+from notifications.selectors import IncidentWaves, delivery_progress, incident_waves
 
 User = AbstractUser | AnonymousUser
 
@@ -334,32 +339,29 @@ def dashboard_progress(*, user: User) -> list[Progress]:
 
 
 def _breach_message_sends() -> list[Progress]:
-    """Waves of breach messages not completed: messages out of all messages, in one query."""
-    open_statuses = [Notification.Status.PENDING, Notification.Status.CLAIMED]
+    """Waves of breach messages not completed: messages out of all messages, each counted
+    in one grouped query (or read from the task cluster's count of a large wave)."""
     deliveries = (
         Delivery.objects.exclude(status=Delivery.Status.COMPLETED)
         .select_related("communication__incident")
-        .annotate(
-            total=Count("communication__notifications"),
-            open=Count(
-                "communication__notifications",
-                filter=Q(communication__notifications__status__in=open_statuses),
-            ),
-        )
         .order_by("started_at")[:LIMIT]
     )
-    return [
-        Progress(
-            what="Breach messages",
-            label=f"{d.communication} — {d.communication.incident.title}"
-            + (" (paused)" if d.status == Delivery.Status.PAUSED else ""),
-            url=reverse("admin:notifications_communication_change", args=[d.communication_id]),
-            done=d.total - d.open,
-            total=d.total,
-            is_drill=d.communication.incident.is_drill,
+    bars = []
+    for d in deliveries:
+        progress = delivery_progress(communication_id=d.communication_id)
+        total = progress.total if progress else 0
+        bars.append(
+            Progress(
+                what="Breach messages",
+                label=f"{d.communication} — {d.communication.incident.title}"
+                + (" (paused)" if d.status == Delivery.Status.PAUSED else ""),
+                url=reverse("admin:notifications_communication_change", args=[d.communication_id]),
+                done=total - (progress.pending if progress else 0),
+                total=total,
+                is_drill=d.communication.incident.is_drill,
+            )
         )
-        for d in deliveries
-    ]
+    return bars
 
 
 def _evidence_builds() -> list[Progress]:
@@ -447,3 +449,191 @@ def _campaign_sends() -> list[Progress]:
         )
         for c in campaigns
     ]
+
+
+# --- The cockpit: one card per open incident -------------------------------------------
+
+
+@dataclass(frozen=True)
+class WaitingOn:
+    """Something an incident waits for, and the role it waits on; `url` only for those who
+    may open it, `yours` when the signed-in person holds that role."""
+
+    role: str
+    what: str
+    url: str = ""
+    yours: bool = False
+
+
+@dataclass
+class IncidentCard:
+    row: DashboardRow
+    affected: int
+    waves: IncidentWaves
+    held: list[HeldCampaign] = field(default_factory=list)
+    waiting: list[WaitingOn] = field(default_factory=list)
+    # When the oldest kept count shown was counted (None: all counted just now).
+    counted_at: datetime | None = None
+
+    @property
+    def incident(self) -> Incident:
+        return self.row.incident
+
+    @property
+    def told(self) -> int:
+        return self.waves.outcomes.told
+
+    @property
+    def told_percent(self) -> float:
+        return round(100 * self.told / self.affected, 1) if self.affected else 0.0
+
+
+def _link(user: User, permission: str, url: str) -> str:
+    return url if user.has_perm(permission) else ""
+
+
+def _signatures_missing(incident_ids: list[int]) -> dict[int, list[tuple[Communication, str]]]:
+    """Draft communications with approved words, and the signing roles each still lacks."""
+    drafts = (
+        Communication.objects.filter(
+            incident_id__in=incident_ids, status=Communication.Status.DRAFT
+        )
+        .annotate(approved=Count("versions"))
+        .filter(approved__gt=0)
+        .order_by("name")
+    )
+    signed: dict[int, set[str]] = {}
+    for communication_id, role in CommunicationSignOff.objects.filter(
+        communication__in=drafts, voided_at__isnull=True
+    ).values_list("communication_id", "role"):
+        signed.setdefault(communication_id, set()).add(role)
+    missing: dict[int, list[tuple[Communication, str]]] = {}
+    for communication in drafts:
+        for role in SignOffRole.values:
+            if role not in signed.get(communication.pk, set()):
+                missing.setdefault(communication.incident_id, []).append((communication, role))
+    return missing
+
+
+def _waiting_on(user: User, cards: list[IncidentCard]) -> None:
+    """Fill each card's list of what it waits for, and on whom: a few grouped queries."""
+    mine = _role_names(user)
+    ids = [card.incident.pk for card in cards]
+    reviews = dict(
+        TemplateVersion.objects.filter(
+            template__incident_id__in=ids, status=TemplateVersion.Status.SUBMITTED
+        )
+        .values_list("template__incident_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    signatures = _signatures_missing(ids)
+    now = timezone.now()
+    for card in cards:
+        incident = card.incident
+        items: list[tuple[str, str, str]] = []
+        if not card.affected:
+            url = _link(
+                user,
+                "incidents.scope_incident",
+                reverse("admin:incidents_incident_scope", args=[incident.pk]),
+            )
+            items.append((roles.SECURITY_ANALYST, "set the scope", url))
+        if (
+            incident.art33_decision == Incident.Art33Decision.UNDECIDED
+            or incident.art34_decision == Incident.Art34Decision.UNDECIDED
+        ):
+            url = _link(
+                user,
+                "incidents.decide_incident",
+                reverse("admin:incidents_incident_decide", args=[incident.pk]),
+            )
+            items.append((roles.DPO, "record the Art. 33/34 decisions", url))
+        if card.row.overdue_obligations:
+            n = card.row.overdue_obligations
+            items.append(
+                (roles.DPO, f"{n} obligation{'s' * (n != 1)} overdue: file, or record why", "")
+            )
+        if reviews.get(incident.pk):
+            n = reviews[incident.pk]
+            url = _link(
+                user,
+                "notifications.review_templateversion",
+                reverse("admin:notifications_templateversion_changelist")
+                + "?status__exact=submitted",
+            )
+            items.append(
+                (roles.LEGAL_REVIEWER, f"review {n} template version{'s' * (n != 1)}", url)
+            )
+        for communication, role in signatures.get(incident.pk, []):
+            url = _link(
+                user,
+                "notifications.sign_communication",
+                reverse("admin:notifications_communication_sign", args=[communication.pk]),
+            )
+            items.append((role, f"sign off “{communication.name}”", url))
+        owed = card.waves.outcomes.letters_owed
+        if owed:
+            url = _link(
+                user,
+                "notifications.add_letterbatch",
+                reverse("admin:notifications_letterbatch_add"),
+            )
+            items.append(
+                (
+                    roles.MARKETING_OPERATOR,
+                    f"print and post {owed:,} letter{'s' * (owed != 1)}",
+                    url,
+                )
+            )
+        if any(h.quiet_until and h.quiet_until <= now for h in card.held):
+            url = _link(
+                user,
+                "campaigns.resume_campaign",
+                reverse("admin:campaigns_campaign_overlap", args=[incident.pk]),
+            )
+            items.append((roles.CMO, "resume the held campaigns: the quiet period is over", url))
+        card.waiting = [
+            WaitingOn(role=role, what=what, url=url, yours=role in mine)
+            for role, what, url in items
+        ]
+
+
+def cockpit(*, user: User) -> list[IncidentCard] | None:
+    """Per open incident, the most urgent first: its next deadline, how many people are
+    affected and what share has been told, the letters owed and posted, what the waves
+    became, the campaigns it holds, and what it waits for from whom. None for someone who
+    may not read incidents. A fixed number of queries, however many incidents."""
+    if not user.has_perm("incidents.view_incident"):
+        return None
+    rows = dashboard_incidents()
+    ids = [row.incident.pk for row in rows]
+    totals = scope_totals(incident_ids=ids)
+    waves = (
+        incident_waves(incident_ids=ids)
+        if user.has_perm("notifications.view_communication")
+        else {pk: IncidentWaves() for pk in ids}
+    )
+    held = (
+        campaigns_held(incidents=[row.incident for row in rows])
+        if user.has_perm("campaigns.view_campaign")
+        else {}
+    )
+    scope_counted = dict(
+        ScopeFigures.objects.filter(incident_id__in=ids).values_list("incident_id", "counted_at")
+    )
+    cards = []
+    for row in rows:
+        pk = row.incident.pk
+        counted = [t for t in (scope_counted.get(pk), waves[pk].counted_at) if t]
+        cards.append(
+            IncidentCard(
+                row=row,
+                affected=totals[pk],
+                waves=waves[pk],
+                held=held.get(pk, []),
+                counted_at=min(counted) if counted else None,
+            )
+        )
+    _waiting_on(user, cards)
+    return cards

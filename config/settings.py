@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.humanize",
     "django.contrib.staticfiles",
     "import_export",
     "django_q",
@@ -465,3 +466,6 @@ TIMELINE_HMAC_KEY = (
 TIMELINE_CHECKPOINT_DIR = env.path(
     "TIMELINE_CHECKPOINT_DIR", default=str(VAR_DIR / "timeline-checkpoints")
 )
+# From this many people on, a scope's and a wave's counts are kept (changed with the scope,
+# counted again by the task cluster, shown with their time) instead of counted per page.
+KEPT_FIGURES_FROM = env.int("KEPT_FIGURES_FROM", default=50_000)

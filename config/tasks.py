@@ -29,10 +29,20 @@ HOURLY = {
     STALLED_WORK_SWEEP: "config.tasks.stalled_work_sweep",
 }
 CUSTOMER_FIGURES_REFRESH = "Recount the readiness customer figures"
-# Every few minutes (READINESS_RECOUNT_MINUTES): schedule name -> task.
-FREQUENT = {
-    CUSTOMER_FIGURES_REFRESH: "config.readiness.tasks.customer_figures_refresh_task",
-}
+
+
+def frequent() -> dict[str, tuple[str, int]]:
+    """Counts kept for pages that must not count a million rows per view, counted again
+    this often (schedule name -> (task, minutes)): pages show them with their time."""
+    return {
+        CUSTOMER_FIGURES_REFRESH: (
+            "config.readiness.tasks.customer_figures_refresh_task",
+            settings.READINESS_RECOUNT_MINUTES,
+        ),
+        "Count large scopes again": ("incidents.tasks.scope_figures_recount_task", 10),
+        "Count large waves again": ("notifications.tasks.wave_figures_count_task", 1),
+    }
+
 
 logger = logging.getLogger(__name__)
 
@@ -88,13 +98,13 @@ def housekeeping_schedule() -> None:
                 name=name,
                 defaults={"func": func, "schedule_type": schedule_type, "repeats": -1},
             )
-    for name, func in FREQUENT.items():
+    for name, (func, minutes) in frequent().items():
         Schedule.objects.update_or_create(
             name=name,
             defaults={
                 "func": func,
                 "schedule_type": Schedule.MINUTES,
-                "minutes": settings.READINESS_RECOUNT_MINUTES,
+                "minutes": minutes,
                 "repeats": -1,
             },
         )

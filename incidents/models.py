@@ -209,6 +209,58 @@ class AffectedCustomer(models.Model):
         return f"{self.customer} in {self.incident}"
 
 
+class ScopeFigures(models.Model):
+    """The counts of a large scope, kept so that a page never counts a million rows.
+
+    Kept for scopes of `SCOPE_FIGURES_FROM` people and more: the scope services change them
+    in the transaction that changes the scope (so the total and the groups follow every
+    addition and removal at once), and the task cluster counts them again from the customer
+    records every few minutes (a customer's country or language may change by an import);
+    `counted_at` is that count's time, shown beside the figures.
+    """
+
+    incident = models.OneToOneField(
+        Incident, on_delete=models.PROTECT, primary_key=True, related_name="scope_figures"
+    )
+    total = models.PositiveIntegerField()
+    counted_at = models.DateTimeField()
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "scope figures"
+
+    def __str__(self) -> str:
+        return f"{self.total} affected by {self.incident_id}, counted {self.counted_at}"
+
+
+class ScopeGroup(models.Model):
+    """Affected people of one residence, language and set of data categories: the groups
+    every scope count (by country, US state, category, language) is summed from."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="scope_groups")
+    country = models.CharField(max_length=2, blank=True)
+    region = models.CharField(max_length=128, blank=True)
+    # The postal code's first five characters where no region is given (a US ZIP places it).
+    zip5 = models.CharField(max_length=5, blank=True)
+    language = models.CharField(max_length=16, blank=True)
+    # The data categories in the controlled list's order, comma-joined.
+    categories = models.CharField(max_length=255, blank=True)
+    people = models.PositiveIntegerField()
+    # The lowest customer id of the group: the sample person a message preview shows.
+    sample_customer_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["incident", "country", "region", "zip5", "language", "categories"],
+                name="scopegroup_key_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.people} in {self.country}/{self.region} ({self.language})"
+
+
 class TimelineEvent(models.Model):
     """One link of an incident's hash chain. Rows are only ever appended."""
 

@@ -5,13 +5,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Case, Count, Max, Min, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Max, Min, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Substr
 from django.utils import timezone
 
 from customers.regions import region_is_placed, region_normalize
 
-from .models import AffectedCustomer, DataCategory, Incident, Obligation, Regime, TimelineEvent
+from .models import (
+    AffectedCustomer,
+    DataCategory,
+    Incident,
+    Obligation,
+    Regime,
+    ScopeFigures,
+    ScopeGroup,
+    TimelineEvent,
+)
 from .rules import regime_applies
 from .services.checkpoints import Checkpoint, checkpoints_read
 from .services.timeline import GENESIS_HASH, timeline_canonical, timeline_digest, timeline_key
@@ -36,9 +45,48 @@ def company_profile() -> dict[str, bool]:
     return {flag: bool(getattr(settings, name)) for flag, name in PROFILE_SETTINGS.items()}
 
 
-def _scope_residence_groups(*, incident_id: int) -> list[dict]:
+def scope_kept_figures(*, incident_id: int) -> ScopeFigures | None:
+    """The kept counts of a large scope (see services.scope_figures), or None: count live."""
+    return ScopeFigures.objects.filter(incident_id=incident_id).first()
+
+
+def scope_kept_incidents() -> list[int]:
+    """Open incidents whose scope is large enough to have its counts kept."""
+    return list(
+        ScopeFigures.objects.exclude(incident__status=Incident.Status.CLOSED).values_list(
+            "incident_id", flat=True
+        )
+    )
+
+
+def _kept_groups(incident_id: int, *fields: str) -> list[dict]:
+    return list(
+        ScopeGroup.objects.filter(incident_id=incident_id)
+        .values(*fields)
+        .annotate(n=Sum("people"), sample=Min("sample_customer_id"))
+        .order_by()
+    )
+
+
+def _kept(incident_id: int, kept: bool | None) -> bool:
+    """Whether to read the kept counts: as the caller found, else looked up."""
+    return scope_kept_figures(incident_id=incident_id) is not None if kept is None else kept
+
+
+def _scope_residence_groups(*, incident_id: int, kept: bool | None = None) -> list[dict]:
     """Affected people grouped by country, region as stored and (where no region is
-    given) the first five characters of the postal code: one GROUP BY in the database."""
+    given) the first five characters of the postal code: one GROUP BY in the database,
+    over the kept groups of a large scope."""
+    if _kept(incident_id, kept):
+        return [
+            {
+                "customer__country": row["country"],
+                "customer__region": row["region"],
+                "zip5": row["zip5"],
+                "n": row["n"],
+            }
+            for row in _kept_groups(incident_id, "country", "region", "zip5")
+        ]
     return list(
         AffectedCustomer.objects.filter(incident_id=incident_id)
         .values(
@@ -120,19 +168,26 @@ class ScopeSummary:
     by_us_state: list[tuple[str, int]]
     regimes: list[tuple[Regime, str]] = field(default_factory=list)
     unplaced: list[tuple[str, str, int]] = field(default_factory=list)
+    # When the kept counts of a large scope were counted from the customer records (None:
+    # counted just now).
+    counted_at: datetime | None = None
 
 
-def scope_summary(*, incident_id: int) -> ScopeSummary:
+def scope_summary(*, incident_id: int, live: bool = False) -> ScopeSummary:
     """What the incident page shows: counts by category, country and US state, and the
-    regimes those counts (with the company profile) trigger."""
-    counts, unplaced = _residence_tally(_scope_residence_groups(incident_id=incident_id))
+    regimes those counts (with the company profile) trigger. `live` counts from the rows
+    even a large scope whose counts are kept (the evidence pack's figures are exact)."""
+    figures = None if live else scope_kept_figures(incident_id=incident_id)
+    counts, unplaced = _residence_tally(
+        _scope_residence_groups(incident_id=incident_id, kept=figures is not None)
+    )
     by_country: dict[str, int] = {}
     by_state: dict[str, int] = {}
     for (country, region), n in counts.items():
         by_country[country or "unknown"] = by_country.get(country or "unknown", 0) + n
         if country == "US":
             by_state[region or "unknown"] = by_state.get(region or "unknown", 0) + n
-    per_category = scope_category_counts(incident_id=incident_id)
+    per_category = scope_category_counts(incident_id=incident_id, kept=figures is not None)
     labels = dict(DataCategory.choices)
     return ScopeSummary(
         total=sum(counts.values()),
@@ -141,13 +196,85 @@ def scope_summary(*, incident_id: int) -> ScopeSummary:
         by_us_state=sorted(by_state.items(), key=lambda item: (-item[1], item[0])),
         regimes=regimes_triggered(counts=counts),
         unplaced=unplaced,
+        counted_at=figures.counted_at if figures else None,
     )
 
 
-def scope_category_counts(*, incident_id: int) -> dict[str, int]:
+def scope_totals(*, incident_ids: list[int]) -> dict[int, int]:
+    """Affected people per incident: kept totals, one GROUP BY for the others."""
+    totals = dict(
+        ScopeFigures.objects.filter(incident_id__in=incident_ids).values_list(
+            "incident_id", "total"
+        )
+    )
+    rest = [pk for pk in incident_ids if pk not in totals]
+    if rest:
+        totals.update(
+            AffectedCustomer.objects.filter(incident_id__in=rest)
+            .values_list("incident_id")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+    return {pk: totals.get(pk, 0) for pk in incident_ids}
+
+
+@dataclass(frozen=True)
+class AudienceGroup:
+    language: str
+    country: str
+    data_categories: tuple[str, ...]
+    people: int
+    sample_customer_id: int
+
+
+def scope_audience_groups(
+    *, incident_id: int, countries: list[str] | None = None
+) -> list[AudienceGroup]:
+    """Affected people by language, country and data categories, each group with its
+    lowest customer id as a sample: one GROUP BY (over the kept groups of a large scope)."""
+    if scope_kept_figures(incident_id=incident_id) is not None:
+        kept = ScopeGroup.objects.filter(incident_id=incident_id)
+        if countries:
+            kept = kept.filter(country__in=countries)
+        return [
+            AudienceGroup(
+                language=row["language"],
+                country=row["country"],
+                data_categories=tuple(filter(None, row["categories"].split(","))),
+                people=row["n"],
+                sample_customer_id=row["sample"],
+            )
+            for row in kept.values("language", "country", "categories")
+            .annotate(n=Sum("people"), sample=Min("sample_customer_id"))
+            .order_by()
+        ]
+    affected = AffectedCustomer.objects.filter(incident_id=incident_id)
+    if countries:
+        affected = affected.filter(customer__country__in=countries)
+    return [
+        AudienceGroup(
+            language=row["customer__language"] or "",
+            country=row["customer__country"] or "",
+            data_categories=tuple(row["data_categories"] or []),
+            people=row["people"],
+            sample_customer_id=row["sample"],
+        )
+        for row in affected.values("customer__language", "customer__country", "data_categories")
+        .annotate(people=Count("pk"), sample=Min("customer_id"))
+        .order_by()
+    ]
+
+
+def scope_category_counts(*, incident_id: int, kept: bool | None = None) -> dict[str, int]:
     """Affected people per data category. A scope holds few distinct category lists, so
-    grouping by the list (portable, unlike JSON containment on SQLite) is one cheap query."""
+    grouping by the list (portable, unlike JSON containment on SQLite) is one cheap query
+    (over the kept groups of a large scope; `kept` says whether the caller found them)."""
     totals = dict.fromkeys(DataCategory.values, 0)
+    if _kept(incident_id, kept):
+        for row in _kept_groups(incident_id, "categories"):
+            for category in filter(None, row["categories"].split(",")):
+                totals[category] = totals.get(category, 0) + row["n"]
+        return totals
     rows = AffectedCustomer.objects.filter(incident_id=incident_id)
     for row in rows.values("data_categories").annotate(n=Count("pk")).order_by():
         for category in row["data_categories"]:
@@ -287,6 +414,7 @@ class DashboardRow:
     next_due_at: datetime | None
     next_obligation: str
     open_obligations: int
+    overdue_obligations: int = 0
 
     @property
     def remaining(self) -> timedelta | None:
@@ -300,11 +428,13 @@ class DashboardRow:
 def dashboard_incidents() -> list[DashboardRow]:
     """Incidents not closed, the one with the nearest (or most overdue) deadline first."""
     open_obligations = Q(obligations__status=Obligation.Status.OPEN)
+    overdue = open_obligations & Q(obligations__due_at__lt=timezone.now())
     incidents = list(
         Incident.objects.exclude(status=Incident.Status.CLOSED)
         .annotate(
             next_due_at=Min("obligations__due_at", filter=open_obligations),
             open_count=Count("obligations", filter=open_obligations),
+            overdue_count=Count("obligations", filter=overdue),
         )
         .order_by("next_due_at", "-awareness_at")
     )
@@ -324,6 +454,7 @@ def dashboard_incidents() -> list[DashboardRow]:
             next_due_at=incident.next_due_at,
             next_obligation=names.get((incident.pk, incident.next_due_at), ""),
             open_obligations=incident.open_count,
+            overdue_obligations=incident.overdue_count,
         )
         for incident in incidents
     ]

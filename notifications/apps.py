@@ -72,7 +72,7 @@ class NotificationsConfig(AppConfig):
         from customers.signals import customer_merged
         from incidents.signals import incident_drill_changed, incident_updated, scope_changed
 
-        from . import evidence, receivers
+        from . import evidence, incident_page, receivers
 
         customer_merged.connect(
             receivers.customer_merged_skip_notifications,
@@ -92,6 +92,7 @@ class NotificationsConfig(AppConfig):
             dispatch_uid="notifications.incident_drill_changed_void_sign_offs",
         )
         evidence.register()
+        incident_page.register()
 
         from incidents.services.obligations import obligation_meet_guard_register
 

@@ -314,6 +314,45 @@ class Delivery(models.Model):
         return f"Delivery of {self.communication}"
 
 
+class WaveFigures(models.Model):
+    """The counts of a large wave (statuses, what the provider said, letters), kept by the
+    task cluster so that no page counts a million notifications; `counted_at` is shown
+    beside them. Waves under `KEPT_FIGURES_FROM` people are counted live."""
+
+    communication = models.OneToOneField(
+        Communication, on_delete=models.PROTECT, primary_key=True, related_name="wave_figures"
+    )
+    # {"status": {status: n}, "outcomes": {field of DeliveryOutcomes: n}}
+    counts = models.JSONField()
+    counted_at = models.DateTimeField()
+    # The count before, for the pace: messages sent between the two counts.
+    previous_sent = models.PositiveIntegerField(default=0)
+    previous_counted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "wave figures"
+
+    def __str__(self) -> str:
+        return f"Figures of {self.communication_id}, counted {self.counted_at}"
+
+
+class ReachFigures(models.Model):
+    """The unreached of a large scope by jurisdiction (`reach.unreached.UnreachedCounts`),
+    kept by the task cluster for the incident page; the evidence pack counts them live."""
+
+    incident = models.OneToOneField(
+        "incidents.Incident", on_delete=models.PROTECT, primary_key=True, related_name="+"
+    )
+    rows = models.JSONField()
+    counted_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "reach figures"
+
+    def __str__(self) -> str:
+        return f"Unreached of {self.incident_id}, counted {self.counted_at}"
+
+
 class DeliveryState(models.TextChoices):
     """What became of a sent message, by the provider's word; ordered by DELIVERY_STATE_RANK."""
 

@@ -3,18 +3,19 @@ CMO and the CISO sign."""
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from config.models import company_profile
 from customers.models import Customer
 from customers.pii import mask_text
 from incidents.models import AffectedCustomer, DataCategory, Incident
+from incidents.selectors import scope_audience_groups
 
 from .models import (
     Channel,
@@ -24,6 +25,7 @@ from .models import (
     Notification,
     SignOffRole,
     TemplateVersion,
+    WaveFigures,
     canonical_sha256,
 )
 from .readability import Readability, reading_ease
@@ -337,27 +339,20 @@ def communication_matrix(*, communication: Communication) -> Matrix:
     People are grouped by language and data categories in SQL; the few groups are then
     narrowed by the audience's categories and given their version.
     """
-    affected = AffectedCustomer.objects.filter(incident_id=communication.incident_id)
-    if communication.audience_countries:
-        affected = affected.filter(customer__country__in=communication.audience_countries)
     groups: dict[tuple[str, tuple[str, ...]], list[int]] = defaultdict(lambda: [0, 0])
     profile = company_profile()
-    for group in (
-        affected.values("customer__language", "customer__country", "data_categories")
-        .annotate(people=Count("pk"), sample=Min("customer_id"))
-        .order_by()
+    for group in scope_audience_groups(
+        incident_id=communication.incident_id, countries=communication.audience_countries
     ):
-        categories = tuple(sorted(set(group["data_categories"] or [])))
+        categories = tuple(sorted(set(group.data_categories)))
         if not _in_audience(communication, categories):
             continue
         # A person's own language, else their country's, else the company's: as sent.
-        language = profile.language_for(
-            language=group["customer__language"] or "", country=group["customer__country"] or ""
-        )
+        language = profile.language_for(language=group.language, country=group.country)
         key = (language, categories)
         total = groups[key]
-        total[0] += group["people"]
-        total[1] = min(total[1] or group["sample"], group["sample"])
+        total[0] += group.people
+        total[1] = min(total[1] or group.sample_customer_id, group.sample_customer_id)
     versions = list(communication.versions.select_related("template"))
     matrix = Matrix()
     for channel in sorted(communication.channels):
@@ -521,6 +516,8 @@ class DeliveryProgress:
     pause_reason: str = ""
     per_minute: float = 0.0
     estimated_finish: datetime | None = None
+    # When the task cluster counted a large wave (None: counted just now).
+    counted_at: datetime | None = None
 
     def count(self, status: str) -> int:
         return self.counts.get(status, 0)
@@ -551,29 +548,51 @@ class DeliveryProgress:
         ]
 
 
-def delivery_progress(*, communication_id: int) -> DeliveryProgress | None:
-    """Counts by status in one grouped query; the finish is estimated from the last five
-    minutes' pace."""
-    delivery = Delivery.objects.filter(communication_id=communication_id).first()
-    if delivery is None:
-        return None
-    counts = dict(
+def wave_status_counts(*, communication_id: int) -> dict[str, int]:
+    """Notifications of a wave by status: one grouped query."""
+    return dict(
         Notification.objects.filter(communication_id=communication_id)
         .values_list("status")
         .annotate(n=Count("pk"))
         .order_by()
+    )
+
+
+def wave_kept_figures(*, communication_id: int) -> WaveFigures | None:
+    """The kept counts of a large wave (services.wave_figures), or None: count live."""
+    return WaveFigures.objects.filter(communication_id=communication_id).first()
+
+
+def delivery_progress(*, communication_id: int) -> DeliveryProgress | None:
+    """Counts by status in one grouped query (kept by the task cluster for a large wave);
+    the finish is estimated from the pace of the last five minutes, or between the last
+    two counts of a kept wave."""
+    delivery = Delivery.objects.filter(communication_id=communication_id).first()
+    if delivery is None:
+        return None
+    figures = wave_kept_figures(communication_id=communication_id)
+    counts = (
+        dict(figures.counts["status"])
+        if figures
+        else wave_status_counts(communication_id=communication_id)
     )
     progress = DeliveryProgress(
         total=sum(counts.values()),
         counts=counts,
         status=delivery.get_status_display(),
         pause_reason=delivery.pause_reason if delivery.status == "paused" else "",
+        counted_at=figures.counted_at if figures else None,
     )
     now = timezone.now()
-    recent = Notification.objects.filter(
-        communication_id=communication_id, sent_at__gte=now - timedelta(minutes=5)
-    ).count()
-    progress.per_minute = recent / 5
+    if figures is None:
+        recent = Notification.objects.filter(
+            communication_id=communication_id, sent_at__gte=now - timedelta(minutes=5)
+        ).count()
+        progress.per_minute = recent / 5
+    elif figures.previous_counted_at is not None:
+        minutes = (figures.counted_at - figures.previous_counted_at).total_seconds() / 60
+        sent = figures.counts["outcomes"]["sent"] - figures.previous_sent
+        progress.per_minute = max(0, sent) / minutes if minutes > 0 else 0.0
     if progress.pending and progress.per_minute and delivery.status == "sending":
         progress.estimated_finish = now + timedelta(minutes=progress.pending / progress.per_minute)
     return progress
@@ -591,6 +610,13 @@ class DeliveryOutcomes:
     complained: int = 0
     letters_owed: int = 0
     letters_posted: int = 0
+    # When the task cluster counted a large wave (None: counted just now).
+    counted_at: datetime | None = None
+
+    @property
+    def told(self) -> int:
+        """People the message reached: an email not bounced back, or a letter posted."""
+        return self.sent - self.hard_bounced + self.letters_posted
 
     @property
     def no_news(self) -> int:
@@ -613,15 +639,22 @@ class DeliveryOutcomes:
 
 
 def delivery_outcomes(*, communication_id: int) -> DeliveryOutcomes:
-    """One aggregate over the wave's notifications (and their letter batches): no query
-    per person, whatever the wave's size."""
+    """What became of a wave: kept by the task cluster for a large wave, else counted."""
+    figures = wave_kept_figures(communication_id=communication_id)
+    if figures is not None:
+        return DeliveryOutcomes(**figures.counts["outcomes"], counted_at=figures.counted_at)
+    return wave_outcomes_count(communication_id=communication_id)
+
+
+def _outcome_counts() -> dict[str, Count]:
+    """The aggregates of `DeliveryOutcomes` over notifications (and their letter batches)."""
     from .models import DeliveryState, LetterBatch
 
     letter = Q(status__in=["letter", "bounced", "failed"])
     posted = Q(letter_batch__status=LetterBatch.Status.POSTED)
-    counts = Notification.objects.filter(communication_id=communication_id).aggregate(
-        sent=Count("pk", filter=Q(sent_at__isnull=False)),
-        delivered=Count(
+    return {
+        "sent": Count("pk", filter=Q(sent_at__isnull=False)),
+        "delivered": Count(
             "pk",
             filter=Q(
                 delivery_state__in=[
@@ -631,12 +664,22 @@ def delivery_outcomes(*, communication_id: int) -> DeliveryOutcomes:
                 ]
             ),
         ),
-        opened=Count("pk", filter=Q(delivery_state=DeliveryState.OPENED)),
-        soft_bounced=Count("pk", filter=Q(delivery_state=DeliveryState.SOFT_BOUNCE, status="sent")),
-        hard_bounced=Count("pk", filter=Q(status="bounced")),
-        complained=Count("pk", filter=Q(delivery_state=DeliveryState.COMPLAINED)),
-        letters_owed=Count("pk", filter=letter & ~posted),
-        letters_posted=Count("pk", filter=letter & posted),
+        "opened": Count("pk", filter=Q(delivery_state=DeliveryState.OPENED)),
+        "soft_bounced": Count(
+            "pk", filter=Q(delivery_state=DeliveryState.SOFT_BOUNCE, status="sent")
+        ),
+        "hard_bounced": Count("pk", filter=Q(status="bounced")),
+        "complained": Count("pk", filter=Q(delivery_state=DeliveryState.COMPLAINED)),
+        "letters_owed": Count("pk", filter=letter & ~posted),
+        "letters_posted": Count("pk", filter=letter & posted),
+    }
+
+
+def wave_outcomes_count(*, communication_id: int) -> DeliveryOutcomes:
+    """One aggregate over the wave's notifications (and their letter batches): no query
+    per person, whatever the wave's size."""
+    counts = Notification.objects.filter(communication_id=communication_id).aggregate(
+        **_outcome_counts()
     )
     return DeliveryOutcomes(**counts)
 
@@ -656,3 +699,76 @@ def complaint_authorities(*, incident_id: int) -> dict[str, str]:
         for country in countries or []:
             found.setdefault(str(country).upper(), recipient)
     return found
+
+
+@dataclass
+class IncidentWaves:
+    """What the breach-notice waves of one incident did, summed over its communications."""
+
+    outcomes: DeliveryOutcomes = field(default_factory=DeliveryOutcomes)
+    pending: int = 0
+    waves: int = 0
+
+    @property
+    def counted_at(self) -> datetime | None:
+        return self.outcomes.counted_at
+
+
+def wave_counts(*, communication_ids: list[int]) -> dict[int, tuple[DeliveryOutcomes, int]]:
+    """Per wave, what became of it and how many are still to send: kept (a large wave) or
+    counted in one grouped query for all the others. Three queries, however many waves."""
+    found: dict[int, tuple[DeliveryOutcomes, int]] = {}
+    for figures in WaveFigures.objects.filter(communication_id__in=communication_ids):
+        status = figures.counts["status"]
+        outcomes = DeliveryOutcomes(**figures.counts["outcomes"], counted_at=figures.counted_at)
+        found[figures.communication_id] = (
+            outcomes,
+            status.get("pending", 0) + status.get("claimed", 0),
+        )
+    live = [pk for pk in communication_ids if pk not in found]
+    if live:
+        pending = dict(
+            Notification.objects.filter(
+                communication_id__in=live,
+                status__in=[Notification.Status.PENDING, Notification.Status.CLAIMED],
+            )
+            .values_list("communication_id")
+            .annotate(n=Count("pk"))
+            .order_by()
+        )
+        for row in (
+            Notification.objects.filter(communication_id__in=live)
+            .values("communication_id")
+            .annotate(**_outcome_counts())
+            .order_by()
+        ):
+            communication_id = row.pop("communication_id")
+            found[communication_id] = (DeliveryOutcomes(**row), pending.get(communication_id, 0))
+    return {pk: found.get(pk, (DeliveryOutcomes(), 0)) for pk in communication_ids}
+
+
+def incident_waves(*, incident_ids: list[int]) -> dict[int, IncidentWaves]:
+    """Per incident, its breach-notice waves' outcomes added up, each wave kept (a large
+    one) or counted as on its communication's page; follow-ups are not the notice. Four
+    queries, however many incidents and waves."""
+    waves = {pk: IncidentWaves() for pk in incident_ids}
+    incident_of = dict(
+        Delivery.objects.filter(
+            communication__incident_id__in=incident_ids, kind=Delivery.Kind.BREACH_NOTICE
+        ).values_list("communication_id", "communication__incident_id")
+    )
+    names = [f.name for f in fields(DeliveryOutcomes) if f.name != "counted_at"]
+    for communication_id, (outcomes, pending) in wave_counts(
+        communication_ids=list(incident_of)
+    ).items():
+        summary = waves[incident_of[communication_id]]
+        for name in names:
+            setattr(
+                summary.outcomes, name, getattr(summary.outcomes, name) + getattr(outcomes, name)
+            )
+        # A sum is as old as its oldest count.
+        counted = [t for t in (summary.outcomes.counted_at, outcomes.counted_at) if t]
+        summary.outcomes.counted_at = min(counted) if counted else None
+        summary.pending += pending
+        summary.waves += 1
+    return waves

@@ -6,9 +6,13 @@ from dataclasses import asdict
 from django.conf import settings
 from django_q.tasks import async_task
 
+from incidents.selectors import scope_kept_incidents
+
+from .reach.unreached import unreached_figures_count
 from .services.delivery import delivery_send_batch
 from .services.letters import letter_batch_build
 from .services.provider_events import delivery_events_apply
+from .services.wave_figures import wave_figures_count, wave_figures_waves_to_count
 
 # How long one apply task goes on before it hands over to a fresh one.
 APPLY_TASK_SECONDS = 60.0
@@ -65,3 +69,15 @@ def delivery_events_apply_task() -> int:
         time.sleep(APPLY_ENQUEUE_INTERVAL + 0.5)
     async_task("notifications.tasks.delivery_events_apply_task")
     return total
+
+
+def wave_figures_count_task() -> int:
+    """Count every wave that may still change again, and the unreached of every large
+    scope of an open incident (a schedule, every minute); small ones are counted by the
+    pages themselves."""
+    kept = 0
+    for communication_id in wave_figures_waves_to_count():
+        kept += wave_figures_count(communication_id=communication_id) is not None
+    for incident_id in scope_kept_incidents():
+        unreached_figures_count(incident_id=incident_id)
+    return kept

@@ -103,7 +103,7 @@ def _obligations(incident_id: int) -> SectionContent:
 
 
 def _scope(incident_id: int) -> SectionContent:
-    summary = scope_summary(incident_id=incident_id)
+    summary = scope_summary(incident_id=incident_id, live=True)
     labels = dict(DataCategory.choices)
     categories = Incident.objects.values_list("data_categories", flat=True).get(pk=incident_id)
     return SectionContent(

@@ -296,7 +296,7 @@ def evidence_pack_render(*, incident_id: int, progress: Progress | None = None) 
     check = timeline_verify(incident_id=incident_id)
     report(10, "Gathering sections")
     sections = [(s.title, s.provider(incident_id)) for s in evidence_sections()]
-    affected = scope_summary(incident_id=incident_id).total
+    affected = scope_summary(incident_id=incident_id, live=True).total
     timings["gather"] = time.perf_counter() - started
     with tempfile.TemporaryDirectory(prefix="evidence-") as tmp:
         mark = time.perf_counter()

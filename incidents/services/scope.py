@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
 from django.db import connection, transaction
 from django.utils import timezone
@@ -30,11 +31,18 @@ from incidents.models import (
     ForensicList,
     ForensicListRow,
     Incident,
+    ScopeFigures,
     TimelineEvent,
 )
 from incidents.signals import scope_changed_send
 
 from .obligations import obligations_sync
+from .scope_figures import (
+    scope_figures_add,
+    scope_figures_count_later,
+    scope_figures_drop,
+    scope_figures_selection_groups,
+)
 from .timeline import timeline_append
 
 EMAIL_HEADERS = ("email", "e-mail", "mail")
@@ -112,8 +120,22 @@ def _scope_write(
     categories_json = json.dumps(categories)
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     removed = 0
-    before = AffectedCustomer.objects.filter(incident=incident).count()
     selection_sql = _survivors_of(selection_sql)
+    figures = ScopeFigures.objects.filter(incident=incident).first()
+    # A kept scope's total follows every change; counting a million rows here would not.
+    before = (
+        figures.total if figures else AffectedCustomer.objects.filter(incident=incident).count()
+    )
+    added_groups = (
+        scope_figures_selection_groups(
+            incident_id=incident.pk,
+            selection_sql=selection_sql,
+            selection_params=selection_params,
+            categories=categories,
+        )
+        if figures is not None and not replace
+        else None
+    )
     with connection.cursor() as cursor:
         if replace and before:
             cursor.execute(
@@ -145,6 +167,13 @@ def _scope_write(
         )
         added = cursor.rowcount
     total = before - removed + added
+    # Before the obligations are synced: they read the counts the page reads.
+    if figures is not None and added_groups is not None:
+        scope_figures_add(figures=figures, groups=added_groups, total=total)
+    elif figures is not None:
+        scope_figures_drop(incident_id=incident.pk)
+    if total >= settings.KEPT_FIGURES_FROM and (figures is None or added_groups is None):
+        scope_figures_count_later(incident_id=incident.pk)
     timeline_append(
         incident_id=incident.pk,
         kind=events.SCOPE_SET,

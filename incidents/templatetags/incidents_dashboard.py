@@ -7,19 +7,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from incidents.models import Regime
-from incidents.selectors import DashboardRow, dashboard_incidents
 from incidents.timeline_kinds import timeline_label, timeline_sentence
 
 register = template.Library()
-
-
-@register.simple_tag(takes_context=True)
-def open_incidents(context: dict[str, Any]) -> list[DashboardRow] | None:
-    """The dashboard's rows, or None for someone who may not read incidents."""
-    request = context.get("request")
-    if request is None or not request.user.has_perm("incidents.view_incident"):
-        return None
-    return dashboard_incidents()
 
 
 @register.filter

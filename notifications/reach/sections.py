@@ -8,7 +8,7 @@ from incidents.evidence.registry import SectionContent, Table, evidence_section_
 
 from ..models import CallCentrePack, ReturnedLetter, SubstituteNotice
 from .substitute import substitute_notice_current_sign_offs
-from .unreached import unreached_counts
+from .unreached import unreached_counts, unreached_counts_kept
 
 
 def _when(value: datetime | None) -> str:
@@ -33,8 +33,13 @@ def _signed(decision: SubstituteNotice) -> str:
     )
 
 
-def unreached_section(incident_id: int) -> SectionContent:
-    counts = unreached_counts(incident_id=incident_id)
+def unreached_page_section(incident_id: int) -> SectionContent:
+    """The section as the incident page shows it: a large scope's counts as kept."""
+    return unreached_section(incident_id, kept=True)
+
+
+def unreached_section(incident_id: int, *, kept: bool = False) -> SectionContent:
+    counts = (unreached_counts_kept if kept else unreached_counts)(incident_id=incident_id)
     returned = ReturnedLetter.objects.filter(
         notification__communication__incident_id=incident_id
     ).count()
@@ -112,6 +117,12 @@ def unreached_section(incident_id: int) -> SectionContent:
                 reverse("admin:notifications_substitutenotice_sign_off", args=[incident_id]),
             ),
         ],
+        notes=[
+            f"A large scope: the unreached as the task cluster counted them at "
+            f"{_when(counts.counted_at)}."
+        ]
+        if counts.counted_at
+        else [],
     )
 
 
@@ -149,6 +160,7 @@ def register() -> None:
         order=95,
         provider=unreached_section,
         on_incident_page=True,
+        page_provider=unreached_page_section,
     )
     evidence_section_register(
         key="call_centre", title="Call-centre packs", order=96, provider=call_centre_section

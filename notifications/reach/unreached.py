@@ -1,16 +1,19 @@
 """Who no channel reaches: no usable email (missing, malformed or bounced) and no usable
 postal address (none on record, or a letter to it came back). Counted in one GROUP BY over
 the scope, so the figure is current whenever it is read: a bounce or a returned letter
-recorded a moment ago is in it."""
+recorded a moment ago is in it. For a large scope the incident page reads the counts the
+task cluster keeps (every minute, with their time); the evidence pack always counts."""
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Upper
+from django.utils import timezone
 
 from customers.models import Customer
 
-from ..models import ReturnedLetter
+from ..models import ReachFigures, ReturnedLetter
 
 # A letter needs a street, a town and a country; a postal code is not used everywhere.
 NO_ADDRESS = Q(street="") | Q(city="") | Q(country="")
@@ -62,6 +65,8 @@ class UnreachedRow:
 class UnreachedCounts:
     total: int
     rows: list[UnreachedRow] = field(default_factory=list)
+    # When the task cluster counted a large scope's (None: counted just now).
+    counted_at: datetime | None = None
 
     def for_country(self, countries: set[str]) -> int:
         return sum(r.unreached for r in self.rows if r.country in countries)
@@ -106,3 +111,25 @@ def unreached_counts(*, incident_id: int) -> UnreachedCounts:
     ]
     rows.sort(key=lambda r: (-r.unreached, r.jurisdiction))
     return UnreachedCounts(total=sum(r.unreached for r in rows), rows=rows)
+
+
+def unreached_counts_kept(*, incident_id: int) -> UnreachedCounts:
+    """What the incident page shows: the counts the task cluster keeps for a large scope,
+    else counted now."""
+    figures = ReachFigures.objects.filter(incident_id=incident_id).first()
+    if figures is None:
+        return unreached_counts(incident_id=incident_id)
+    rows = [UnreachedRow(**row) for row in figures.rows]
+    return UnreachedCounts(
+        total=sum(r.unreached for r in rows), rows=rows, counted_at=figures.counted_at
+    )
+
+
+def unreached_figures_count(*, incident_id: int) -> ReachFigures:
+    """Count the unreached of a scope and keep them (run by the task cluster)."""
+    counts = unreached_counts(incident_id=incident_id)
+    figures, _ = ReachFigures.objects.update_or_create(
+        incident_id=incident_id,
+        defaults={"rows": [asdict(row) for row in counts.rows], "counted_at": timezone.now()},
+    )
+    return figures

@@ -1,7 +1,9 @@
 """The dashboard as each role sees it: what is late, what waits for them, what is under way."""
 
 import io
+import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -20,6 +22,14 @@ from tests.campaigns.factories import CampaignFactory, CustomerFactory, segment_
 from tests.notifications.factories import IncidentFactory, affected, approved, window
 
 pytestmark = pytest.mark.django_db
+
+
+def waiting_for_you(html: str) -> str:
+    """The dashboard's "Waiting for you" section alone."""
+    if 'id="waiting-for-you"' not in html:
+        return ""
+    section = html[html.index('id="waiting-for-you"') :]
+    return section[: section.index("</div>")]
 
 
 @pytest.fixture
@@ -79,8 +89,11 @@ def test_the_cmo_sees_what_to_sign_until_they_signed_it(dashboard, make_user):
         content_hash=communication_content_hash(communication=communication),
     )
 
-    assert "Notice to cardholders" not in dashboard(roles.CMO, "carla2")
-    assert "Notice to cardholders" in dashboard(roles.CISO, "sven2")
+    # Signed by the CMO, it no longer waits for a CMO; the cockpit says it waits on the CISO.
+    cmo = dashboard(roles.CMO, "carla2")
+    assert "Notice to cardholders" not in waiting_for_you(cmo)
+    assert re.search(r"<strong>CISO</strong>: <a [^>]+>sign off “Notice to cardholders”", cmo)
+    assert "Notice to cardholders" in waiting_for_you(dashboard(roles.CISO, "sven2"))
 
 
 def test_cmo_and_marketing_see_held_campaigns_and_the_auditor_waits_for_nothing(
@@ -260,3 +273,67 @@ def test_breach_messages_and_evidence_packs_under_way_show_their_progress(
     assert "Evidence pack" not in {
         b.what for b in dashboard_progress(user=make_user("lena", roles.LEGAL_REVIEWER))
     }
+
+
+def cockpit_row(html: str, title: str) -> str:
+    """The cockpit's row of one incident."""
+    table = html[html.index('id="incidents-dashboard"') :]
+    row = table[table.index(f">{title}</a>") :]
+    return row[: row.index("</tr>")]
+
+
+def test_the_cockpit_sets_overdue_apart_and_says_what_waits_on_whom(dashboard, settings):
+    settings.COMPANY_EU_ESTABLISHMENT = True
+    late = incident_open(
+        actor=None, title="Overdue", nature="n", awareness_at=timezone.now() - timedelta(hours=80)
+    )
+    affected(late, "en", ["contact"])
+    fresh = incident_open(actor=None, title="Fresh", nature="n", awareness_at=timezone.now())
+
+    dpo = dashboard(roles.DPO)
+    assert dpo.index(">Overdue</a>") < dpo.index(">Fresh</a>")
+    overdue = cockpit_row(dpo, "Overdue")
+    assert '<tr class="bd-incident bd-overdue">' in dpo
+    assert '<strong class="late bd-overdue-count">1 overdue</strong>' in overdue
+    assert '<strong class="bd-affected">1</strong> affected' in overdue
+    # Nothing sent: nobody told, no letter, and the notice is not out.
+    assert "0.0% told" in overdue and "Not sent yet" in overdue
+    # What waits, on whom; the DPO's own items in bold, linked where they may act.
+    decide = reverse("admin:incidents_incident_decide", args=[late.pk])
+    assert (
+        f'<li class="bd-yours"><strong>DPO</strong>: <a href="{decide}">record the Art. 33/34 '
+        "decisions</a>" in overdue
+    )
+    assert "1 obligation overdue: file, or record why" in overdue
+    # Set the scope waits on security; the DPO may not do it, so it is not a link for them.
+    assert "<strong>Security analyst</strong>: set the scope" in cockpit_row(dpo, "Fresh")
+    analyst = cockpit_row(dashboard(roles.SECURITY_ANALYST), "Fresh")
+    scope = reverse("admin:incidents_incident_scope", args=[fresh.pk])
+    assert f'<a href="{scope}">set the scope</a> <span class="bd-you">(you)</span>' in analyst
+
+
+def test_the_cockpit_lists_held_campaigns_with_their_quiet_period(dashboard, settings):
+    settings.CAMPAIGNS_AUTO_PAUSE_ON_SCOPE = True
+    settings.CAMPAIGNS_QUIET_PERIOD_DAYS = 14
+    from campaigns.services import campaign_start
+    from incidents.models import Incident
+    from tests.campaigns.factories import scope_write
+
+    customers = CustomerFactory.create_batch(3)
+    campaign = CampaignFactory.create(name="Spring sale", segments=[segment_with(customers)])
+    campaign_start(campaign_id=campaign.pk, actor=None)
+    incident = IncidentFactory.create(title="Lost laptop")
+    scope_write(incident, customers[:2])
+
+    row = cockpit_row(dashboard(roles.CMO, "carla"), "Lost laptop")
+    assert "Spring sale:" in row and "withheld" in row
+    assert "quiet period starts with the notice" in row
+
+    notified = timezone.now() - timedelta(days=20)
+    Incident.objects.filter(pk=incident.pk).update(people_notified_at=notified)
+    row = cockpit_row(dashboard(roles.CMO, "cora"), "Lost laptop")
+    until = (notified + timedelta(days=14)).astimezone(ZoneInfo(settings.COMPANY_TIME_ZONE))
+    assert "quiet period until" in row and f"{until:%Y-%m-%d}" in row
+    # Its quiet period over, the held campaigns wait on the CMO.
+    overlap = reverse("admin:campaigns_campaign_overlap", args=[incident.pk])
+    assert f'<a href="{overlap}">resume the held campaigns: the quiet period is over</a>' in row
