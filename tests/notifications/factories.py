@@ -51,6 +51,8 @@ class IncidentFactory(factory.django.DjangoModelFactory[Incident]):
     likely_consequences = "You may get phishing emails."
     measures_taken = "We closed the hole and reset all passwords."
     measures_proposed = "Watch out for strange emails."
+    # These tests tell people: the DPO decided so (sending waits for the Art. 34 decision).
+    art34_decision = Incident.Art34Decision.NOTIFY
     # The same facts "written" in the other languages these tests mail in; the tests about
     # translated facts set their own.
     facts_translations = factory.LazyAttribute(
