@@ -315,6 +315,8 @@ def version_choose(
     A version fits when it is written for every category of the person's data, so nobody
     gets a message silent on part of what leaked; among those, the most specific one
     (fewest categories), then the oldest, in the person's language, else the fallback.
+    A letter reads the approved email version's words unless a letter version fits: the
+    same words legal approved, printed; no separate letter version is needed.
     """
     wanted = set(data_categories)
     fitting = [v for v in versions if v.channel == channel and wanted <= set(v.data_categories)]
@@ -323,6 +325,14 @@ def version_choose(
         if candidates:
             chosen = min(candidates, key=lambda v: (len(v.data_categories), v.pk))
             return chosen, candidate_language != language
+    if channel == Channel.LETTER:
+        return version_choose(
+            versions,
+            channel=Channel.EMAIL,
+            language=language,
+            data_categories=data_categories,
+            fallback_language=fallback_language,
+        )
     return None, False
 
 
