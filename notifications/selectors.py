@@ -30,6 +30,7 @@ from .readability import Readability, reading_ease
 from .rendering import (
     ART34_VARIABLES,
     CATEGORY_VARIABLES,
+    CONTEXT_VARIABLES,
     RenderedMessage,
     RenderError,
     TemplateProblem,
@@ -114,6 +115,29 @@ def template_version_problems(*, version: TemplateVersion) -> list[TemplateProbl
                     TemplateProblem(part, f"must tell {meaning}: use {{{{ {variable} }}}}")
                 )
     return problems
+
+
+@dataclass(frozen=True)
+class TemplateVariable:
+    name: str
+    meaning: str
+    # Empty when optional; else which messages must use it.
+    required_for: str
+
+
+def template_variables() -> list[TemplateVariable]:
+    """Every name a template may use, what it means, and which messages must use it."""
+    labels = dict(DataCategory.choices)
+    needed: dict[str, list[str]] = defaultdict(list)
+    for name in ART34_VARIABLES:
+        needed[name].append("every message (Art. 34(2) GDPR)")
+    for category, variables in CATEGORY_VARIABLES.items():
+        for name in variables:
+            needed[name].append(f"{labels.get(category, category)} data")
+    return [
+        TemplateVariable(name, meaning, ", ".join(needed.get(name, [])))
+        for name, meaning in CONTEXT_VARIABLES.items()
+    ]
 
 
 def sample_context(
