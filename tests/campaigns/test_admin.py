@@ -231,9 +231,7 @@ def test_the_start_page_says_how_many_will_be_withheld_and_by_which_breach(clien
     assert Campaign.objects.get(pk=campaign.pk).status == "draft"
 
 
-def test_a_hold_release_the_quiet_period_refuses_says_so_and_offers_no_confirm(
-    client, make_user
-):
+def test_a_hold_release_the_quiet_period_refuses_says_so_and_offers_no_confirm(client, make_user):
     from datetime import timedelta
 
     from django.utils import timezone

@@ -26,7 +26,7 @@ from config.tasks import READINESS_SNAPSHOT, housekeeping_schedule
 from customers.models import Customer
 from incidents.models import Incident, Regime
 from incidents.notice import filing_record, notice_draft
-from incidents.services import incident_open
+from incidents.services import incident_decide_art34, incident_open
 from notifications.models import Communication
 from notifications.services.delivery import communication_send
 from tests.campaigns.factories import scope_write
@@ -287,6 +287,10 @@ def _drill_through_the_journey(title: str, hours_ago: int, people: dict) -> Inci
     version = approved(incident, "en", ["contact"])
     communication = signed_off(
         incident, [version], author=people["mo"], cmo=people["cmo"], ciso=people["ciso"]
+    )
+    # Sending waits for the Art. 34 decision, in a drill as in a breach.
+    incident_decide_art34(
+        incident_id=incident.pk, actor=people["dpo"], decision="notify", reason=""
     )
     send_all(communication_send(communication_id=communication.pk, actor=people["cmo"]))
     notice = notice_draft(incident_id=incident.pk, actor=people["dpo"])
