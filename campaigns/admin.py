@@ -10,7 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from config.admin_confirm import Effect, confirm_first
+from config.admin_confirm import Effect, EffectOf, confirm_first
 from config.admin_pii import PiiListRule
 from config.admin_views import admin_view_permissions
 from incidents.models import Incident
@@ -96,24 +96,14 @@ def _start_effect(modeladmin: admin.ModelAdmin, request: HttpRequest, campaign: 
     )
 
 
-def _resume_effect(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, campaign: Campaign
-) -> Effect:
-    return Effect(
-        refused=campaign_resume_refusal(
-            campaign=campaign, actor=request.user, exclude_affected=False
+def _resume_effect(*, exclude_affected: bool) -> EffectOf:
+    def effect(modeladmin: admin.ModelAdmin, request: HttpRequest, campaign: Campaign) -> Effect:
+        refusal = campaign_resume_refusal(
+            campaign=campaign, actor=request.user, exclude_affected=exclude_affected
         )
-    )
+        return Effect(refused=refusal)
 
-
-def _resume_excluding_effect(
-    modeladmin: admin.ModelAdmin, request: HttpRequest, campaign: Campaign
-) -> Effect:
-    return Effect(
-        refused=campaign_resume_refusal(
-            campaign=campaign, actor=request.user, exclude_affected=True
-        )
-    )
+    return effect
 
 
 def _release_effect(
@@ -257,7 +247,7 @@ class CampaignAdmin(admin.ModelAdmin):
         consequence="Sending starts again; a campaign paused by an incident also releases that "
         "incident's hold on promotions.",
         button="Yes, resume them",
-        effect=_resume_effect,
+        effect=_resume_effect(exclude_affected=False),
     )
     def resume(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
         _run(self, request, queryset, "Resumed", campaign_resume)
@@ -270,7 +260,7 @@ class CampaignAdmin(admin.ModelAdmin):
         consequence="Sending starts again; the incident's affected customers never get these "
         "campaigns.",
         button="Yes, resume excluding affected",
-        effect=_resume_excluding_effect,
+        effect=_resume_effect(exclude_affected=True),
     )
     def resume_excluding_affected(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
         _run(

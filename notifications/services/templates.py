@@ -39,7 +39,7 @@ def template_version_fields_clean(
 ) -> dict[str, Any]:
     """Normalised version fields with their content hash; a ValidationError names each bad
     field. Writes nothing, so admin forms call it in clean()."""
-    errors = {}
+    errors: dict[str, str | list[str]] = {}
     if channel not in Channel.values:
         errors["channel"] = f"unknown channel {channel!r}"
     language = language.strip().lower()
