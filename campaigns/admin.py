@@ -10,23 +10,31 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from config.admin_confirm import confirm_first
+from config.admin_confirm import Effect, EffectOf, confirm_first
 from config.admin_pii import PiiListRule
 from config.admin_views import ReadOnlyAdmin, admin_view_permissions, each_object_run
 from config.services import ServiceError
 from incidents.models import Incident
 
 from .models import Campaign, CampaignHold, CampaignSend, Withholding
-from .selectors import RUNNING_STATUSES, campaign_list_annotated, campaign_overlap_counts
+from .selectors import (
+    RUNNING_STATUSES,
+    campaign_list_annotated,
+    campaign_overlap_counts,
+    campaign_start_withheld,
+)
 from .services import (
     campaign_cancel,
     campaign_pause,
     campaign_resume,
+    campaign_resume_refusal,
     campaign_schedule,
     campaign_start,
+    campaign_start_refusal,
     campaign_template_check,
     campaigns_pause_for_incident,
     hold_release,
+    hold_release_refusal,
 )
 
 
@@ -68,6 +76,36 @@ def _run(
         lambda campaign: service(campaign_id=campaign.pk, actor=request.user, **kwargs),
         done=f"campaign(s) {verb.lower()}",
     )
+
+
+def _start_effect(modeladmin: admin.ModelAdmin, request: HttpRequest, campaign: Campaign) -> Effect:
+    refusal = campaign_start_refusal(campaign=campaign)
+    if refusal:
+        return Effect(refused=refusal)
+    audience, withheld, per_incident = campaign_start_withheld(campaign=campaign)
+    if not withheld:
+        return Effect(says=f"{audience} people in its audience; nobody is withheld.")
+    why = "; ".join(f"{n} affected by the breach '{title}'" for title, n in per_incident)
+    return Effect(
+        says=f"{audience} people in its audience; {withheld} of them will be withheld "
+        f"while the breach hold lasts ({why})."
+    )
+
+
+def _resume_effect(*, exclude_affected: bool) -> EffectOf:
+    def effect(modeladmin: admin.ModelAdmin, request: HttpRequest, campaign: Campaign) -> Effect:
+        refusal = campaign_resume_refusal(
+            campaign=campaign, actor=request.user, exclude_affected=exclude_affected
+        )
+        return Effect(refused=refusal)
+
+    return effect
+
+
+def _release_effect(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, hold: CampaignHold
+) -> Effect:
+    return Effect(refused=hold_release_refusal(incident=hold.incident, actor=request.user))
 
 
 @admin.register(Campaign)
@@ -185,6 +223,7 @@ class CampaignAdmin(admin.ModelAdmin):
         question="Start sending these campaigns now?",
         consequence="Their audience starts receiving them now; a sent message cannot be recalled.",
         button="Yes, send now",
+        effect=_start_effect,
     )
     def start(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
         _run(self, request, queryset, "Started", campaign_start)
@@ -204,6 +243,7 @@ class CampaignAdmin(admin.ModelAdmin):
         consequence="Sending starts again; a campaign paused by an incident also releases that "
         "incident's hold on promotions.",
         button="Yes, resume them",
+        effect=_resume_effect(exclude_affected=False),
     )
     def resume(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
         _run(self, request, queryset, "Resumed", campaign_resume)
@@ -216,6 +256,7 @@ class CampaignAdmin(admin.ModelAdmin):
         consequence="Sending starts again; the incident's affected customers never get these "
         "campaigns.",
         button="Yes, resume excluding affected",
+        effect=_resume_effect(exclude_affected=True),
     )
     def resume_excluding_affected(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
         _run(
@@ -321,6 +362,7 @@ class CampaignHoldAdmin(ReadOnlyAdmin):
         question="Release these holds?",
         consequence="Promotions reach the incidents' affected customers again.",
         button="Yes, release them",
+        effect=_release_effect,
     )
     def release(self, request: HttpRequest, queryset: QuerySet[CampaignHold]) -> None:
         each_object_run(

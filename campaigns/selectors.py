@@ -231,3 +231,30 @@ def campaigns_held(*, incidents: list[Incident]) -> dict[int, list[HeldCampaign]
             )
         )
     return held
+
+
+def campaign_start_withheld(*, campaign: Campaign) -> tuple[int, int, list[tuple[str, int]]]:
+    """What starting this campaign now would hold back, before anyone confirms it.
+
+    (audience, people withheld by a breach hold, [(incident, people it holds)]), counted in
+    SQL over the audience: the same holds `held_customer_incidents` applies per batch.
+    """
+    audience = campaign_audience(campaign=campaign)
+    holding = Q(
+        incident_id__in=CampaignHold.objects.filter(
+            released_at__isnull=True, incident__is_drill=False
+        ).values("incident_id")
+    ) | Q(
+        incident_id__in=CampaignExclusion.objects.filter(campaign_id=campaign.pk).values(
+            "incident_id"
+        )
+    )
+    held = AffectedCustomer.objects.filter(holding, customer_id__in=audience.values("pk"))
+    per_incident = list(
+        held.values("incident__title")
+        .annotate(n=Count("customer_id", distinct=True))
+        .order_by("-n", "incident__title")
+        .values_list("incident__title", "n")
+    )
+    withheld = held.values("customer_id").distinct().count()
+    return audience.count(), withheld, per_incident

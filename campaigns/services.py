@@ -228,6 +228,18 @@ def _batches_enqueue(campaign_id: int) -> None:
     )
 
 
+def campaign_start_refusal(*, campaign: Campaign) -> str:
+    """Why starting this campaign now would be refused; empty when it would start."""
+    refusal = company_profile().send_refusal()
+    if refusal:
+        return f"Nothing is sent: {refusal}"
+    if campaign.status not in (Campaign.Status.DRAFT, Campaign.Status.SCHEDULED):
+        return f"Campaign {campaign} is {campaign.status}, not draft or scheduled."
+    if not campaign.segments.exists():
+        return f"Campaign {campaign} has no segment; its audience would be empty."
+    return ""
+
+
 @transaction.atomic
 def campaign_start(*, campaign_id: int, actor: Actor) -> int:
     """Draft or scheduled -> sending: write the send rows and start the batch workers."""
@@ -314,23 +326,22 @@ def campaigns_pause_for_incident(
     return ids
 
 
-def _notice_guard(incident: Incident, *, what: str) -> None:
-    """Refuse unless the breach notice went out (or Art. 34 says none) and quiet has passed.
+def notice_guard_refusal(incident: Incident, *, what: str) -> str:
+    """Why the notice or its quiet period still blocks `what`; empty when nothing does.
 
     Without a notice (Art. 34(3) exemption) there is no quiet period to wait for.
     """
     if incident.people_notified_at is None:
         if incident.art34_decision not in EXEMPT_FROM_NOTICE:
-            raise CampaignError(
-                f"Cannot {what}: the breach notice for incident '{incident}' has not gone out."
-            )
-        return
+            return f"Cannot {what}: the breach notice for incident '{incident}' has not gone out."
+        return ""
     quiet_until = quiet_period_end(incident=incident)
     if quiet_until is not None and timezone.now() < quiet_until:
-        raise CampaignError(
+        return (
             f"Cannot {what}: the quiet period after the notice of incident '{incident}' "
             f"runs until {quiet_until:%Y-%m-%d %H:%M} UTC."
         )
+    return ""
 
 
 def _hold_release(incident: Incident, actor: Actor) -> bool:
@@ -345,13 +356,28 @@ def _hold_release(incident: Incident, actor: Actor) -> bool:
     return bool(released)
 
 
+def hold_release_refusal(*, incident: Incident, actor: Actor) -> str:
+    """Why releasing the incident's hold would be refused now; empty when it would go.
+
+    The confirmation page asks this before it offers the button; `hold_release` raises it.
+    """
+    if not _is_cmo(actor):
+        return f"Only the CMO may release the hold of incident '{incident}'."
+    refusal = notice_guard_refusal(incident, what="release the hold")
+    if refusal:
+        return refusal
+    if not CampaignHold.objects.filter(incident_id=incident.pk, released_at__isnull=True).exists():
+        return f"Incident '{incident}' has no active campaign hold."
+    return ""
+
+
 @transaction.atomic
 def hold_release(*, incident_id: int, actor: Actor) -> None:
     """The CMO lets promotions reach the incident's affected customers again."""
     incident = Incident.objects.get(pk=incident_id)
-    if not _is_cmo(actor):
-        raise CampaignError(f"Only the CMO may release the hold of incident '{incident}'.")
-    _notice_guard(incident, what="release the hold")
+    refusal = hold_release_refusal(incident=incident, actor=actor)
+    if refusal:
+        raise CampaignError(refusal)
     if not _hold_release(incident, actor):
         raise CampaignError(f"Incident '{incident}' has no active campaign hold.")
 
@@ -368,6 +394,22 @@ def hold_follow_drill_status(*, incident_id: int, is_drill: bool, cmo: Actor) ->
         hold_release(incident_id=incident_id, actor=cmo)
 
 
+def campaign_resume_refusal(*, campaign: Campaign, actor: Actor, exclude_affected: bool) -> str:
+    """Why resuming this campaign now would be refused; empty when it would resume."""
+    if not _is_cmo(actor):
+        return f"Only the CMO may resume campaign '{campaign}'."
+    if campaign.status != Campaign.Status.PAUSED:
+        return f"Campaign '{campaign}' is {campaign.status}, not paused."
+    incident = campaign.paused_by_incident
+    if exclude_affected:
+        if incident is None:
+            return f"Campaign '{campaign}' was not paused by an incident; resume it normally."
+        return ""
+    if incident is not None:
+        return notice_guard_refusal(incident, what=f"resume campaign '{campaign}'")
+    return ""
+
+
 @transaction.atomic
 def campaign_resume(*, campaign_id: int, actor: Actor, exclude_affected: bool = False) -> None:
     """Paused -> sending (or scheduled if its time has not come). The CMO's alone.
@@ -378,21 +420,17 @@ def campaign_resume(*, campaign_id: int, actor: Actor, exclude_affected: bool = 
     reaches nobody the breach touched.
     """
     campaign = Campaign.objects.select_related("paused_by_incident").get(pk=campaign_id)
-    if not _is_cmo(actor):
-        raise CampaignError(f"Only the CMO may resume campaign '{campaign}'.")
-    if campaign.status != Campaign.Status.PAUSED:
-        raise CampaignError(f"Campaign '{campaign}' is {campaign.status}, not paused.")
+    refusal = campaign_resume_refusal(
+        campaign=campaign, actor=actor, exclude_affected=exclude_affected
+    )
+    if refusal:
+        raise CampaignError(refusal)
     incident = campaign.paused_by_incident
-    if exclude_affected:
-        if incident is None:
-            raise CampaignError(
-                f"Campaign '{campaign}' was not paused by an incident; resume it normally."
-            )
+    if exclude_affected and incident is not None:
         CampaignExclusion.objects.get_or_create(
             campaign_id=campaign_id, incident=incident, defaults={"created_by": actor}
         )
     elif incident is not None:
-        _notice_guard(incident, what=f"resume campaign '{campaign}'")
         _hold_release(incident, actor)
     now = timezone.now()
     not_started = campaign.started_at is None

@@ -7,6 +7,7 @@ the second, carrying `confirmed=yes`, runs it. Permissions are those of the wrap
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.admin import helpers
@@ -16,12 +17,31 @@ from django.template.response import TemplateResponse
 
 Action = Callable[[Any, HttpRequest, QuerySet[Any]], HttpResponse | None]
 
+
+@dataclass(frozen=True)
+class Effect:
+    """What confirming would do to one object, or why it would be refused."""
+
+    says: str = ""
+    refused: str = ""
+
+
+# Asked per object shown, before the page offers its button.
+EffectOf = Callable[[Any, HttpRequest, Any], Effect]
+
 # The page names what it touches; a longer list helps nobody decide.
 SHOWN = 50
 
 
-def confirm_first(*, question: str, consequence: str, button: str) -> Callable[[Action], Action]:
-    """Run the action only after the person confirmed it on a page listing the objects."""
+def confirm_first(
+    *, question: str, consequence: str, button: str, effect: EffectOf | None = None
+) -> Callable[[Action], Action]:
+    """Run the action only after the person confirmed it on a page listing the objects.
+
+    With `effect`, the page says per object what will happen (who is touched, what is
+    withheld) or why it would be refused; when every object would be refused it offers no
+    button, so nobody confirms something that is then refused.
+    """
 
     def wrap(action: Action) -> Action:
         @functools.wraps(action)
@@ -29,6 +49,12 @@ def confirm_first(*, question: str, consequence: str, button: str) -> Callable[[
             if request.POST.get("confirmed") == "yes":
                 return action(modeladmin, request, queryset)
             objects = list(queryset[: SHOWN + 1])
+            effects = (
+                [effect(modeladmin, request, obj) for obj in objects[:SHOWN]]
+                if effect is not None
+                else [Effect() for _ in objects[:SHOWN]]
+            )
+            refused = [e for e in effects if e.refused]
             return TemplateResponse(
                 request,
                 "admin/confirm_action.html",
@@ -38,7 +64,9 @@ def confirm_first(*, question: str, consequence: str, button: str) -> Callable[[
                     "title": question,
                     "consequence": consequence,
                     "button": button,
-                    "objects": objects[:SHOWN],
+                    "objects": list(zip(objects[:SHOWN], effects, strict=True)),
+                    "all_refused": bool(effects) and len(refused) == len(effects),
+                    "some_refused": bool(refused),
                     "more": len(objects) > SHOWN,
                     "action": request.POST.get("action", ""),
                     "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),

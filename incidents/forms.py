@@ -5,10 +5,10 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django import forms
-from django.contrib.admin.widgets import AdminSplitDateTime
 from django.core import signing
 from django.utils import timezone
 
+from config.admin_widgets import LabelledSplitDateTime
 from config.uploads import upload_size_check
 from customers.models import Segment, SourceRecord
 
@@ -214,7 +214,7 @@ class DecisionForm(forms.Form):
     art34_reason = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     materiality_determined_at = forms.SplitDateTimeField(
         required=False,
-        widget=AdminSplitDateTime,
+        widget=LabelledSplitDateTime,
         label="Materiality determined at (UTC)",
         help_text="Listed companies: starts the SEC Form 8-K clock. Recorded once.",
     )
@@ -223,7 +223,7 @@ class DecisionForm(forms.Form):
 class ObligationMeetForm(forms.Form):
     met_at = forms.SplitDateTimeField(
         label="Met at (UTC)",
-        widget=AdminSplitDateTime,
+        widget=LabelledSplitDateTime,
         help_text="When it was submitted or sent.",
     )
     delay_reason = forms.CharField(
@@ -241,7 +241,7 @@ class ClockStartForm(forms.Form):
         ],
         help_text="State laws start their clocks at these; open clocks move with them.",
     )
-    at = forms.SplitDateTimeField(label="At (UTC)", widget=AdminSplitDateTime)
+    at = forms.SplitDateTimeField(label="At (UTC)", widget=LabelledSplitDateTime)
 
 
 class ObligationPauseForm(forms.Form):
@@ -251,14 +251,14 @@ class ObligationPauseForm(forms.Form):
     reference = forms.CharField(
         label="Documented request", max_length=200, help_text="Letter or case reference."
     )
-    starts_at = forms.SplitDateTimeField(label="Paused from (UTC)", widget=AdminSplitDateTime)
-    until = forms.SplitDateTimeField(label="Until (UTC)", widget=AdminSplitDateTime)
+    starts_at = forms.SplitDateTimeField(label="Paused from (UTC)", widget=LabelledSplitDateTime)
+    until = forms.SplitDateTimeField(label="Until (UTC)", widget=LabelledSplitDateTime)
 
 
 class ContainedForm(forms.Form):
     contained_at = forms.SplitDateTimeField(
         label="Contained at (UTC)",
-        widget=AdminSplitDateTime,
+        widget=LabelledSplitDateTime,
         help_text="When the breach was really stopped; now if you leave it as it is.",
     )
 

@@ -31,6 +31,17 @@ class TemplateVersionForm(forms.ModelForm):
             "html_body": forms.Textarea(attrs={"rows": 18, "cols": 100}),
         }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        html = self.fields.get("html_body")
+        if html is None:  # read-only: a version past draft
+            return
+        html.required = False
+        html.help_text = (
+            "Leave it empty and it is built from the plain text: a paragraph per blank line. "
+            "Write HTML only to lay the message out yourself."
+        )
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         if self.errors:

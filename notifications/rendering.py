@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from html import escape as html_escape
 from typing import Any, cast
 
 from django.template import Context, Node, NodeList, TemplateSyntaxError
@@ -179,6 +180,30 @@ def template_source_problems(*, part: str, source: str) -> tuple[list[TemplatePr
         else:
             problems.append(TemplateProblem(part, f"unknown variable {{{{ {path} }}}}{where}"))
     return problems, used
+
+
+# A template's own tags and variables pass through untouched; only the words around them
+# are escaped (the HTML engine escapes what the variables fill in).
+_TEMPLATE_TOKEN = re.compile(r"(\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\})", re.DOTALL)
+
+
+def html_from_text(text: str) -> str:
+    """The HTML part built from the plain-text body: a paragraph per blank-line-separated
+    block, a <br> per line break, the words escaped and the template syntax kept."""
+
+    def escape_words(block: str) -> str:
+        parts = _TEMPLATE_TOKEN.split(block)
+        return "".join(
+            part if index % 2 else html_escape(part, quote=False)
+            for index, part in enumerate(parts)
+        )
+
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", text.replace("\r\n", "\n"))]
+    return "\n".join(
+        "<p>" + "<br>\n".join(escape_words(line) for line in block.split("\n")) + "</p>"
+        for block in blocks
+        if block
+    )
 
 
 def _plain(value: str) -> str:

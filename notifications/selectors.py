@@ -32,6 +32,7 @@ from .readability import Readability, reading_ease
 from .rendering import (
     ART34_VARIABLES,
     CATEGORY_VARIABLES,
+    CONTEXT_VARIABLES,
     RenderedMessage,
     RenderError,
     TemplateProblem,
@@ -116,6 +117,29 @@ def template_version_problems(*, version: TemplateVersion) -> list[TemplateProbl
                     TemplateProblem(part, f"must tell {meaning}: use {{{{ {variable} }}}}")
                 )
     return problems
+
+
+@dataclass(frozen=True)
+class TemplateVariable:
+    name: str
+    meaning: str
+    # Empty when optional; else which messages must use it.
+    required_for: str
+
+
+def template_variables() -> list[TemplateVariable]:
+    """Every name a template may use, what it means, and which messages must use it."""
+    labels = dict(DataCategory.choices)
+    needed: dict[str, list[str]] = defaultdict(list)
+    for name in ART34_VARIABLES:
+        needed[name].append("every message (Art. 34(2) GDPR)")
+    for category, variables in CATEGORY_VARIABLES.items():
+        for name in variables:
+            needed[name].append(f"{labels.get(category, category)} data")
+    return [
+        TemplateVariable(name, meaning, ", ".join(needed.get(name, [])))
+        for name, meaning in CONTEXT_VARIABLES.items()
+    ]
 
 
 def sample_context(
@@ -317,6 +341,8 @@ def version_choose(
     A version fits when it is written for every category of the person's data, so nobody
     gets a message silent on part of what leaked; among those, the most specific one
     (fewest categories), then the oldest, in the person's language, else the fallback.
+    A letter reads the approved email version's words unless a letter version fits: the
+    same words legal approved, printed; no separate letter version is needed.
     """
     wanted = set(data_categories)
     fitting = [v for v in versions if v.channel == channel and wanted <= set(v.data_categories)]
@@ -325,6 +351,14 @@ def version_choose(
         if candidates:
             chosen = min(candidates, key=lambda v: (len(v.data_categories), v.pk))
             return chosen, candidate_language != language
+    if channel == Channel.LETTER:
+        return version_choose(
+            versions,
+            channel=Channel.EMAIL,
+            language=language,
+            data_categories=data_categories,
+            fallback_language=fallback_language,
+        )
     return None, False
 
 

@@ -5,7 +5,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
-from django.contrib.admin.widgets import AdminSplitDateTime
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
@@ -14,6 +13,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from config.admin_views import admin_view_permissions
+from config.admin_widgets import LabelledSplitDateTime
 from config.services import ServiceError
 from incidents.evidence.services import evidence_pack_download, evidence_pack_request
 from incidents.forms import utc
@@ -66,7 +66,7 @@ class NoticeEditForm(forms.Form):
 
 class FilingForm(forms.Form):
     authority = forms.CharField(max_length=200)
-    filed_at = forms.SplitDateTimeField(label="Submitted at (UTC)", widget=AdminSplitDateTime)
+    filed_at = forms.SplitDateTimeField(label="Submitted at (UTC)", widget=LabelledSplitDateTime)
     reference = forms.CharField(label="Authority's reference", max_length=200)
     delay_reason = forms.CharField(
         required=False,

@@ -19,6 +19,7 @@ from django.utils.safestring import SafeString
 from config.admin_confirm import confirm_first
 from config.admin_pii import PiiListRule
 from config.admin_views import ReadOnlyAdmin, admin_view_permissions, each_object_run
+from config.drills import drill_recipients
 from config.services import ServiceError
 from config.uploads import upload_size_check
 from customers.models import PiiAccess
@@ -30,9 +31,11 @@ from ..selectors import delivery_outcomes, delivery_progress
 from ..services.bounces import bounces_from_csv, bounces_from_dsn, bounces_record, dsn_messages
 from ..services.codes import codes_free, codes_import
 from ..services.delivery import (
+    SendBlocker,
     communication_audience_size,
     communication_needs_codes,
     communication_send,
+    communication_send_blockers,
     delivery_pause,
     delivery_resume,
 )
@@ -79,6 +82,28 @@ def _form_page(
             **extra,
         },
     )
+
+
+def _fix(
+    request: HttpRequest, communication: Communication, blocker: SendBlocker
+) -> tuple[str, str]:
+    """Where the missing thing a refusal names is made, when this person may make it."""
+    user = request.user
+    if blocker.missing == "art34" and user.has_perm("incidents.decide_incident"):
+        url = reverse("admin:incidents_incident_decide", args=[communication.incident_id])
+        return "Record the Art. 34 decision", url
+    if blocker.missing == "codes" and user.has_perm("notifications.add_remediationcode"):
+        url = reverse(
+            "admin:notifications_remediationcode_import", args=[communication.incident_id]
+        )
+        return "Import remediation codes", url
+    if blocker.missing == "sign_off":
+        url = reverse("admin:notifications_communication_change", args=[communication.pk])
+        return "Open the communication and its sign-offs", url
+    if blocker.missing == "art34":
+        url = reverse("admin:incidents_incident_change", args=[communication.incident_id])
+        return "The DPO or the CISO records it on the incident", url
+    return "", ""
 
 
 @admin.register(Delivery)
@@ -200,33 +225,33 @@ class DeliveryAdmin(ReadOnlyAdmin):
                 return HttpResponseRedirect(
                     reverse("admin:notifications_communication_change", args=[communication.pk])
                 )
+        blockers = communication_send_blockers(communication=communication)
+        if blockers:
+            # The page states every refusal once, before the button; a POST refused for one
+            # of them does not say it a second time above the form.
+            form = SendForm()
         needs_codes = communication_needs_codes(communication=communication)
-        # A refusal naming what is missing links to where it is made.
-        fixes = []
-        if (
-            needs_codes
-            and form.non_field_errors()
-            and request.user.has_perm("notifications.add_remediationcode")
-        ):
-            url = reverse(
-                "admin:notifications_remediationcode_import", args=[communication.incident_id]
-            )
-            fixes.append(("Import remediation codes", url))
+        incident = communication.incident
+        facts: list[tuple[str, Any]] = [
+            ("Audience", communication_audience_size(communication=communication)),
+            ("Status", communication.get_status_display()),
+            ("Art. 34 decision", incident.get_art34_decision_display()),
+            (
+                "Free remediation codes",
+                codes_free(incident_id=communication.incident_id) if needs_codes else "—",
+            ),
+        ]
+        if incident.is_drill and not any(b.missing == "drill_recipients" for b in blockers):
+            facts.append(("Drill: goes only to", ", ".join(drill_recipients())))
         return _form_page(
             request,
             self,
             f"Send {communication}",
             form,
-            facts=[
-                ("Audience", communication_audience_size(communication=communication)),
-                ("Status", communication.get_status_display()),
-                (
-                    "Free remediation codes",
-                    codes_free(incident_id=communication.incident_id) if needs_codes else "—",
-                ),
-            ],
+            facts=facts,
             submit="Send",
-            fixes=fixes,
+            incident=incident,
+            blockers=[(b.reason, *_fix(request, communication, b)) for b in blockers],
         )
 
     @admin_view_permissions("notifications.change_notification")

@@ -25,6 +25,7 @@ from ..models import (
 from ..readability import Readability
 from ..selectors import (
     readability_is_too_hard,
+    template_variables,
     template_version_preview,
     template_version_problems,
     template_version_readability,
@@ -239,7 +240,7 @@ class TemplateVersionAdmin(admin.ModelAdmin):
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
     ) -> HttpResponse:
         version = self.get_object(request, object_id)
-        extra = extra_context or {}
+        extra = {**(extra_context or {}), **self._authoring_context()}
         if version is not None:
             extra.update(
                 can_review=request.user.has_perm(REVIEW)
@@ -247,8 +248,30 @@ class TemplateVersionAdmin(admin.ModelAdmin):
                 can_submit=request.user.has_perm("notifications.change_templateversion")
                 and version.status == TemplateVersion.Status.DRAFT,
                 can_copy=request.user.has_perm("notifications.add_templateversion"),
+                **self._checks_context(version),
             )
         return super().change_view(request, object_id, form_url, extra)
+
+    def add_view(
+        self, request: HttpRequest, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        extra = {**(extra_context or {}), **self._authoring_context()}
+        return super().add_view(request, form_url, extra)
+
+    def _authoring_context(self) -> dict[str, Any]:
+        return {"variables": template_variables()}
+
+    def _checks_context(self, version: TemplateVersion) -> dict[str, Any]:
+        """What the submit and review pages check, shown where the words are written."""
+        readability: Readability | None = template_version_readability(version=version)
+        return {
+            "version": version,
+            "problems": template_version_problems(version=version),
+            "preview": template_version_preview(version=version),
+            "readability": readability,
+            "too_hard": readability_is_too_hard(readability),
+            "min_reading_ease": _min_reading_ease(),
+        }
 
     def _version(self, request: HttpRequest, pk: int, permission: str) -> TemplateVersion:
         if not request.user.has_perm(permission):
@@ -260,7 +283,6 @@ class TemplateVersionAdmin(admin.ModelAdmin):
     def _page(
         self, request: HttpRequest, version: TemplateVersion, template: str, **context: Any
     ) -> TemplateResponse:
-        readability: Readability | None = template_version_readability(version=version)
         return TemplateResponse(
             request,
             f"admin/notifications/templateversion/{template}.html",
@@ -268,13 +290,8 @@ class TemplateVersionAdmin(admin.ModelAdmin):
                 **self.admin_site.each_context(request),
                 "opts": self.opts,
                 "original": version,
-                "version": version,
                 "title": context.pop("title"),
-                "problems": template_version_problems(version=version),
-                "preview": template_version_preview(version=version),
-                "readability": readability,
-                "too_hard": readability_is_too_hard(readability),
-                "min_reading_ease": _min_reading_ease(),
+                **self._checks_context(version),
                 **context,
             },
         )

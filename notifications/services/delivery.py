@@ -228,53 +228,94 @@ def _chains_enqueue(delivery_id: int) -> None:
     )
 
 
-@transaction.atomic
-def communication_send(
-    *, communication_id: int, actor: Actor, kind: str = Delivery.Kind.BREACH_NOTICE
-) -> Delivery:
-    """Send a signed-off communication to everyone in its audience.
+@dataclass(frozen=True)
+class SendBlocker:
+    """Why a communication cannot be sent now, and what is missing (a key for the page to
+    link to where it is made: "art34", "codes", "sign_off", "drill_recipients")."""
 
-    Refused unless the CMO and the CISO signed exactly the current content (the hash is
-    recomputed here), and unless the code pool covers everyone when the message prints a
-    code. Clicking again adds nobody: the fan-out is idempotent.
+    reason: str
+    missing: str = ""
+
+
+def communication_send_blockers(*, communication: Communication) -> list[SendBlocker]:
+    """Every reason the send would be refused, known before anyone presses Send.
+
+    The send page lists them and shows no Send button; `communication_send` raises the
+    first, so the page and the service cannot disagree.
     """
-    user = acting_user(actor)
-    if user is None or not user.has_perm("notifications.send_communication"):
-        raise DeliveryError(f"{actor} may not send communications.")
-    if kind not in Delivery.Kind.values:
-        raise DeliveryError(f"{kind!r} is not a kind of delivery")
+    blockers: list[SendBlocker] = []
     refusal = company_profile().send_refusal()
     if refusal:
-        raise DeliveryError(f"Nothing is sent: {refusal}")
-    communication = (
-        Communication.objects.select_for_update()
-        .select_related("incident")
-        .get(pk=communication_id)
-    )
-    if communication.status != Communication.Status.SIGNED_OFF or not (
-        communication_sign_offs_match(communication_id=communication_id)
-    ):
-        raise DeliveryError(
-            f"'{communication}' is not sent: its content is not what the CMO and the CISO "
-            "signed off (or it is not signed off by both). Review and sign it again."
+        blockers.append(SendBlocker(f"Nothing is sent: {refusal}", "company"))
+    incident = communication.incident
+    if incident.art34_decision == incident.Art34Decision.UNDECIDED:
+        blockers.append(
+            SendBlocker(
+                f"'{communication}' is not sent: the Art. 34 decision of incident "
+                f"'{incident}' (are the people at high risk, must they be told?) is not "
+                "decided yet. The DPO or the CISO records it first.",
+                "art34",
+            )
         )
-    if communication.incident.is_drill:
+    if communication.status != Communication.Status.SIGNED_OFF or not (
+        communication_sign_offs_match(communication_id=communication.pk)
+    ):
+        blockers.append(
+            SendBlocker(
+                f"'{communication}' is not sent: its content is not what the CMO and the CISO "
+                "signed off (or it is not signed off by both). Review and sign it again.",
+                "sign_off",
+            )
+        )
+    if incident.is_drill:
         try:
             drill_recipients()
         except DrillWithoutRecipientsError as error:
-            raise DeliveryError(f"'{communication}' is not sent: {error}") from error
-    content_hash = communication_content_hash(communication=communication)
+            blockers.append(
+                SendBlocker(f"'{communication}' is not sent: {error}", "drill_recipients")
+            )
     if communication_needs_codes(communication=communication):
         shortfall = codes_shortfall(
             communication=communication,
             audience_size=communication_audience_size(communication=communication),
         )
         if shortfall:
-            raise DeliveryError(
-                f"'{communication}' is not sent: the remediation code pool of incident "
-                f"'{communication.incident}' is short by {shortfall} "
-                f"code{'s' if shortfall != 1 else ''}. Import more codes first."
+            blockers.append(
+                SendBlocker(
+                    f"'{communication}' is not sent: the remediation code pool of incident "
+                    f"'{incident}' is short by {shortfall} "
+                    f"code{'s' if shortfall != 1 else ''}. Import more codes first.",
+                    "codes",
+                )
             )
+    return blockers
+
+
+@transaction.atomic
+def communication_send(
+    *, communication_id: int, actor: Actor, kind: str = Delivery.Kind.BREACH_NOTICE
+) -> Delivery:
+    """Send a signed-off communication to everyone in its audience.
+
+    Refused for any of `communication_send_blockers`: unless the Art. 34 decision is
+    recorded, the CMO and the CISO signed exactly the current content (the hash is
+    recomputed here), a drill has its recipients, and the code pool covers everyone when
+    the message prints a code. Clicking again adds nobody: the fan-out is idempotent.
+    """
+    user = acting_user(actor)
+    if user is None or not user.has_perm("notifications.send_communication"):
+        raise DeliveryError(f"{actor} may not send communications.")
+    if kind not in Delivery.Kind.values:
+        raise DeliveryError(f"{kind!r} is not a kind of delivery")
+    communication = (
+        Communication.objects.select_for_update()
+        .select_related("incident")
+        .get(pk=communication_id)
+    )
+    blockers = communication_send_blockers(communication=communication)
+    if blockers:
+        raise DeliveryError(blockers[0].reason)
+    content_hash = communication_content_hash(communication=communication)
     now = timezone.now()
     delivery, created = Delivery.objects.get_or_create(
         communication=communication,

@@ -177,16 +177,13 @@ def _letters(batch: LetterBatch, notifications: list[Notification]) -> list[Lett
         customer = customers[notification.customer_id]
         person_categories = categories.get(customer.pk, [])
         # The letter version when the communication has one, else the email's words.
-        for channel in (Channel.LETTER, Channel.EMAIL):
-            version, _fallback = version_choose(
-                versions,
-                channel=channel,
-                language=profile.language_for(language=customer.language, country=customer.country),
-                data_categories=person_categories,
-                fallback_language=communication.fallback_language,
-            )
-            if version is not None:
-                break
+        version, _fallback = version_choose(
+            versions,
+            channel=Channel.LETTER,
+            language=profile.language_for(language=customer.language, country=customer.country),
+            data_categories=person_categories,
+            fallback_language=communication.fallback_language,
+        )
         if version is None:
             raise LetterError(f"No approved version fits customer {customer.pk}.")
         code = codes.get(notification.pk)

@@ -14,6 +14,7 @@ from incidents.services import timeline_append
 
 from .. import events
 from ..models import Channel, MessageTemplate, TemplateVersion
+from ..rendering import html_from_text, template_source_problems
 from ..selectors import language_primary, template_version_problems
 from .common import Actor, TransitionRefused, acting_user, holds_role
 
@@ -38,7 +39,7 @@ def template_version_fields_clean(
 ) -> dict[str, Any]:
     """Normalised version fields with their content hash; a ValidationError names each bad
     field. Writes nothing, so admin forms call it in clean()."""
-    errors = {}
+    errors: dict[str, str | list[str]] = {}
     if channel not in Channel.values:
         errors["channel"] = f"unknown channel {channel!r}"
     language = language.strip().lower()
@@ -50,6 +51,21 @@ def template_version_fields_clean(
         errors["data_categories"] = f"unknown data categories: {', '.join(sorted(unknown))}"
     if not subject.strip():
         errors["subject"] = "a subject is required"
+    if not html_body.strip():
+        # The author need not write HTML: the plain words are the HTML part's words too.
+        html_body = html_from_text(text_body)
+    # Syntax and unknown variables are refused where the words are written, naming the
+    # part and line; what the words must still tell is listed, but a draft may lack it.
+    for name, part, source in (
+        ("subject", "subject", subject),
+        ("text_body", "text body", text_body),
+        ("html_body", "HTML body", html_body),
+    ):
+        if not source.strip() or name in errors:
+            continue
+        part_problems, _used = template_source_problems(part=part, source=source)
+        if part_problems:
+            errors[name] = [p.message for p in part_problems]
     if errors:
         raise ValidationError(errors)
     fields = {

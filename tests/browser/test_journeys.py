@@ -105,8 +105,9 @@ def test_cmo_sees_what_is_late_and_what_waits_and_resuming_a_held_campaign_asks_
 
     run_action(page, "/campaigns/campaign/", "Black Friday newsletter (demo)", "resume")
     expect(page.locator("h1")).to_have_text("Resume these campaigns?")
-    page.click("input[value='Yes, resume them']")
-    expect(page.locator(".messagelist")).to_contain_text("has not gone out")
+    # The refusal is said before confirming, and there is nothing to confirm.
+    expect(page.locator("#confirm-objects")).to_contain_text("has not gone out")
+    expect(page.locator("input[value='Yes, resume them']")).to_have_count(0)
     assert Campaign.objects.get(name="Black Friday newsletter (demo)").status == "paused"
 
 
@@ -209,7 +210,8 @@ def test_marketing_operator_sees_the_held_campaign_the_sends_move_and_starting_a
 
     run_action(page, "/campaigns/campaign/", "Winter sale (demo)", "start")
     expect(page.locator("h1")).to_have_text("Start sending these campaigns now?")
-    expect(page.locator("#confirm-objects")).to_have_text("Winter sale (demo)")
+    expect(page.locator("#confirm-objects")).to_contain_text("Winter sale (demo)")
+    expect(page.locator("#confirm-objects")).to_contain_text("people in its audience")
     page.click("text=No, take me back")
     assert Campaign.objects.get(name="Winter sale (demo)").status == "draft"
 
@@ -296,8 +298,15 @@ def test_the_whole_story_from_the_forensic_list_to_the_evidence_pack(
     communication.refresh_from_db()
     assert communication.status == Communication.Status.SIGNED_OFF
 
-    # The CISO sends it; the batches run here, one by one, and the progress moves.
+    # The CISO sends it; the batches run here, one by one, and the progress moves. The
+    # send waits for the Art. 34 decision, and its page links to where it is recorded.
     page.click("text=Send…")
+    expect(page.locator("#send-blockers")).to_contain_text("Art. 34 decision")
+    page.click("#send-blockers a:has-text('Record the Art. 34 decision')")
+    page.select_option("#id_art34_decision", "notify")
+    page.click("input[value=Save]")
+    expect(page.locator(".messagelist")).to_contain_text("Recorded: Art. 34.")
+    page.goto(f"/notifications/delivery/send/{communication.pk}/")
     page.click("input[value=Send]")
     expect(page.locator(".messagelist")).to_contain_text("is being sent")
     delivery = Delivery.objects.get(communication=communication)

@@ -213,3 +213,65 @@ def test_demo_seed_adds_one_draft_campaign_once(make_user):
         1,
     )
     assert out.getvalue().count("created as a draft") == 1
+
+
+def test_the_start_page_says_how_many_will_be_withheld_and_by_which_breach(client, operator):
+    customers = CustomerFactory.create_batch(5)
+    campaign = CampaignFactory.create(segments=[segment_with(customers)])
+    incident = IncidentFactory.create(title="Shop database copied")
+    scope_write(incident, customers[:3])
+    url = reverse("admin:campaigns_campaign_changelist")
+
+    confirm = client.post(url, {"action": "start", "_selected_action": [campaign.pk]})
+
+    page = confirm.content.decode()
+    assert "5 people in its audience; 3 of them will be withheld" in page
+    assert "3 affected by the breach &#x27;Shop database copied&#x27;" in page
+    assert 'value="Yes, send now"' in page
+    assert Campaign.objects.get(pk=campaign.pk).status == "draft"
+
+
+def test_a_hold_release_the_quiet_period_refuses_says_so_and_offers_no_confirm(client, make_user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from campaigns.models import CampaignHold
+    from incidents.models import Incident
+
+    campaign = running_campaigns(1)[0]
+    incident = IncidentFactory.create()
+    scope_write(incident, [campaign.segments.get().customers.all()[0]])
+    Incident.objects.filter(pk=incident.pk).update(people_notified_at=timezone.now())
+    hold = CampaignHold.objects.get(incident=incident)
+    client.force_login(make_user("carla", "CMO"))
+    url = reverse("admin:campaigns_campaignhold_changelist")
+
+    confirm = client.post(url, {"action": "release", "_selected_action": [hold.pk]})
+
+    page = confirm.content.decode()
+    assert "Refused: Cannot release the hold: the quiet period" in page
+    assert page.count("the quiet period after the notice") == 1
+    assert "runs until" in page
+    assert 'value="Yes, release them"' not in page
+    assert 'name="confirmed"' not in page
+
+    Incident.objects.filter(pk=incident.pk).update(
+        people_notified_at=timezone.now() - timedelta(days=60)
+    )
+    page = client.post(url, {"action": "release", "_selected_action": [hold.pk]}).content.decode()
+    assert "Refused" not in page and 'value="Yes, release them"' in page
+
+
+def test_resuming_a_campaign_the_notice_still_blocks_offers_no_confirm(client, make_user):
+    campaign = running_campaigns(1)[0]
+    scope_write(IncidentFactory.create(), [campaign.segments.get().customers.all()[0]])
+    client.force_login(make_user("carla", "CMO"))
+
+    confirm = client.post(
+        reverse("admin:campaigns_campaign_changelist"),
+        {"action": "resume", "_selected_action": [campaign.pk]},
+    )
+
+    page = confirm.content.decode()
+    assert "has not gone out" in page and 'value="Yes, resume them"' not in page

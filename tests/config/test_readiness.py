@@ -25,7 +25,7 @@ from config.readiness.services import readiness_report, readiness_snapshot_take
 from config.tasks import CUSTOMER_FIGURES_REFRESH, READINESS_SNAPSHOT, housekeeping_schedule
 from customers.models import Customer
 from incidents.models import Incident, Regime
-from incidents.services import incident_open
+from incidents.services import incident_decide_art34, incident_open
 from incidents.services.notice import filing_record, notice_draft
 from notifications.models import Communication
 from notifications.services.delivery import communication_send
@@ -420,6 +420,10 @@ def _drill_through_the_journey(title: str, hours_ago: int, people: dict) -> Inci
     version = approved(incident, "en", ["contact"])
     communication = signed_off(
         incident, [version], author=people["mo"], cmo=people["cmo"], ciso=people["ciso"]
+    )
+    # Sending waits for the Art. 34 decision, in a drill as in a breach.
+    incident_decide_art34(
+        incident_id=incident.pk, actor=people["dpo"], decision="notify", reason=""
     )
     send_all(communication_send(communication_id=communication.pk, actor=people["cmo"]))
     notice = notice_draft(incident_id=incident.pk, actor=people["dpo"])

@@ -4,7 +4,7 @@ from typing import Any
 import factory
 from django.contrib.auth import get_user_model
 
-from incidents.models import AffectedCustomer
+from incidents.models import AffectedCustomer, Incident
 from notifications.models import MessageTemplate, TemplateVersion
 from tests.customers import factories as customer_factories
 from tests.incidents import factories as incident_factories
@@ -49,6 +49,8 @@ class IncidentFactory(incident_factories.IncidentFactory):
     likely_consequences = "You may get phishing emails."
     measures_taken = "We closed the hole and reset all passwords."
     measures_proposed = "Watch out for strange emails."
+    # These tests tell people: the DPO decided so (sending waits for the Art. 34 decision).
+    art34_decision = Incident.Art34Decision.NOTIFY
 
 
 class CustomerFactory(customer_factories.CustomerFactory):

@@ -130,15 +130,25 @@ def test_sign_off_is_blocked_while_someone_would_get_no_approved_version(scenari
     assert not CommunicationSignOff.objects.exists()
 
 
-def test_every_chosen_channel_needs_a_version_for_everyone(scenario):
+def test_letters_read_the_approved_email_words_unless_a_letter_version_fits(scenario):
     incident, v, _people = scenario
+    # Ticking the letter channel asks for no letter version: letters print the email's words.
+    communication = create(incident, [*v.values()], channels=["email", "letter"], name="Two")
+    assert communication_sign_off_blockers(communication=communication) == []
+    letters = [
+        r for r in communication_matrix(communication=communication).rows if r.channel == "letter"
+    ]
+    assert letters and all(r.version is not None and r.version.channel == "email" for r in letters)
+
     letter = approved(incident, "en", ["credentials", "payment_card"], channel="letter")
     communication = create(incident, [*v.values(), letter], channels=["email", "letter"])
     assert communication_sign_off_blockers(communication=communication) == []
-    communication = create(incident, [*v.values()], channels=["email", "letter"], name="Two")
-    assert any(
-        "letter version" in b for b in communication_sign_off_blockers(communication=communication)
-    )
+    english = [
+        r
+        for r in communication_matrix(communication=communication).rows
+        if r.channel == "letter" and r.language == "en"
+    ]
+    assert english and all(r.version == letter for r in english)
 
 
 def test_blank_incident_facts_block_sign_off(scenario):

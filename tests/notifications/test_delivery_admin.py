@@ -160,3 +160,50 @@ def test_a_bounce_report_over_the_upload_limit_is_refused(client, marketing, set
 
     assert response.status_code == 200
     assert "are read here" in response.content.decode()
+
+
+def test_the_send_page_refuses_before_the_button_while_art34_is_undecided(
+    client, communication, cmo, make_user
+):
+    from incidents.models import Incident
+
+    Incident.objects.filter(pk=communication.incident_id).update(art34_decision="undecided")
+    client.force_login(make_user("dpo-and-cmo", roles.CMO, roles.DPO))
+    page = client.get(url("delivery_send", communication.pk)).content.decode()
+    assert "Art. 34 decision" in page and "not decided yet" in page
+    decide = reverse("admin:incidents_incident_decide", args=[communication.incident_id])
+    assert f'href="{decide}"' in page
+    assert 'value="Send"' not in page
+    # A forged POST is refused by the service too, and the reason is said once.
+    page = client.post(url("delivery_send", communication.pk), {"kind": "breach_notice"})
+    assert page.content.decode().count("is not decided yet") == 1
+    assert not Notification.objects.exists()
+
+
+def test_a_drills_send_page_shows_the_banner_and_refuses_up_front_without_recipients(
+    client, marketing, cmo, ciso, settings
+):
+    incident = IncidentFactory.create(is_drill=True)
+    version = approved(incident, "en", ["credentials"])
+    affected(incident, "en", ["credentials"])
+    communication = signed_off(incident, [version], author=marketing, cmo=cmo, ciso=ciso)
+    settings.DRILL_RECIPIENTS = []
+    client.force_login(cmo)
+    page = client.get(url("delivery_send", communication.pk)).content.decode()
+    assert "bd-drill-banner" in page and "DRILL" in page
+    assert "DRILL_RECIPIENTS is empty" in page
+    assert 'value="Send"' not in page
+
+    settings.DRILL_RECIPIENTS = ["drill-desk@corp.example"]
+    page = client.get(url("delivery_send", communication.pk)).content.decode()
+    assert "goes only to" in page and "drill-desk@corp.example" in page
+    assert 'value="Send"' in page
+
+
+def test_a_refused_send_says_its_reason_once(client, communication, cmo):
+    from incidents.models import Incident
+
+    Incident.objects.filter(pk=communication.incident_id).update(nature="Changed.")
+    client.force_login(cmo)
+    page = client.post(url("delivery_send", communication.pk), {"kind": "breach_notice"})
+    assert page.content.decode().count("not what the CMO and the CISO signed off") == 1

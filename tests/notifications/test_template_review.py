@@ -201,10 +201,18 @@ def test_a_version_with_an_unknown_variable_or_forbidden_tag_cannot_be_submitted
 ):
     incident = IncidentFactory.create()
     bad = bodies_for(["credentials"])["text_body"] + text_body
-    version = draft(marketing, incident, text_body=bad)
+    # Refused where it is written, naming the part...
+    with pytest.raises(ValidationError) as error:
+        draft(marketing, incident, text_body=bad)
+    assert expected in " ".join(error.value.message_dict["text_body"])
+    assert not TemplateVersion.objects.exists()
+    # ...and a version written before this rule (or by hand) is neither submitted...
+    good = draft(marketing, incident)
+    TemplateVersion.objects.filter(pk=good.pk).update(text_body=bad)
+    version = TemplateVersion.objects.get(pk=good.pk)
     with pytest.raises(TransitionRefused, match=expected):
         services.template_version_submit(version_id=version.pk, actor=marketing)
-    # Even if it reached the reviewers (written before this rule, or by hand), no approval.
+    # ...nor approved, even if it reached the reviewers.
     TemplateVersion.objects.filter(pk=version.pk).update(status="submitted")
     with pytest.raises(TransitionRefused, match=expected):
         approve(version, legal)
