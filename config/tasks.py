@@ -18,6 +18,9 @@ HOUSEKEEPING = {
     EXPORT_FILES_PURGE: "customers.tasks.export_files_purge_task",
     READINESS_SNAPSHOT: "config.readiness.tasks.readiness_snapshot_task",
 }
+RECOVERY_PLANS_RUN = "Start the recovery steps that are due"
+# Hourly: a recovery step is due by the day, and should not wait most of one.
+HOURLY = {RECOVERY_PLANS_RUN: "notifications.tasks.recovery_plans_run_task"}
 
 
 def failed_tasks_purge() -> int:
@@ -33,9 +36,11 @@ def failed_tasks_purge() -> int:
 
 @transaction.atomic
 def housekeeping_schedule() -> None:
-    """Make sure each daily purge is scheduled, once (idempotent, run after migrate)."""
-    for name, func in HOUSEKEEPING.items():
-        Schedule.objects.update_or_create(
-            name=name,
-            defaults={"func": func, "schedule_type": Schedule.DAILY, "repeats": -1},
-        )
+    """Make sure each daily purge and each hourly run is scheduled, once (idempotent, run
+    after migrate)."""
+    for schedules, schedule_type in ((HOUSEKEEPING, Schedule.DAILY), (HOURLY, Schedule.HOURLY)):
+        for name, func in schedules.items():
+            Schedule.objects.update_or_create(
+                name=name,
+                defaults={"func": func, "schedule_type": schedule_type, "repeats": -1},
+            )

@@ -43,6 +43,12 @@ _SEND = _LETTERS | {
 }
 
 
+# The way back: the CMO sets up a recovery plan, the CISO consents; operators and security
+# bring in the responses (redemption files, password resets).
+_RECOVERY_VIEW = {"notifications.view_recoveryplan"}
+_RECOVERY_RECORD = _RECOVERY_VIEW | {"notifications.record_responses"}
+
+
 class NotificationsConfig(AppConfig):
     name = "notifications"
     verbose_name = "Breach messages"
@@ -57,12 +63,26 @@ class NotificationsConfig(AppConfig):
     # the CISO sign what goes out; nobody deletes (history is evidence).
     role_permissions: dict[str, set[str]] = {
         "Legal reviewer": _VIEW | {"notifications.review_templateversion"},
-        "CMO": _VIEW | _SEND | {"notifications.sign_communication"},
-        "CISO": _VIEW | _SEND | {"notifications.sign_communication"},
-        "Marketing operator": _DRAFT | _LETTERS,
-        "Security analyst": set(_DRAFT),
-        "DPO": _VIEW | {"notifications.decide_substitutenotice"},
-        "Auditor": set(_VIEW),
+        "CMO": _VIEW
+        | _SEND
+        | _RECOVERY_RECORD
+        | {
+            "notifications.sign_communication",
+            "notifications.add_recoveryplan",
+            "notifications.stop_recoveryplan",
+        },
+        "CISO": _VIEW
+        | _SEND
+        | _RECOVERY_RECORD
+        | {
+            "notifications.sign_communication",
+            "notifications.consent_recoveryplan",
+            "notifications.stop_recoveryplan",
+        },
+        "Marketing operator": _DRAFT | _LETTERS | _RECOVERY_RECORD,
+        "Security analyst": _DRAFT | _RECOVERY_RECORD,
+        "DPO": _VIEW | _RECOVERY_VIEW | {"notifications.decide_substitutenotice"},
+        "Auditor": _VIEW | _RECOVERY_VIEW,
         # Agents answer callers: one person by the reference on their letter, nothing else.
         "Call-centre agent": {"notifications.lookup_notification"},
     }

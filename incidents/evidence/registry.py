@@ -36,6 +36,9 @@ class SectionContent:
     samples: list[Sample] = field(default_factory=list)
     # (label, URL) shown under the section on the incident page; the pack leaves them out.
     links: list[tuple[str, str]] = field(default_factory=list)
+    # (title, data: URI of an SVG image) drawn in the pack after the tables: charts made
+    # on the server, embedded whole, so the PDF fetches nothing.
+    images: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from notifications.models import (
     DeliveryEvent,
     LetterBatch,
     Notification,
+    RecoveryPlan,
     RemediationCode,
     ReturnedLetter,
     SubstituteNotice,
@@ -67,6 +68,7 @@ class World:
     pack: EvidencePack
     customer_export: CustomerExport
     call_centre_pack: CallCentrePack
+    recovery_plan: RecoveryPlan
 
 
 def world_build() -> World:
@@ -221,7 +223,10 @@ def world_build() -> World:
     )
     # Still waiting for the task cluster, so that its page and download link open.
     customer_export = CustomerExport.objects.create(requested_by=owner, fields=["id", "email"])
+    # Waiting for the CISO's consent, so that its consent, stop and step pages open.
+    recovery_plan = RecoveryPlan.objects.create(incident=incident, created_by=owner)
     return World(
+        recovery_plan=recovery_plan,
         call_centre_pack=call_centre_pack,
         customer_export=customer_export,
         delivery=delivery,
