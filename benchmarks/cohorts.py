@@ -268,7 +268,9 @@ def main(argv: list[str]) -> None:
         started = time.perf_counter()
         response = client.get(url)
         pages.append(time.perf_counter() - started)
-        if response.status_code != 200 or response.content.count(b"<svg") != len(METRICS):
+        if response.status_code != 200 or response.content.count(b'class="bd-chart"') != len(
+            METRICS
+        ):
             raise SystemExit(f"the recovery page did not render: {response.status_code}")
     page = statistics.median(pages)
     print(

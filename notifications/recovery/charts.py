@@ -2,10 +2,14 @@
 affected against unaffected, week by week. No script, so the SVG stands alone in the page
 (content security) and in the PDF (WeasyPrint's URL fetcher)."""
 
+import re
+
 import pygal
 from pygal.style import Style
 
 from .cohorts import AFFECTED, METRICS, UNAFFECTED, Cohorts
+
+SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL)
 
 CHART_STYLE = Style(
     background="white",
@@ -44,5 +48,8 @@ def cohort_charts(*, cohorts: Cohorts) -> list[tuple[str, str]]:
                 f"{name} ({size:,})",
                 [cohorts.rate(cohort, metric, week) for week in range(cohorts.weeks)],
             )
-        charts.append((label, str(chart.render(is_unicode=True))))
+        # pygal writes its tooltip configuration as an inline script even without its
+        # tooltip script; the page's content security would refuse it, so it goes.
+        svg = SCRIPT.sub("", str(chart.render(is_unicode=True)))
+        charts.append((label, svg))
     return charts
