@@ -37,7 +37,8 @@ def cohort_charts(*, cohorts: Cohorts) -> list[tuple[str, str]]:
             x_title="weeks since the notice",
             legend_at_bottom=True,
             show_y_guides=True,
-            min_scale=2,
+            min_scale=3,
+            max_scale=5,
             include_x_axis=True,
             value_formatter=lambda v: f"{v:.2f} %",
         )

@@ -53,7 +53,7 @@ def breach(transactional_db, settings):
     hit = [affected(incident, "en", ["credentials"]) for _ in range(200)]
     spared = [CustomerFactory.create() for _ in range(300)]
     segment_with(hit + spared, name="Newsletter")
-    notified = datetime.now(UTC) - timedelta(weeks=6)
+    notified = datetime.now(UTC) - timedelta(weeks=6) + timedelta(days=1)  # six weeks begun
     Incident.objects.filter(pk=incident.pk).update(people_notified_at=notified)
     rows = []
     for people, odds in ((hit, KINDS_AFFECTED), (spared, KINDS_UNAFFECTED)):
@@ -68,7 +68,7 @@ def breach(transactional_db, settings):
                                 customer=person,
                                 channel=Touchpoint.Channel.EMAIL,
                                 kind=kind,
-                                occurred_at=notified + timedelta(days=7 * week + rng.random() * 7),
+                                occurred_at=notified + timedelta(days=7 * week + rng.random() * 6),
                             )
                         )
     Touchpoint.objects.bulk_create(rows)
