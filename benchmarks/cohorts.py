@@ -24,11 +24,12 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from benchmarks.common import customer_value_sql
 from customers.models import Customer, Segment, SegmentMembership, Touchpoint
 from incidents.models import AffectedCustomer, Incident
 from notifications.models import RecoveryPlan
@@ -73,29 +74,17 @@ SELECT cohort, week, kind, COUNT(DISTINCT customer_id) FROM (
 """
 
 
-def _value(field: models.Field) -> str:
-    """SQL for a generated customer row (n = the series value)."""
-    named = {
-        "first_name": "'Bench'",
-        "last_name": "'Cohort ' || n",
-        "email": f"'{TAG}-' || n || '@example.invalid'",
-        "email_normalized": f"'{TAG}-' || n || '@example.invalid'",
-        "email_status": "'valid'",
-        "marketing_consent": "'granted'",
-        "country": "'DE'",
-        "language": "'de'",
-    }
-    if field.column in named:
-        return named[field.column]
-    if field.null:
-        return "NULL"
-    if isinstance(field, models.DateTimeField):
-        return "now()"
-    if isinstance(field, models.BooleanField):
-        return "false"
-    if isinstance(field, models.IntegerField):
-        return "0"
-    return "''"
+# The generated customers: n is the series value.
+NAMED = {
+    "first_name": "'Bench'",
+    "last_name": "'Cohort ' || n",
+    "email": f"'{TAG}-' || n || '@example.invalid'",
+    "email_normalized": f"'{TAG}-' || n || '@example.invalid'",
+    "email_status": "'valid'",
+    "marketing_consent": "'granted'",
+    "country": "'DE'",
+    "language": "'de'",
+}
 
 
 def build(customers: int, affected_share: float, touchpoints: int) -> Incident:
@@ -107,7 +96,8 @@ def build(customers: int, affected_share: float, touchpoints: int) -> Incident:
         cursor.execute(
             f"INSERT INTO customers_customer "
             f"({', '.join(connection.ops.quote_name(f.column) for f in fields)}) "
-            f"SELECT {', '.join(_value(f) for f in fields)} FROM generate_series(1, %s) n",
+            f"SELECT {', '.join(customer_value_sql(f, NAMED) for f in fields)} "
+            "FROM generate_series(1, %s) n",
             [customers],
         )
         cursor.execute(

@@ -84,6 +84,12 @@ def _cohort_sql(incident_id: int) -> tuple[str, list[Any]]:
     return sql, [incident_id, incident_id, incident_id]
 
 
+def _at(value: datetime) -> Any:
+    """A time as the column stores it: on SQLite the text form of the UTC time, so that the
+    comparison of two texts is the comparison of the two times."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
 def _week_sql(column: str) -> str:
     if connection.vendor == "postgresql":
         return f"FLOOR(EXTRACT(EPOCH FROM ({column} - %s)) / 604800)"
@@ -134,11 +140,11 @@ def recovery_figures_refresh(*, incident_id: int) -> RecoveryFigures | None:
             "GROUP BY 2, 3, 4",
             [
                 figures.pk,
-                notice_at,
+                _at(notice_at),
                 *cohort_params,
                 *kinds,
-                notice_at,
-                notice_at + timedelta(weeks=WEEKS),
+                _at(notice_at),
+                _at(notice_at + timedelta(weeks=WEEKS)),
             ],
         )
     return figures

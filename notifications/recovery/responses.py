@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
@@ -132,6 +133,26 @@ def _when(raw: str, line: int, column: str, errors: list[str]) -> datetime | Non
     return parsed
 
 
+def _touchpoints_add(
+    responses: list[tuple[int, datetime]], *, channel: str, kind: str, reference: str, user: Any
+) -> None:
+    """(customer id, when) -> one touchpoint each, in batches of one INSERT."""
+    Touchpoint.objects.bulk_create(
+        [
+            Touchpoint(
+                customer_id=customer_id,
+                channel=channel,
+                kind=kind,
+                occurred_at=at,
+                reference=reference[:255],
+                created_by=user,
+            )
+            for customer_id, at in responses
+        ],
+        batch_size=2_000,
+    )
+
+
 def _tell(
     per_customer_at: dict[int, datetime], what: str, source: str, actor: Actor, **extra: int
 ) -> None:
@@ -187,20 +208,12 @@ def codes_redeemed_import(*, csv_text: str, source: str, actor: Actor) -> Respon
             redeemed.append(matches[0])
     RemediationCode.objects.bulk_update(redeemed, ["redeemed_at"], batch_size=2_000)
     customers = {c.notification.customer_id: c.redeemed_at for c in redeemed if c.notification}
-    Touchpoint.objects.bulk_create(
-        [
-            Touchpoint(
-                customer_id=customer_id,
-                channel=Touchpoint.Channel.IMPORT,
-                kind=Touchpoint.Kind.CODE_REDEEMED,
-                occurred_at=at,
-                reference=f"redemption file: {source}"[:255],
-                created_by=user,
-            )
-            for customer_id, at in customers.items()
-            if at is not None
-        ],
-        batch_size=2_000,
+    _touchpoints_add(
+        [(c, at) for c, at in customers.items() if at is not None],
+        channel=Touchpoint.Channel.IMPORT,
+        kind=Touchpoint.Kind.CODE_REDEEMED,
+        reference=f"redemption file: {source}",
+        user=user,
     )
     outcome.recorded = len(redeemed)
     _tell(
@@ -250,20 +263,12 @@ def _resets_record(
     )
     new = [(c, at) for c, at in wanted if (c, at) not in existing]
     outcome.already = len(wanted) - len(new)
-    user = acting_user(actor)
-    Touchpoint.objects.bulk_create(
-        [
-            Touchpoint(
-                customer_id=customer_id,
-                channel=Touchpoint.Channel.IDENTITY,
-                kind=Touchpoint.Kind.PASSWORD_RESET,
-                occurred_at=at,
-                reference=f"identity system: {source}"[:255],
-                created_by=user,
-            )
-            for customer_id, at in new
-        ],
-        batch_size=2_000,
+    _touchpoints_add(
+        new,
+        channel=Touchpoint.Channel.IDENTITY,
+        kind=Touchpoint.Kind.PASSWORD_RESET,
+        reference=f"identity system: {source}",
+        user=acting_user(actor),
     )
     outcome.recorded = len(new)
     _tell(dict(new), "passwords reset", source, actor, unknown=len(outcome.unknown))
