@@ -64,7 +64,7 @@ def customer_unsubscribe(*, token: str) -> Customer:
         Touchpoint.objects.create(
             customer=customer,
             channel=Touchpoint.Channel.EMAIL,
-            kind=Touchpoint.Kind.RECORD,
+            kind=Touchpoint.Kind.UNSUBSCRIBED,
             occurred_at=now,
             reference=f"unsubscribed from campaign:{campaign_id}",
         )

@@ -354,6 +354,13 @@ DELIVERY_BREAKER_MIN_SAMPLE = env.int("DELIVERY_BREAKER_MIN_SAMPLE", default=100
 # Follow-up reminders (never breach notices) skip people with this many messages in DAYS.
 DELIVERY_FOLLOW_UP_CAP_MESSAGES = env.int("DELIVERY_FOLLOW_UP_CAP_MESSAGES", default=3)
 DELIVERY_FOLLOW_UP_CAP_DAYS = env.int("DELIVERY_FOLLOW_UP_CAP_DAYS", default=7)
+# The identity system tells Breachdesk of password resets (ids only) on a webhook signed
+# with this secret (HMAC-SHA256 over "timestamp.body"); none set: the webhook refuses all.
+RECOVERY_IDENTITY_WEBHOOK_SECRET = env.str("RECOVERY_IDENTITY_WEBHOOK_SECRET", default="")
+# Seconds a signed request stays acceptable: an older one is a replay.
+RECOVERY_IDENTITY_WEBHOOK_MAX_AGE = env.int("RECOVERY_IDENTITY_WEBHOOK_MAX_AGE", default=300)
+# The source name under which the CRM imports carry the identity system's ids.
+RECOVERY_IDENTITY_SOURCE = env.str("RECOVERY_IDENTITY_SOURCE", default="identity")
 # Where a breach message's personal password reset link points (a signed token is added).
 DELIVERY_RESET_URL = env.str("DELIVERY_RESET_URL", default="https://example.com/reset")
 if Q_CLUSTER["retry"] <= DELIVERY_LEASE_SECONDS:

@@ -24,9 +24,12 @@ HOUSEKEEPING = {
 TIMELINE_CHECKPOINT = "Checkpoint the timeline heads outside the database"
 STALLED_WORK_SWEEP = "Mark stalled work failed, resume stalled sending"
 # Hourly housekeeping: schedule name -> task.
+RECOVERY_PLANS_RUN = "Start the recovery steps that are due"
 HOURLY = {
     TIMELINE_CHECKPOINT: "incidents.tasks.timeline_checkpoint_task",
     STALLED_WORK_SWEEP: "config.tasks.stalled_work_sweep",
+    # A recovery step is due by the day, and should not wait most of one.
+    RECOVERY_PLANS_RUN: "notifications.tasks.recovery_plans_run_task",
 }
 CUSTOMER_FIGURES_REFRESH = "Recount the readiness customer figures"
 

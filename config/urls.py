@@ -17,5 +17,6 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("webhooks/", include("notifications.urls")),
     path("unsubscribe/", include("campaigns.urls")),
+    path("recovery/", include("notifications.recovery.urls")),
     path("", admin.site.urls),
 ]

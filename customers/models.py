@@ -338,6 +338,8 @@ class Touchpoint(models.Model):
         PHONE = "phone", "Phone"
         SMS = "sms", "SMS"
         IMPORT = "import", "CRM import"
+        WEB = "web", "Web link"
+        IDENTITY = "identity", "Identity system"
 
     class Kind(models.TextChoices):
         PROMOTIONAL = "promotional", "Promotional message"
@@ -345,6 +347,13 @@ class Touchpoint(models.Model):
         FOLLOW_UP = "follow_up", "Breach follow-up"
         SERVICE = "service", "Service message"
         RECORD = "record", "Record change"
+        # The person's response after a breach (the recovery cohorts count these).
+        OPENED = "opened", "Opened or clicked"
+        BOUNCED = "bounced", "Bounced"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+        COMPLAINED = "complained", "Complained (spam)"
+        CODE_REDEEMED = "code_redeemed", "Remediation code redeemed"
+        PASSWORD_RESET = "password_reset", "Password reset done"
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="touchpoints")
     channel = models.CharField(max_length=16, choices=Channel.choices)
@@ -362,6 +371,8 @@ class Touchpoint(models.Model):
             models.Index(
                 fields=["customer", "kind", "occurred_at"], name="touchpoint_frequency_idx"
             ),
+            # The recovery cohorts: every response of a kind in the weeks after a notice.
+            models.Index(fields=["kind", "occurred_at"], name="touchpoint_kind_time_idx"),
         ]
 
     def __str__(self) -> str:

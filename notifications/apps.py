@@ -45,6 +45,12 @@ _SEND = _LETTERS | {
 }
 
 
+# The way back: the CMO sets up a recovery plan, the CISO consents; operators and security
+# bring in the responses (redemption files, password resets).
+_RECOVERY_VIEW = {"notifications.view_recoveryplan"}
+_RECOVERY_RECORD = _RECOVERY_VIEW | {"notifications.record_responses"}
+
+
 class NotificationsConfig(AppConfig):
     name = "notifications"
     verbose_name = "Breach messages"
@@ -58,12 +64,26 @@ class NotificationsConfig(AppConfig):
     # the CISO sign what goes out; nobody deletes (history is evidence).
     role_permissions: dict[str, set[str]] = {
         roles.LEGAL_REVIEWER: _VIEW | {"notifications.review_templateversion"},
-        roles.CMO: _VIEW | _SEND | {"notifications.sign_communication"},
-        roles.CISO: _VIEW | _SEND | {"notifications.sign_communication"},
-        roles.MARKETING_OPERATOR: _DRAFT | _LETTERS,
-        roles.SECURITY_ANALYST: set(_DRAFT),
-        roles.DPO: _VIEW | {"notifications.decide_substitutenotice"},
-        roles.AUDITOR: set(_VIEW),
+        roles.CMO: _VIEW
+        | _SEND
+        | _RECOVERY_RECORD
+        | {
+            "notifications.sign_communication",
+            "notifications.add_recoveryplan",
+            "notifications.stop_recoveryplan",
+        },
+        roles.CISO: _VIEW
+        | _SEND
+        | _RECOVERY_RECORD
+        | {
+            "notifications.sign_communication",
+            "notifications.consent_recoveryplan",
+            "notifications.stop_recoveryplan",
+        },
+        roles.MARKETING_OPERATOR: _DRAFT | _LETTERS | _RECOVERY_RECORD,
+        roles.SECURITY_ANALYST: _DRAFT | _RECOVERY_RECORD,
+        roles.DPO: _VIEW | _RECOVERY_VIEW | {"notifications.decide_substitutenotice"},
+        roles.AUDITOR: _VIEW | _RECOVERY_VIEW,
         # Agents answer callers: one person by the reference on their letter, nothing else.
         roles.CALL_CENTRE_AGENT: {"notifications.lookup_notification"},
     }

@@ -99,3 +99,36 @@ TEMPLATE_VERSION_EDITED = declare(
     "Words edited",
     "Someone edited a draft version of the words; every editor counts as a writer.",
 )
+RECOVERY_PLAN_CREATED = declare(
+    "recovery.plan_created",
+    "Recovery plan set up",
+    "The CMO set up the way back for the people affected: steps after the notice.",
+)
+RECOVERY_PLAN_CONSENTED = declare(
+    "recovery.plan_consented",
+    "Recovery plan consented",
+    "The CISO consented to the recovery plan with its steps as they were.",
+)
+RECOVERY_STEP_ADDED = declare(
+    "recovery.step_added",
+    "Recovery step added",
+    "A step was added to the recovery plan; the CISO's consent is asked for again.",
+)
+RECOVERY_STEP_STARTED = declare(
+    "recovery.step_started",
+    "Recovery step sent",
+    "A step of the recovery plan went out to the people its condition leaves.",
+)
+RECOVERY_MARKETING_RETURNED = declare(
+    "recovery.marketing_returned",
+    "Marketing back to normal",
+    "The date of the recovery plan when marketing returns to normal for the people affected.",
+)
+RECOVERY_PLAN_STOPPED = declare(
+    "recovery.plan_stopped", "Recovery plan stopped", "The recovery plan was stopped."
+)
+RECOVERY_RESPONSES_RECORDED = declare(
+    "recovery.responses_recorded",
+    "Responses recorded",
+    "Code redemptions or password resets of the people affected were recorded.",
+)

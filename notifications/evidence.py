@@ -389,3 +389,6 @@ def register() -> None:
     from .reach import sections
 
     sections.register()
+    from .recovery import sections as recovery_sections
+
+    recovery_sections.register()

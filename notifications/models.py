@@ -396,6 +396,10 @@ class Notification(models.Model):
         # A person confirmed this record is the same person as another: the notice goes
         # to the surviving record, once.
         MERGED = "merged", "Record merged into another"
+        # A recovery step's condition: the person already did what the reminder asks.
+        ACTED = "acted", "Already acted (recovery steps)"
+        # A complaint or an unsubscribe since the notice ends the recovery plan for them.
+        STOPPED = "stopped", "Complained or unsubscribed (recovery steps)"
 
     communication = models.ForeignKey(
         Communication, on_delete=models.PROTECT, related_name="notifications"
@@ -505,6 +509,8 @@ class RemediationCode(models.Model):
     )
     assigned_at = models.DateTimeField(null=True, blank=True)
     imported_at = models.DateTimeField(auto_now_add=True)
+    # Set once, by the signed redemption link or the vendor's redemption file.
+    redeemed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["incident", "id"]
@@ -789,3 +795,121 @@ class CallCentrePack(models.Model):
 
     def __str__(self) -> str:
         return f"Call-centre pack v{self.number} for {self.communication}"
+
+
+class RecoveryPlan(models.Model):
+    """The way back for the people an incident touched: steps after the notice, set up by
+    the CMO and run only while the CISO's consent covers the steps as they are."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Waiting for the CISO's consent"
+        ACTIVE = "active", "Running"
+        STOPPED = "stopped", "Stopped"
+
+    incident = models.OneToOneField(
+        Incident, on_delete=models.PROTECT, related_name="recovery_plan"
+    )
+    marketing_returns_after_days = models.PositiveIntegerField(
+        default=90,
+        help_text="Days after the notice when marketing returns to normal for the people affected.",
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    consented_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    consented_at = models.DateTimeField(null=True, blank=True)
+    marketing_returned_at = models.DateTimeField(null=True, blank=True)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        permissions = [
+            ("consent_recoveryplan", "Can consent to a recovery plan"),
+            ("stop_recoveryplan", "Can stop a recovery plan"),
+            ("record_responses", "Can import code redemptions and password resets"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Recovery plan of {self.incident}"
+
+
+class RecoveryStep(models.Model):
+    """One message of a plan: sent to its audience `delay_days` after the notice, to those
+    its condition leaves, through the same review and sign-off as the notice."""
+
+    class Condition(models.TextChoices):
+        EVERYONE = "everyone", "Everyone the communication is for"
+        NOT_REDEEMED = "not_redeemed", "Those who have not redeemed their code"
+        NOT_RESET = "not_reset", "Those who have not reset their password"
+        NOT_ACTED = "not_acted", "Those who have done neither"
+
+    plan = models.ForeignKey(RecoveryPlan, on_delete=models.PROTECT, related_name="steps")
+    name = models.CharField(max_length=200)
+    communication = models.OneToOneField(
+        Communication, on_delete=models.PROTECT, related_name="recovery_step"
+    )
+    delay_days = models.PositiveIntegerField(help_text="Days after the notice.")
+    after_quiet_period = models.BooleanField(
+        "waits for the quiet period",
+        default=False,
+        help_text="An offer: never before the quiet period after the notice has passed.",
+    )
+    condition = models.CharField(
+        max_length=16, choices=Condition.choices, default=Condition.EVERYONE
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Why the last run could not send it (not signed off, ...); cleared when it goes.
+    waiting_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["plan", "delay_days", "id"]
+        indexes = [
+            # The runner: steps not started yet.
+            models.Index(
+                fields=["plan"], condition=Q(started_at__isnull=True), name="recoverystep_open_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RecoveryFigures(models.Model):
+    """The cohort figures of an incident as last computed: read by the recovery page, the
+    report and the evidence pack in two small queries, whatever the population; refreshed
+    set-based by the task cluster (hourly while a plan runs, or when asked)."""
+
+    incident = models.OneToOneField(
+        Incident, on_delete=models.CASCADE, related_name="recovery_figures"
+    )
+    notice_at = models.DateTimeField()
+    computed_at = models.DateTimeField()
+    affected = models.PositiveIntegerField()
+    unaffected = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"Recovery figures of {self.incident} at {self.computed_at}"
+
+
+class RecoveryFigure(models.Model):
+    """Distinct people of one cohort with one response in one week since the notice."""
+
+    figures = models.ForeignKey(RecoveryFigures, on_delete=models.CASCADE, related_name="rows")
+    affected = models.BooleanField()
+    week = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=16)
+    people = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["figures", "affected", "week", "kind"], name="recoveryfigure_one_per_cell"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} week {self.week}: {self.people}"

@@ -8,7 +8,10 @@ from django_q.tasks import async_task
 
 from incidents.selectors import scope_kept_incidents
 
+from .models import RecoveryPlan
 from .reach.unreached import unreached_figures_count
+from .recovery.cohorts import recovery_figures_refresh
+from .recovery.plans import recovery_plans_run
 from .services.delivery import delivery_send_batch
 from .services.letters import letter_batch_build
 from .services.provider_events import delivery_events_apply
@@ -81,3 +84,20 @@ def wave_figures_count_task() -> int:
     for incident_id in scope_kept_incidents():
         unreached_figures_count(incident_id=incident_id)
     return kept
+
+
+def recovery_plans_run_task() -> int:
+    """Start the recovery steps that are due (hourly; two runs at once start each once),
+    then bring the figures of every plan not stopped up to date."""
+    started = recovery_plans_run()
+    for incident_id in (
+        RecoveryPlan.objects.exclude(status=RecoveryPlan.Status.STOPPED)
+        .filter(incident__people_notified_at__isnull=False)
+        .values_list("incident_id", flat=True)
+    ):
+        recovery_figures_refresh(incident_id=incident_id)
+    return started
+
+
+def recovery_figures_refresh_task(incident_id: int) -> None:
+    recovery_figures_refresh(incident_id=incident_id)

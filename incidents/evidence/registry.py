@@ -54,6 +54,9 @@ class SectionContent:
     links: list[tuple[str, str]] = field(default_factory=list)
     # Stacked bars, shown on the incident page above the facts.
     bars: list[Bar] = field(default_factory=list)
+    # (title, data: URI of an SVG image) drawn in the pack after the tables: charts made
+    # on the server, embedded whole, so the PDF fetches nothing.
+    images: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

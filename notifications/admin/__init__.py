@@ -1,3 +1,3 @@
-from . import communications, delivery, events, reach, templates
+from . import communications, delivery, events, reach, recovery, templates
 
-__all__ = ["communications", "delivery", "events", "reach", "templates"]
+__all__ = ["communications", "delivery", "events", "reach", "recovery", "templates"]

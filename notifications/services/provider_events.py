@@ -355,12 +355,25 @@ def delivery_events_apply(*, limit: int | None = None) -> int:
                     Customer.Consent.WITHDRAWN,
                 ],
             ),
+            # The person's response, as the recovery cohorts count it.
             (
                 f"INSERT INTO {touchpoint} (customer_id, channel, kind, occurred_at, reference) "
-                "SELECT customer_id, 'email', %s, at, "
+                "SELECT customer_id, 'email', CASE kind WHEN %s THEN %s WHEN %s THEN %s "
+                "WHEN %s THEN %s ELSE %s END, at, "
                 "SUBSTR(provider || ': ' || kind || ' ' || reference, 1, 255) "
-                f"FROM {b} WHERE customer_id IS NOT NULL AND kind IN (%s, %s, %s)",
-                [Touchpoint.Kind.RECORD, hard, *opt_outs],
+                f"FROM {b} WHERE customer_id IS NOT NULL AND kind IN (%s, %s, %s, %s)",
+                [
+                    hard,
+                    Touchpoint.Kind.BOUNCED,
+                    Kind.COMPLAINED.value,
+                    Touchpoint.Kind.COMPLAINED,
+                    Kind.UNSUBSCRIBED.value,
+                    Touchpoint.Kind.UNSUBSCRIBED,
+                    Touchpoint.Kind.OPENED,
+                    hard,
+                    *opt_outs,
+                    Kind.OPENED.value,
+                ],
             ),
             # An event that named no message is kept, marked.
             (

@@ -107,6 +107,8 @@ PAGES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "notifications.ReturnedLetter": (ALL_ROLES, NOBODY),
     "notifications.SubstituteNotice": (ALL_ROLES, NOBODY),
     "notifications.CallCentrePack": (ALL_ROLES, NOBODY),
+    # Recovery plans are set up on their own page (the CMO's), never by the add form.
+    "notifications.RecoveryPlan": (CUSTOMER_READERS, NOBODY),
 }
 
 # model: {action: who sees it offered on the list}; an action not named is offered to nobody.
@@ -215,6 +217,15 @@ CUSTOM_VIEWS: dict[str, tuple[Callable[[World], list[Any]], frozenset[str]]] = {
         frozenset({CMO, CISO, MO, SA}),
     ),
     "notifications_callcentrepack_export": (lambda w: [w.call_centre_pack.pk, "csv"], ALL_ROLES),
+    "notifications_recoveryplan_setup": (lambda w: [], frozenset({CMO})),
+    "notifications_recoveryplan_add_step": (lambda w: [w.recovery_plan.pk], frozenset({CMO})),
+    "notifications_recoveryplan_consent": (lambda w: [w.recovery_plan.pk], frozenset({CISO})),
+    "notifications_recoveryplan_stop": (lambda w: [w.recovery_plan.pk], frozenset({CMO, CISO})),
+    "notifications_recoveryplan_report": (lambda w: [w.recovery_plan.pk], CUSTOMER_READERS),
+    "notifications_recoveryplan_refresh": (lambda w: [w.recovery_plan.pk], CUSTOMER_READERS),
+    # Responses come from marketing's vendors and security's identity system.
+    "notifications_recoveryplan_redemptions": (lambda w: [], frozenset({CMO, CISO, MO, SA})),
+    "notifications_recoveryplan_resets": (lambda w: [], frozenset({CMO, CISO, MO, SA})),
     # The agent's one page: a reference in, that person's notices out.
     "notifications_notification_lookup": (lambda w: [], frozenset({AGENT})),
 }

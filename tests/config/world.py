@@ -37,6 +37,7 @@ from notifications.models import (
     DeliveryEvent,
     LetterBatch,
     Notification,
+    RecoveryPlan,
     RemediationCode,
     ReturnedLetter,
     SubstituteNotice,
@@ -69,6 +70,7 @@ class World:
     pack: EvidencePack
     customer_export: CustomerExport
     call_centre_pack: CallCentrePack
+    recovery_plan: RecoveryPlan
 
 
 def world_build() -> World:
@@ -227,7 +229,10 @@ def world_build() -> World:
     OnCallShift.objects.create(
         role=roles.CISO, person=owner, starts_at=now, ends_at=now + timedelta(hours=8)
     )
+    # Waiting for the CISO's consent, so that its consent, stop and step pages open.
+    recovery_plan = RecoveryPlan.objects.create(incident=incident, created_by=owner)
     return World(
+        recovery_plan=recovery_plan,
         call_centre_pack=call_centre_pack,
         customer_export=customer_export,
         delivery=delivery,

@@ -35,14 +35,31 @@ DRAFT = {
     "notifications.add_communication",
     "notifications.change_communication",
 }
+# The way back: the CMO sets a plan up, the CISO consents, either stops it; those who
+# bring in the vendors' and the identity system's files record the responses.
+RECOVERY_VIEW = {"notifications.view_recoveryplan"}
+RESPONSES = RECOVERY_VIEW | {"notifications.record_responses"}
+STOP = {"notifications.stop_recoveryplan"}
 EXPECTED = {
     roles.LEGAL_REVIEWER: VIEW | {"notifications.review_templateversion"},
-    roles.CMO: VIEW | LETTERS | SEND | PACK | {"notifications.sign_communication"},
-    roles.CISO: VIEW | LETTERS | SEND | PACK | {"notifications.sign_communication"},
-    roles.MARKETING_OPERATOR: VIEW | DRAFT | LETTERS | PACK,
-    roles.SECURITY_ANALYST: VIEW | DRAFT | PACK,
-    roles.DPO: VIEW | {"notifications.decide_substitutenotice"},
-    roles.AUDITOR: VIEW,
+    roles.CMO: VIEW
+    | LETTERS
+    | SEND
+    | PACK
+    | RESPONSES
+    | STOP
+    | {"notifications.sign_communication", "notifications.add_recoveryplan"},
+    roles.CISO: VIEW
+    | LETTERS
+    | SEND
+    | PACK
+    | RESPONSES
+    | STOP
+    | {"notifications.sign_communication", "notifications.consent_recoveryplan"},
+    roles.MARKETING_OPERATOR: VIEW | DRAFT | LETTERS | PACK | RESPONSES,
+    roles.SECURITY_ANALYST: VIEW | DRAFT | PACK | RESPONSES,
+    roles.DPO: VIEW | RECOVERY_VIEW | {"notifications.decide_substitutenotice"},
+    roles.AUDITOR: VIEW | RECOVERY_VIEW,
     # A reference in, that person's notices out: no list, no search, nothing else.
     roles.CALL_CENTRE_AGENT: {"notifications.lookup_notification"},
 }
