@@ -2,10 +2,9 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import cast
 
-from django.conf import settings
 from django.db.models import (
     Count,
     Exists,
@@ -22,6 +21,7 @@ from django.db.models.lookups import Exact, GreaterThan
 
 from customers.models import Customer, SegmentMembership
 from incidents.models import AffectedCustomer, Incident
+from incidents.selectors import quiet_period_end
 
 from .models import (
     Campaign,
@@ -183,13 +183,6 @@ def _count(grouped: QuerySet) -> Coalesce:
 def withheld_count(*, campaign_id: int, incident_id: int) -> int:
     """Messages of this campaign withheld because of this incident."""
     return Withholding.objects.filter(campaign_id=campaign_id, incident_id=incident_id).count()
-
-
-def quiet_period_end(*, incident: Incident) -> datetime | None:
-    """Until when promotions stay held after the breach notice (None: no notice yet)."""
-    if incident.people_notified_at is None:
-        return None
-    return incident.people_notified_at + timedelta(days=settings.CAMPAIGNS_QUIET_PERIOD_DAYS)
 
 
 @dataclass(frozen=True)

@@ -458,3 +458,11 @@ def dashboard_incidents() -> list[DashboardRow]:
         )
         for incident in incidents
     ]
+
+
+def quiet_period_end(*, incident: Incident) -> datetime | None:
+    """Until when promotions and recovery offers wait after the breach notice (None: no
+    notice yet): CAMPAIGNS_QUIET_PERIOD_DAYS from the day the people were told."""
+    if incident.people_notified_at is None:
+        return None
+    return incident.people_notified_at + timedelta(days=settings.CAMPAIGNS_QUIET_PERIOD_DAYS)

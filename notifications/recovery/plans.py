@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from customers.models import Touchpoint
 from incidents.models import Incident
+from incidents.selectors import quiet_period_end
 from incidents.services import timeline_append
 
 from .. import events
@@ -206,19 +206,13 @@ def recovery_plan_stop(*, plan_id: int, actor: Actor) -> RecoveryPlan:
     return plan
 
 
-def quiet_period_end(incident: Incident) -> datetime | None:
-    if incident.people_notified_at is None:
-        return None
-    return incident.people_notified_at + timedelta(days=settings.CAMPAIGNS_QUIET_PERIOD_DAYS)
-
-
 def recovery_step_due_at(*, step: RecoveryStep, incident: Incident) -> datetime | None:
     """When the step goes: its delay after the notice, and for an offer not before the
     quiet period has passed. None until the notice went out."""
     if incident.people_notified_at is None:
         return None
     due = incident.people_notified_at + timedelta(days=step.delay_days)
-    quiet = quiet_period_end(incident)
+    quiet = quiet_period_end(incident=incident)
     if step.after_quiet_period and quiet is not None:
         due = max(due, quiet)
     return due
