@@ -4,16 +4,13 @@ counted and the person owed a letter."""
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core import mail
 from playwright.sync_api import Page, expect
 
 from config import roles
 from config.demo import DEMO_USERS, demo_users_seed
 from notifications.models import Notification
-from notifications.services.delivery import communication_send, delivery_send_batch
 from tests.browser.conftest import log_in, screenshot
-from tests.notifications.delivery_helpers import signed_off
-from tests.notifications.factories import IncidentFactory, affected, approved
+from tests.notifications.test_wave_outcomes import sent_wave as send_wave
 
 
 def demo_user(role: str):
@@ -22,23 +19,13 @@ def demo_user(role: str):
 
 @pytest.fixture
 def sent_wave(transactional_db, settings):
-    settings.EMAIL_BACKEND = "anymail.backends.test.EmailBackend"
-    mail.outbox = []
     demo_users_seed()
     users = get_user_model().objects
     marketing, cmo, ciso = (
         users.get(username=demo_user(role).username)
         for role in (roles.MARKETING_OPERATOR, roles.CMO, roles.CISO)
     )
-    incident = IncidentFactory.create(title="Webshop credential leak")
-    version = approved(incident, "en", ["credentials"])
-    for _ in range(3):
-        affected(incident, "en", ["credentials"])
-    communication = signed_off(incident, [version], author=marketing, cmo=cmo, ciso=ciso)
-    delivery = communication_send(communication_id=communication.pk, actor=cmo)
-    while delivery_send_batch(delivery_id=delivery.pk).more:
-        pass
-    return communication
+    return send_wave(settings, marketing, cmo, ciso, 3)
 
 
 def test_the_bounce_upload_is_reached_by_clicks_from_the_wave_and_returns_to_it(
