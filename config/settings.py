@@ -454,7 +454,8 @@ CONTENT_SECURITY_POLICY = {
 FILE_UPLOAD_PERMISSIONS = 0o600
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
-# Forensic lists, bounce reports and code files are read whole: larger uploads are refused.
+# Larger forensic lists, bounce reports and code files are refused unread (bounce reports
+# and code files are parsed whole; a forensic list is written row by row as it is read).
 UPLOAD_MAX_BYTES = env.int("UPLOAD_MAX_MB", default=50) * 1_000_000
 
 # --- Timeline tamper evidence ---------------------------------------------------------

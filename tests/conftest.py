@@ -204,6 +204,14 @@ def wait_until(predicate, *, timeout: float = 60, interval: float = 0.2, message
     pytest.fail(message or f"condition not met within {timeout}s")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _module_timeline_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """What a module's shared world checkpoints stays with that module: an incident of
+    another module's world, with the same id, must not be held against it."""
+    with override_settings(TIMELINE_CHECKPOINT_DIR=tmp_path_factory.mktemp("checkpoints")):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def timeline_checkpoints(settings: Any, tmp_path: Path) -> Path:
     """Each test keeps its timeline checkpoints (outside the database) to itself: another

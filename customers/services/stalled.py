@@ -2,56 +2,67 @@
 
 import datetime
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from customers.models import CustomerExport, ImportJob
 
 
-def _stalled_note(started_at: datetime.datetime | None) -> str:
-    since = started_at.isoformat(timespec="minutes") if started_at else "an unknown time"
-    return (
-        f"Stalled: running since {since} with no result; every attempt of the task cluster "
-        "ended without one."
+def _mark_stalled(
+    model: type[ImportJob] | type[CustomerExport],
+    *,
+    running: str,
+    failed: str,
+    started_before: datetime.datetime,
+    advice: str,
+) -> list[int]:
+    """Fail each row of `model` still `running` since before `started_before`, saying so.
+
+    Every live attempt restarted its clock (the runs claim with `started_at=now`), so one
+    older than the threshold has no worker left; rows another sweep holds are skipped.
+    """
+    manager: models.Manager = model._default_manager
+    stalled = list(
+        manager.select_for_update(skip_locked=True)
+        .filter(status=running, started_at__lt=started_before)
+        .values_list("pk", "started_at")
     )
+    for pk, started_at in stalled:
+        manager.filter(pk=pk, status=running).update(
+            status=failed,
+            error=(
+                f"Stalled: running since {started_at:%Y-%m-%d %H:%M} UTC with no result; "
+                f"every attempt of the task cluster ended without one. {advice}"
+            ),
+            finished_at=timezone.now(),
+        )
+    return [pk for pk, _started in stalled]
 
 
 @transaction.atomic
 def import_jobs_mark_stalled(*, started_before: datetime.datetime) -> list[int]:
-    """Mark imports still running since before `started_before` as failed, and return them.
+    """Mark imports still running since before `started_before` as failed; return them.
 
     An import commits all its rows or none, so a stalled one imported nothing: as failed,
-    it runs again from its stored file (*Run the selected failed imports again*). Every
-    live attempt restarted its clock (`import_job_run` claims with `started_at=now`), so
-    one older than the threshold has no worker left.
+    it runs again from its stored file (*Run the selected failed imports again*).
     """
-    stalled = list(
-        ImportJob.objects.select_for_update(skip_locked=True)
-        .filter(status=ImportJob.Status.RUNNING, started_at__lt=started_before)
-        .values_list("pk", "started_at")
+    return _mark_stalled(
+        ImportJob,
+        running=ImportJob.Status.RUNNING,
+        failed=ImportJob.Status.FAILED,
+        started_before=started_before,
+        advice="Nothing was imported; run it again.",
     )
-    for pk, started_at in stalled:
-        ImportJob.objects.filter(pk=pk, status=ImportJob.Status.RUNNING).update(
-            status=ImportJob.Status.FAILED,
-            error=_stalled_note(started_at),
-            finished_at=timezone.now(),
-        )
-    return [pk for pk, _started in stalled]
 
 
 @transaction.atomic
 def customer_exports_mark_stalled(*, started_before: datetime.datetime) -> list[int]:
     """Mark exports still running since before `started_before` as failed (no file is
     handed out); the person who asked requests a new one."""
-    stalled = list(
-        CustomerExport.objects.select_for_update(skip_locked=True)
-        .filter(status=CustomerExport.Status.RUNNING, started_at__lt=started_before)
-        .values_list("pk", "started_at")
+    return _mark_stalled(
+        CustomerExport,
+        running=CustomerExport.Status.RUNNING,
+        failed=CustomerExport.Status.FAILED,
+        started_before=started_before,
+        advice="Request a new export.",
     )
-    for pk, started_at in stalled:
-        CustomerExport.objects.filter(pk=pk, status=CustomerExport.Status.RUNNING).update(
-            status=CustomerExport.Status.FAILED,
-            error=_stalled_note(started_at) + " Request a new export.",
-            finished_at=timezone.now(),
-        )
-    return [pk for pk, _started in stalled]

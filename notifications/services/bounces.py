@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import Message
+from itertools import islice
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -150,6 +151,36 @@ def dsn_messages(*, path: Path | None = None, data: bytes | None = None) -> Iter
     yield message_from_bytes(raw, policy=policy.compat32)
 
 
+BOUNCES_PER_QUERY = 500
+
+
+def _bounced_rows(bounces: list[Bounce]) -> list[tuple[int, int, int]]:
+    """(notification, customer, communication) of the sent messages these bounces name. A
+    bounce with our Message-ID matches that message only; without one, every sent message
+    to the address."""
+    pairs: set[tuple[int, int]] = set()
+    emails: set[str] = set()
+    for bounce in bounces:
+        if bounce.message_id:
+            # <breach-COMMUNICATION.CUSTOMER@...>
+            local = bounce.message_id.strip("<>").split("@")[0]
+            parts = local.removeprefix("breach-").split(".")
+            if len(parts) == 2 and all(p.isdigit() for p in parts):
+                pairs.add((int(parts[0]), int(parts[1])))
+                continue
+        emails.add(bounce.email.lower())
+    match = Q(pk__in=[])
+    for communication_id in {c for c, _customer in pairs}:
+        customers = sorted(customer for c, customer in pairs if c == communication_id)
+        match |= Q(communication_id=communication_id, customer_id__in=customers)
+    if emails:
+        match |= Q(email_lower__in=sorted(emails))
+    rows = Notification.objects.annotate(email_lower=Lower("email")).filter(
+        match, status=Notification.Status.SENT
+    )
+    return list(rows.values_list("pk", "customer_id", "communication_id"))
+
+
 @transaction.atomic
 def bounces_record(*, bounces: Iterable[Bounce], source: str, actor: Actor) -> int:
     """Mark the sent breach messages these bounces are about bounced, and their customers'
@@ -158,30 +189,20 @@ def bounces_record(*, bounces: Iterable[Bounce], source: str, actor: Actor) -> i
     user = acting_user(actor)
     if user is None or not user.has_perm("notifications.change_notification"):
         raise ValidationError(f"{actor} may not record bounces.")
-    items = list(bounces)
-    if not items:
-        return 0
-    match = Q()
-    emails = set()
-    for bounce in items:
-        if bounce.message_id:
-            # <breach-COMMUNICATION.CUSTOMER@...>
-            local = bounce.message_id.strip("<>").split("@")[0]
-            parts = local.removeprefix("breach-").split(".")
-            if len(parts) == 2 and all(p.isdigit() for p in parts):
-                match |= Q(communication_id=int(parts[0]), customer_id=int(parts[1]))
-                continue
-        emails.add(bounce.email.lower())
-    if emails:
-        match |= Q(email_lower__in=sorted(emails))
     now = timezone.now()
-    rows = Notification.objects.annotate(email_lower=Lower("email")).filter(
-        match, status=Notification.Status.SENT
-    )
-    affected = list(rows.values_list("pk", "customer_id", "communication_id"))
-    marked = Notification.objects.filter(
-        pk__in=[pk for pk, _c, _m in affected], status=Notification.Status.SENT
-    ).update(status=Notification.Status.BOUNCED, bounced_at=now)
+    affected: list[tuple[int, int, int]] = []
+    marked = 0
+    # A report may name a hundred thousand messages: matched a few thousand at a time, so
+    # no single statement grows with the report (SQLite refuses an expression that deep).
+    iterator = iter(bounces)
+    while chunk := list(islice(iterator, BOUNCES_PER_QUERY)):
+        found = _bounced_rows(chunk)
+        marked += Notification.objects.filter(
+            pk__in=[pk for pk, _c, _m in found], status=Notification.Status.SENT
+        ).update(status=Notification.Status.BOUNCED, bounced_at=now)
+        affected += found
+    if not affected:
+        return 0
     customers_mark_email_status(
         customer_ids=[c for _pk, c, _m in affected], status=Customer.EmailStatus.BOUNCED
     )

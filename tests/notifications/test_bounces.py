@@ -7,6 +7,7 @@ from customers.models import Customer
 from incidents.models import TimelineEvent
 from notifications.models import Notification
 from notifications.services.bounces import (
+    Bounce,
     bounces_from_csv,
     bounces_from_dsn,
     bounces_record,
@@ -140,3 +141,32 @@ def test_recording_bounces_needs_the_permission(sent, legal):
             source="x",
             actor=legal,
         )
+
+
+def test_a_report_naming_thousands_of_messages_is_matched_whole(sent, marketing):
+    """A mailbox of bounces from a large wave: every Message-ID in one OR of the query was
+    more than SQLite takes (expression tree too deep), and grew the query without end."""
+    communication, customers = sent
+    ours = [
+        Bounce(
+            email=c.email,
+            message_id=f"<breach-{communication.pk}.{c.pk}@breachdesk.invalid>",
+            reason="550 no such user",
+        )
+        for c in customers
+    ]
+    others = [
+        Bounce(
+            email=f"gone{n}@example.org",
+            message_id=f"<breach-{communication.pk}.{10_000_000 + n}@breachdesk.invalid>",
+            reason="550 no such user",
+        )
+        for n in range(3_000)
+    ]
+
+    marked = bounces_record(bounces=others + ours, source="big.mbox", actor=marketing)
+
+    assert marked == 4
+    assert bounced_ids(communication) == {c.pk for c in customers}
+    event = TimelineEvent.objects.get(kind="delivery.bounces_recorded")
+    assert event.payload["bounced"] == 4
