@@ -1,50 +1,23 @@
-"""Housekeeping tasks of the task queue itself."""
+"""The project's own housekeeping tasks, and the registration of every app's schedules."""
 
 import logging
 from datetime import timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_q.models import Failure, Schedule
 
+from config.housekeeping import Housekeeping
+
 FAILED_TASKS_PURGE = "Purge failed tasks"
-IMPORT_FILES_PURGE = "Delete old import files"
-EXPORT_FILES_PURGE = "Delete old customer export files"
-READINESS_SNAPSHOT = "Take the daily readiness snapshot"
-DUPLICATES_SEARCH = "Search for suspected duplicate customers"
-# Daily housekeeping: schedule name -> task.
-HOUSEKEEPING = {
-    FAILED_TASKS_PURGE: "config.tasks.failed_tasks_purge",
-    IMPORT_FILES_PURGE: "customers.tasks.import_files_purge_task",
-    EXPORT_FILES_PURGE: "customers.tasks.export_files_purge_task",
-    READINESS_SNAPSHOT: "config.readiness.tasks.readiness_snapshot_task",
-    DUPLICATES_SEARCH: "customers.tasks.duplicates_search_daily_task",
-}
-TIMELINE_CHECKPOINT = "Checkpoint the timeline heads outside the database"
 STALLED_WORK_SWEEP = "Mark stalled work failed, resume stalled sending"
-# Hourly housekeeping: schedule name -> task.
-RECOVERY_PLANS_RUN = "Start the recovery steps that are due"
-HOURLY = {
-    TIMELINE_CHECKPOINT: "incidents.tasks.timeline_checkpoint_task",
-    STALLED_WORK_SWEEP: "config.tasks.stalled_work_sweep",
-    # A recovery step is due by the day, and should not wait most of one.
-    RECOVERY_PLANS_RUN: "notifications.tasks.recovery_plans_run_task",
-}
-CUSTOMER_FIGURES_REFRESH = "Recount the readiness customer figures"
-
-
-def frequent() -> dict[str, tuple[str, int]]:
-    """Counts kept for pages that must not count a million rows per view, counted again
-    this often (schedule name -> (task, minutes)): pages show them with their time."""
-    return {
-        CUSTOMER_FIGURES_REFRESH: (
-            "config.readiness.tasks.customer_figures_refresh_task",
-            settings.READINESS_RECOUNT_MINUTES,
-        ),
-        "Count large scopes again": ("incidents.tasks.scope_figures_recount_task", 10),
-        "Count large waves again": ("notifications.tasks.wave_figures_count_task", 1),
-    }
+# The project's own; each app declares the rest in its AppConfig.housekeeping.
+HOUSEKEEPING = (
+    Housekeeping(FAILED_TASKS_PURGE, "config.tasks.failed_tasks_purge", "daily"),
+    Housekeeping(STALLED_WORK_SWEEP, "config.tasks.stalled_work_sweep", "hourly"),
+)
 
 
 logger = logging.getLogger(__name__)
@@ -91,23 +64,24 @@ def stalled_work_sweep() -> dict[str, list[int]]:
     return swept
 
 
+def housekeeping_declared() -> list[Housekeeping]:
+    """Every app's declared schedules, the project's own first."""
+    declared = list(HOUSEKEEPING)
+    for app_config in apps.get_app_configs():
+        declared.extend(getattr(app_config, "housekeeping", ()))
+    return declared
+
+
 @transaction.atomic
 def housekeeping_schedule() -> None:
-    """Make sure each daily, hourly and frequent task is scheduled, once (idempotent, run
-    after migrate)."""
-    for schedules, schedule_type in ((HOUSEKEEPING, Schedule.DAILY), (HOURLY, Schedule.HOURLY)):
-        for name, func in schedules.items():
-            Schedule.objects.update_or_create(
-                name=name,
-                defaults={"func": func, "schedule_type": schedule_type, "repeats": -1},
-            )
-    for name, (func, minutes) in frequent().items():
-        Schedule.objects.update_or_create(
-            name=name,
-            defaults={
-                "func": func,
-                "schedule_type": Schedule.MINUTES,
-                "minutes": minutes,
-                "repeats": -1,
-            },
-        )
+    """Make sure each declared schedule exists, once, as declared (idempotent, run after
+    migrate)."""
+    kinds = {"daily": Schedule.DAILY, "hourly": Schedule.HOURLY}
+    for job in housekeeping_declared():
+        defaults: dict[str, object] = {"func": job.task, "repeats": -1}
+        if job.minutes_setting or isinstance(job.every, int):
+            minutes = getattr(settings, job.minutes_setting) if job.minutes_setting else job.every
+            defaults.update(schedule_type=Schedule.MINUTES, minutes=minutes)
+        else:
+            defaults["schedule_type"] = kinds[job.every]
+        Schedule.objects.update_or_create(name=job.name, defaults=defaults)

@@ -1,6 +1,12 @@
 from django.apps import AppConfig
 
 from config import roles
+from config.housekeeping import Housekeeping
+
+IMPORT_FILES_PURGE = "Delete old import files"
+EXPORT_FILES_PURGE = "Delete old customer export files"
+DUPLICATES_SEARCH = "Search for suspected duplicate customers"
+
 
 _RECORD_VIEW = {
     "customers.view_customer",
@@ -41,6 +47,11 @@ _PII = {"customers.view_pii"}
 
 class CustomersConfig(AppConfig):
     name = "customers"
+    housekeeping = (
+        Housekeeping(IMPORT_FILES_PURGE, "customers.tasks.import_files_purge_task", "daily"),
+        Housekeeping(EXPORT_FILES_PURGE, "customers.tasks.export_files_purge_task", "daily"),
+        Housekeeping(DUPLICATES_SEARCH, "customers.tasks.duplicates_search_daily_task", "daily"),
+    )
     verbose_name = "Customers"
     # Contact data (config.admin_pii): no list is narrowed by it without view_pii. A
     # synthetic external id is "email:<address>".

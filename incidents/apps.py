@@ -6,6 +6,11 @@ from django.core.management.base import OutputWrapper
 from django.utils import timezone
 
 from config import roles
+from config.housekeeping import Housekeeping
+
+TIMELINE_CHECKPOINT = "Checkpoint the timeline heads outside the database"
+SCOPE_FIGURES_RECOUNT = "Count large scopes again"
+
 
 VIEW = {
     f"incidents.view_{model}"
@@ -47,6 +52,11 @@ DRILL = {"incidents.decide_drill"}
 
 class IncidentsConfig(AppConfig):
     name = "incidents"
+    housekeeping = (
+        Housekeeping(TIMELINE_CHECKPOINT, "incidents.tasks.timeline_checkpoint_task", "hourly"),
+        # Kept counts of large scopes: pages show them with their time.
+        Housekeeping(SCOPE_FIGURES_RECOUNT, "incidents.tasks.scope_figures_recount_task", 10),
+    )
     verbose_name = "Incidents"
     # Contact data (config.admin_pii): a forensic list's lines are emails or ids.
     contact_fields = {"ForensicListRow": ("value", "value_normalized")}

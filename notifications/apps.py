@@ -1,6 +1,11 @@
 from django.apps import AppConfig
 
 from config import roles
+from config.housekeeping import Housekeeping
+
+RECOVERY_PLANS_RUN = "Start the recovery steps that are due"
+WAVE_FIGURES_COUNT = "Count large waves again"
+
 
 _VIEW = {
     "notifications.view_messagetemplate",
@@ -53,6 +58,12 @@ _RECOVERY_RECORD = _RECOVERY_VIEW | {"notifications.record_responses"}
 
 class NotificationsConfig(AppConfig):
     name = "notifications"
+    housekeeping = (
+        # A recovery step is due by the day, and should not wait most of one.
+        Housekeeping(RECOVERY_PLANS_RUN, "notifications.tasks.recovery_plans_run_task", "hourly"),
+        # Kept counts of large waves: pages show them with their time.
+        Housekeeping(WAVE_FIGURES_COUNT, "notifications.tasks.wave_figures_count_task", 1),
+    )
     verbose_name = "Breach messages"
     # Contact data (config.admin_pii): the address a notification was written to.
     contact_fields = {

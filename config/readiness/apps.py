@@ -1,6 +1,11 @@
 from django.apps import AppConfig
 
 from config import roles
+from config.housekeeping import Housekeeping
+
+READINESS_SNAPSHOT = "Take the daily readiness snapshot"
+CUSTOMER_FIGURES_REFRESH = "Recount the readiness customer figures"
+
 
 # The readiness page and the board PDF: for those who answer for being ready (the CMO,
 # the CISO, the DPO) and the auditor who reads it. The contact-gap list shows no contact
@@ -20,6 +25,16 @@ _ROTA = {
 
 class ReadinessConfig(AppConfig):
     name = "config.readiness"
+    housekeeping = (
+        Housekeeping(READINESS_SNAPSHOT, "config.readiness.tasks.readiness_snapshot_task", "daily"),
+        # Counts kept for a page that must not count a million rows per view.
+        Housekeeping(
+            CUSTOMER_FIGURES_REFRESH,
+            "config.readiness.tasks.customer_figures_refresh_task",
+            10,
+            minutes_setting="READINESS_RECOUNT_MINUTES",
+        ),
+    )
     label = "readiness"
     verbose_name = "Readiness"
     role_permissions: dict[str, set[str]] = {

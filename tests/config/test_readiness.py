@@ -19,10 +19,11 @@ from pypdf import PdfReader
 
 from config import roles
 from config.models import company_profile
+from config.readiness.apps import CUSTOMER_FIGURES_REFRESH, READINESS_SNAPSHOT
 from config.readiness.models import CustomerFigures, OnCallShift, ReadinessSnapshot
 from config.readiness.selectors import ON_CALL_ROLES, sender_is_placeholder
 from config.readiness.services import readiness_report, readiness_snapshot_take
-from config.tasks import CUSTOMER_FIGURES_REFRESH, READINESS_SNAPSHOT, housekeeping_schedule
+from config.tasks import housekeeping_schedule
 from customers.models import Customer
 from incidents.models import Incident, Regime
 from incidents.services import incident_decide_art34, incident_open

@@ -9,10 +9,11 @@ from django_q.models import OrmQ, Schedule
 from django_q.signing import SignedPackage
 from django_q.tasks import async_task
 
+from config.readiness.apps import READINESS_SNAPSHOT
 from config.readiness.models import CustomerFigures, ReadinessSnapshot
 from config.readiness.services import customer_figures_refresh
 from config.readiness.tasks import customer_figures_refresh_task
-from config.tasks import READINESS_SNAPSHOT, housekeeping_schedule
+from config.tasks import housekeeping_schedule
 from customers.models import Customer, DuplicateCandidate
 from customers.services import customer_merge
 from customers.services.contact_quality import customers_mark_email_status

@@ -8,7 +8,8 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from config import roles
-from config.tasks import DUPLICATES_SEARCH, housekeeping_schedule
+from config.tasks import housekeeping_schedule
+from customers.apps import DUPLICATES_SEARCH
 from customers.models import DuplicateCandidate, DuplicateSearch
 from tests.conftest import wait_until
 
