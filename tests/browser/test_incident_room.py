@@ -1,6 +1,7 @@
 """The incident room and the cockpit in a browser: reached by clicks, screenshots at desktop
 and phone widths for the README, and axe-core finds no serious or critical violation."""
 
+import re
 from typing import Any
 
 import pytest
@@ -34,11 +35,20 @@ def test_the_ciso_opens_the_incident_room_from_the_cockpit_at_desktop_and_phone_
         if suffix == "390":
             page.click("#site-name a")
         expect(page.locator("#incidents-dashboard")).to_contain_text(STORY_TITLE)
+        story = page.locator("#incidents-dashboard tr", has_text=STORY_TITLE)
+        expect(story.locator(".bd-affected")).to_have_text(re.compile(r"^\d[\d,]*$"))
+        expect(story.locator(".bd-waiting-on")).to_contain_text("CMO")
+        # On a phone too, the deadline and the people affected are on the screen, not
+        # beside it: the incident is a card, its cells stacked.
+        for essential in ("td.countdown", ".bd-affected", ".bd-waiting-on"):
+            box = story.locator(essential).bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, (essential, box)
         screenshot(page, f"cockpit-{suffix}", for_readme=True)
         page.click(f"#incidents-dashboard a:has-text('{STORY_TITLE}')")
         expect(page.locator("#incident-summary h2")).to_contain_text("Status:")
         expect(page.locator("#incident-timeline")).to_contain_text("Communication drafted")
         expect(page.locator("#edit-facts")).not_to_have_attribute("open", "")
+        expect(page.locator("#incident-waves")).to_contain_text("How far the breach messages")
         screenshot(page, f"incident-room-{suffix}", for_readme=True)
 
     page.set_viewport_size({"width": 1440, "height": 900})

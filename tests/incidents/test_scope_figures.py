@@ -150,3 +150,25 @@ def test_the_task_cluster_counts_a_replaced_scope_after_its_commit(task_cluster,
         message="the cluster never counted the scope",
     )
     assert kept(incident.pk) == (3, [("FR", 2), ("DE", 1)], [("Contact details", 3)])
+
+
+def test_the_unreached_of_a_large_scope_are_counted_by_the_cluster_for_the_room(
+    incident, client, make_user
+):
+    from notifications.reach.unreached import unreached_counts, unreached_counts_kept
+    from notifications.tasks import wave_figures_count_task
+
+    found = people("DE", "DE", "FR")
+    for person in found[1:]:
+        person.email, person.email_status, person.street = "", "missing", ""
+        person.save()
+    scope_write(incident, found)
+    scope_figures_count(incident_id=incident.pk)
+    wave_figures_count_task()
+
+    kept_counts = unreached_counts_kept(incident_id=incident.pk)
+    assert kept_counts.counted_at is not None
+    assert kept_counts.total == unreached_counts(incident_id=incident.pk).total == 2
+    client.force_login(make_user("dpo", roles.DPO))
+    page = client.get(reverse("admin:incidents_incident_change", args=[incident.pk])).content
+    assert "the unreached as the task cluster counted them at" in page.decode()
