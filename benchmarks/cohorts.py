@@ -55,7 +55,7 @@ WITH affected AS (
     WHERE m.segment_id IN (
         SELECT DISTINCT segment_id FROM customers_segmentmembership
         WHERE customer_id IN (SELECT customer_id FROM affected))
-    AND m.customer_id NOT IN (SELECT customer_id FROM affected)
+    AND NOT EXISTS (SELECT 1 FROM affected a WHERE a.customer_id = m.customer_id)
 )
 SELECT 'affected', NULL::int, NULL, COUNT(*) FROM affected
 UNION ALL SELECT 'unaffected', NULL, NULL, COUNT(*) FROM unaffected
