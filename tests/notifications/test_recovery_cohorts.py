@@ -140,7 +140,7 @@ def test_no_figures_before_the_notice(db):
 
 
 def test_a_refresh_counts_what_came_in_since(population):
-    person = AffectedCustomer.objects.filter(incident=population).first().customer
+    person = AffectedCustomer.objects.filter(incident=population).earliest("pk").customer
     before = recovery_cohorts(incident=population)
     Touchpoint.objects.create(
         customer=person,

@@ -108,7 +108,7 @@ def test_the_vendor_file_lists_unknown_codes_and_changes_nothing_for_them(codes,
     )
     assert (again.recorded, again.already) == (0, 1)
     event = TimelineEvent.objects.filter(incident=incident, kind="recovery.responses_recorded")
-    assert event.first().payload["people"] == 2
+    assert event.earliest("pk").payload["people"] == 2
 
 
 def test_a_bad_line_refuses_the_whole_file(codes, marketing):
