@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.core.management import call_command
+from django.db import connection
 from django.test import override_settings
 from playwright.sync_api import Page, expect
 
@@ -60,6 +61,8 @@ def world(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
             yield
         finally:
             call_command("flush", interactive=False, verbosity=0)
+            # A persistent connection left open keeps the test database from being dropped.
+            connection.close()
 
 
 @pytest.fixture(autouse=True)
