@@ -69,10 +69,14 @@ def checkpoint_timestamp_check(*, token: str, digest: bytes) -> TimestampCheck:
     if not settings.TIMELINE_TSA_CERT:
         return TimestampCheck(None, "it cannot be checked: TIMELINE_TSA_CERT is not set")
     try:
+        roots = _trust_roots()
+    except (OSError, ValueError) as error:
+        return TimestampCheck(None, f"it cannot be checked: TIMELINE_TSA_CERT unreadable ({error})")
+    try:
         content = cms.ContentInfo.load(base64.b64decode(token, validate=True))
         signed_data = content["content"]
         context = ValidationContext(
-            trust_roots=_trust_roots(), allow_fetching=False, revocation_mode="soft-fail"
+            trust_roots=roots, allow_fetching=False, revocation_mode="soft-fail"
         )
         status = TimestampSignatureStatus(
             **asyncio.run(validate_tst_signed_data(signed_data, context, lambda _algorithm: digest))

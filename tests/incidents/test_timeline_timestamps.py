@@ -20,7 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.core.management import call_command
 from pyhanko.sign.timestamps import DummyTimeStamper
+from pypdf import PdfReader
 
+from incidents.evidence.services import evidence_pack_render
 from incidents.selectors import timeline_verify
 from incidents.services import timeline_append
 from incidents.services.checkpoints import checkpoints_read, timeline_checkpoint_write
@@ -156,6 +158,21 @@ def test_checkpoint_carries_a_tsa_token_that_verifies_with_its_time(tsa):
     output = verify_output(incident.pk)
     assert "1 checkpoints timestamped by the TSA, the latest at 2026-11-30 09:00:00 UTC" in output
     assert "without a timestamp" not in output
+
+
+@pytest.mark.django_db
+def test_the_evidence_pack_states_the_verified_timestamps(tsa):
+    incident = IncidentFactory.create()
+    append(incident, 1)
+    timeline_checkpoint_write()
+
+    rendered = evidence_pack_render(incident_id=incident.pk)
+
+    first = " ".join(PdfReader(io.BytesIO(rendered.pdf)).pages[0].extract_text().split())
+    assert (
+        "1 of them carry a verified RFC 3161 timestamp from the Time Stamping Authority "
+        "(the latest: 2026-11-30 09:00:00 UTC)"
+    ) in first
 
 
 @pytest.mark.django_db
