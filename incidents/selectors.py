@@ -408,7 +408,11 @@ def timeline_verify(*, incident_id: int, checkpoints: list[Checkpoint] | None = 
     for checkpoint in checkpoints:
         if not checkpoint.timestamp:
             continue
-        stamp = checkpoint_timestamp_check(token=checkpoint.timestamp, digest=checkpoint.digest)
+        stamp = checkpoint_timestamp_check(
+            token=checkpoint.timestamp,
+            digest=checkpoint.digest,
+            written_at=datetime.fromisoformat(checkpoint.written_at),
+        )
         if not stamp.ok:
             return broken(
                 checkpoint.seq, f"the checkpoint of {checkpoint.written_at}: {stamp.problem}"

@@ -12,7 +12,7 @@ import asyncio
 import base64
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from asn1crypto import cms, pem, x509
@@ -27,6 +27,9 @@ logger = logging.getLogger("breachdesk.timeline.checkpoint")
 DIGEST_ALGORITHM = "sha256"
 # Seconds to wait for the TSA: the hourly task must not hang on it.
 REQUEST_TIMEOUT = 10
+# How far the TSA's time may lie from the time the line claims: clocks drift, but a line
+# whose token is hours away from its own date was written at another time than it says.
+CLOCK_TOLERANCE = timedelta(minutes=10)
 
 
 def tsa_configured() -> bool:
@@ -62,10 +65,13 @@ def _trust_roots() -> list[x509.Certificate]:
     return [x509.Certificate.load(der) for _, _, der in pem.unarmor(data, multiple=True)]
 
 
-def checkpoint_timestamp_check(*, token: str, digest: bytes) -> TimestampCheck:
-    """Check a stored token: its message imprint is `digest`, and its signature validates
+def checkpoint_timestamp_check(
+    *, token: str, digest: bytes, written_at: datetime
+) -> TimestampCheck:
+    """Check a stored token: its message imprint is `digest`, its signature validates
     against the TSA certificates in TIMELINE_TSA_CERT (no fetching: the chain is what the
-    token embeds plus what is configured)."""
+    token embeds plus what is configured), and its time is the line's `written_at`, give
+    or take CLOCK_TOLERANCE."""
     if not settings.TIMELINE_TSA_CERT:
         return TimestampCheck(None, "it cannot be checked: TIMELINE_TSA_CERT is not set")
     try:
@@ -90,5 +96,10 @@ def checkpoint_timestamp_check(*, token: str, digest: bytes) -> TimestampCheck:
     if not status.trusted:
         return TimestampCheck(
             status.timestamp, "its timestamp token is not signed by the configured TSA"
+        )
+    if abs(status.timestamp - written_at) > CLOCK_TOLERANCE:
+        return TimestampCheck(
+            status.timestamp,
+            f"its timestamp token dates it {status.timestamp.isoformat()}, not when it says",
         )
     return TimestampCheck(status.timestamp)

@@ -30,7 +30,6 @@ from incidents.services.checkpoints import checkpoints_read, timeline_checkpoint
 from .factories import IncidentFactory
 
 NOTE = "incident.updated"
-GEN_TIME = datetime(2026, 11, 30, 9, 0, 0, tzinfo=UTC)
 
 
 def _certificate(*, subject, issuer, public_key, signing_key, ca):
@@ -84,8 +83,9 @@ class _TsaHandler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def tsa(settings, tmp_path) -> Iterator[str]:
-    """A TSA listening on 127.0.0.1, configured with its CA as the trusted chain."""
+def tsa(settings, tmp_path) -> Iterator[DummyTimeStamper]:
+    """A TSA listening on 127.0.0.1, configured with its CA as the trusted chain; set its
+    `fixed_dt` to choose the time it stamps."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
     # DummyTimeStamper signs with RSA only.
     tsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -115,7 +115,6 @@ def tsa(settings, tmp_path) -> Iterator[str]:
                         der, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
                     )
                 ),
-                fixed_dt=GEN_TIME,
             )
         },
     )
@@ -126,7 +125,7 @@ def tsa(settings, tmp_path) -> Iterator[str]:
     chain.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     settings.TIMELINE_TSA_URL = f"http://127.0.0.1:{server.server_address[1]}/"
     settings.TIMELINE_TSA_CERT = str(chain)
-    yield settings.TIMELINE_TSA_URL
+    yield handler.stamper
     server.shutdown()
     server.server_close()
     thread.join()
@@ -145,6 +144,7 @@ def verify_output(incident_id):
 
 @pytest.mark.django_db
 def test_checkpoint_carries_a_tsa_token_that_verifies_with_its_time(tsa):
+    tsa.fixed_dt = gen_time = datetime.now(UTC).replace(microsecond=0)
     incident = IncidentFactory.create()
     append(incident, 2)
 
@@ -154,14 +154,17 @@ def test_checkpoint_carries_a_tsa_token_that_verifies_with_its_time(tsa):
     assert checkpoint.signed and checkpoint.timestamp
     check = timeline_verify(incident_id=incident.pk)
     assert (check.ok, check.timestamped, check.untimestamped) == (True, 1, 0)
-    assert check.latest_timestamp == GEN_TIME
+    assert check.latest_timestamp == gen_time
     output = verify_output(incident.pk)
-    assert "1 checkpoints timestamped by the TSA, the latest at 2026-11-30 09:00:00 UTC" in output
+    assert (
+        f"1 checkpoints timestamped by the TSA, the latest at {gen_time:%Y-%m-%d %H:%M:%S} UTC"
+    ) in output
     assert "without a timestamp" not in output
 
 
 @pytest.mark.django_db
 def test_the_evidence_pack_states_the_verified_timestamps(tsa):
+    tsa.fixed_dt = gen_time = datetime.now(UTC).replace(microsecond=0)
     incident = IncidentFactory.create()
     append(incident, 1)
     timeline_checkpoint_write()
@@ -171,7 +174,7 @@ def test_the_evidence_pack_states_the_verified_timestamps(tsa):
     first = " ".join(PdfReader(io.BytesIO(rendered.pdf)).pages[0].extract_text().split())
     assert (
         "1 of them carry a verified RFC 3161 timestamp from the Time Stamping Authority "
-        "(the latest: 2026-11-30 09:00:00 UTC)"
+        f"(the latest: {gen_time:%Y-%m-%d %H:%M:%S} UTC)"
     ) in first
 
 
@@ -192,6 +195,20 @@ def test_a_token_moved_onto_another_checkpoint_is_reported(tsa, timeline_checkpo
 
     assert not check.ok and check.first_broken_seq == 2
     assert "its timestamp token is over another digest" in check.problem
+
+
+@pytest.mark.django_db
+def test_a_line_dated_away_from_its_token_is_reported(tsa):
+    """Whoever holds the key can write a line dated in the past, but its token carries the
+    time it was really stamped."""
+    tsa.fixed_dt = datetime.now(UTC) + timedelta(hours=2)
+    incident = IncidentFactory.create()
+    append(incident, 1)
+    timeline_checkpoint_write()
+
+    check = timeline_verify(incident_id=incident.pk)
+
+    assert not check.ok and "not when it says" in check.problem
 
 
 @pytest.mark.django_db
