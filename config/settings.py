@@ -474,6 +474,12 @@ TIMELINE_HMAC_KEY = (
 TIMELINE_CHECKPOINT_DIR = env.path(
     "TIMELINE_CHECKPOINT_DIR", default=str(VAR_DIR / "timeline-checkpoints")
 )
+# An RFC 3161 Time Stamping Authority: when set, each checkpoint line also carries its
+# token (the TSA's signed time over the line's digest), so that whoever holds the timeline
+# key still cannot backdate one. Empty: no timestamps. TIMELINE_TSA_CERT is the PEM file
+# of the TSA's certificate chain (its root at least) that `verify_timeline` trusts.
+TIMELINE_TSA_URL = env.str("TIMELINE_TSA_URL", default="")
+TIMELINE_TSA_CERT = env.str("TIMELINE_TSA_CERT", default="")
 # From this many people on, a scope's and a wave's counts are kept (changed with the scope,
 # counted again by the task cluster, shown with their time) instead of counted per page.
 KEPT_FIGURES_FROM = env.int("KEPT_FIGURES_FROM", default=50_000)

@@ -24,6 +24,7 @@ from .models import (
 from .rules import regime_applies
 from .services.checkpoints import Checkpoint, checkpoints_read
 from .services.timeline import GENESIS_HASH, timeline_canonical, timeline_digest, timeline_key
+from .services.timestamps import checkpoint_timestamp_check
 
 PROFILE_SETTINGS = {
     Regime.ProfileFlag.EU_ESTABLISHMENT: "COMPANY_EU_ESTABLISHMENT",
@@ -313,6 +314,10 @@ class ChainCheck:
     # Checkpoints outside the database the chain was held against, and the latest of them.
     checkpoints: int = 0
     latest_checkpoint: Checkpoint | None = None
+    # Checkpoints carrying a valid RFC 3161 token, the latest TSA time, and those without.
+    timestamped: int = 0
+    latest_timestamp: datetime | None = None
+    untimestamped: int = 0
 
     @property
     def ok(self) -> bool:
@@ -399,12 +404,31 @@ def timeline_verify(*, incident_id: int, checkpoints: list[Checkpoint] | None = 
             forged.seq,
             f"the checkpoint of {forged.written_at} does not carry a valid signature",
         )
+    timestamped, latest_timestamp = 0, None
+    for checkpoint in checkpoints:
+        if not checkpoint.timestamp:
+            continue
+        stamp = checkpoint_timestamp_check(
+            token=checkpoint.timestamp,
+            digest=checkpoint.digest,
+            written_at=datetime.fromisoformat(checkpoint.written_at),
+        )
+        if not stamp.ok:
+            return broken(
+                checkpoint.seq, f"the checkpoint of {checkpoint.written_at}: {stamp.problem}"
+            )
+        timestamped += 1
+        if stamp.gen_time and (latest_timestamp is None or stamp.gen_time > latest_timestamp):
+            latest_timestamp = stamp.gen_time
     return ChainCheck(
         incident_id=incident_id,
         events=count,
         head_hash=prev_hash,
         checkpoints=len(checkpoints),
         latest_checkpoint=checkpoints[-1] if checkpoints else None,
+        timestamped=timestamped,
+        latest_timestamp=latest_timestamp,
+        untimestamped=len(checkpoints) - timestamped,
     )
 
 

@@ -6,9 +6,11 @@ incident's head (sequence number and hash) is written, signed with the timeline 
 append-only file under TIMELINE_CHECKPOINT_DIR (one per UTC day) and to the log: hourly by
 the task cluster and whenever an evidence pack is built. `timeline_verify` holds the chain
 against every checkpoint it finds: an event missing, or different from what a checkpoint
-saw, is reported.
+saw, is reported. Where a TSA is configured, each line also carries an RFC 3161 token over
+its digest (see `timestamps`).
 """
 
+import hashlib
 import hmac
 import json
 import logging
@@ -25,6 +27,7 @@ from django.utils import timezone
 from incidents.models import TimelineEvent
 
 from .timeline import timeline_digest
+from .timestamps import checkpoint_timestamp_request, tsa_configured
 
 logger = logging.getLogger("breachdesk.timeline.checkpoint")
 
@@ -39,6 +42,19 @@ class Checkpoint:
     written_at: str
     # False when the line's signature does not match: the file was edited.
     signed: bool
+    # SHA-256 of the signed line (its fields and signature), what a TSA token is over.
+    digest: bytes = b""
+    # The TSA's token over `digest`, base64 DER; empty when none was configured or it failed.
+    timestamp: str = ""
+
+
+def _line_digest(*, incident_id: int, seq: int, head_hash: str, written_at: str, mac: str) -> bytes:
+    document = json.dumps(
+        {"incident": incident_id, "seq": seq, "hash": head_hash, "at": written_at, "mac": mac},
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()
+    return hashlib.sha256(document).digest()
 
 
 def _signature(*, incident_id: int, seq: int, head_hash: str, written_at: str) -> str:
@@ -77,6 +93,7 @@ def checkpoints_read(*, incident_id: int | None = None) -> list[Checkpoint]:
                         signed=False,
                     )
                     mac = str(row["mac"])
+                    timestamp = str(row.get("tsr", ""))
                 except (ValueError, KeyError, TypeError):
                     continue
                 if incident_id is not None and checkpoint.incident_id != incident_id:
@@ -87,7 +104,21 @@ def checkpoints_read(*, incident_id: int | None = None) -> list[Checkpoint]:
                     head_hash=checkpoint.hash,
                     written_at=checkpoint.written_at,
                 )
-                found.append(replace(checkpoint, signed=hmac.compare_digest(mac, expected)))
+                digest = _line_digest(
+                    incident_id=checkpoint.incident_id,
+                    seq=checkpoint.seq,
+                    head_hash=checkpoint.hash,
+                    written_at=checkpoint.written_at,
+                    mac=mac,
+                )
+                found.append(
+                    replace(
+                        checkpoint,
+                        signed=hmac.compare_digest(mac, expected),
+                        digest=digest,
+                        timestamp=timestamp,
+                    )
+                )
     return found
 
 
@@ -96,7 +127,9 @@ def timeline_checkpoint_write(*, incident_ids: Iterable[int] | None = None) -> i
     since its last checkpoint; return how many were written.
 
     The file is opened for appending only and readable by this user only; each line is
-    also logged, a second copy outside the database.
+    also logged, a second copy outside the database. With TIMELINE_TSA_URL set, each line
+    carries the TSA's token (`tsr`); once the TSA fails, the remaining lines of this write
+    go without one rather than wait on it again.
     """
     heads = TimelineEvent.objects.filter(
         seq=Subquery(
@@ -110,24 +143,39 @@ def timeline_checkpoint_write(*, incident_ids: Iterable[int] | None = None) -> i
     last_seen = {c.incident_id: (c.seq, c.hash) for c in checkpoints_read() if c.signed}
     written_at = timezone.now().astimezone(UTC).isoformat()
     lines = []
+    stamping = tsa_configured()
     for incident_id, seq, head_hash in heads.values_list("incident_id", "seq", "hash"):
         if last_seen.get(incident_id) == (seq, head_hash):
             continue
         mac = _signature(
             incident_id=incident_id, seq=seq, head_hash=head_hash, written_at=written_at
         )
-        lines.append(
-            json.dumps(
-                {
-                    "incident": incident_id,
-                    "seq": seq,
-                    "hash": head_hash,
-                    "at": written_at,
-                    "mac": mac,
-                },
-                sort_keys=True,
+        row: dict[str, object] = {
+            "incident": incident_id,
+            "seq": seq,
+            "hash": head_hash,
+            "at": written_at,
+            "mac": mac,
+        }
+        if stamping:
+            digest = _line_digest(
+                incident_id=incident_id,
+                seq=seq,
+                head_hash=head_hash,
+                written_at=written_at,
+                mac=mac,
             )
-        )
+            try:
+                row["tsr"] = checkpoint_timestamp_request(digest=digest)
+            except Exception:
+                # The checkpoint matters more than its timestamp: write it without one.
+                logger.warning(
+                    "timeline checkpoint: no timestamp from %s; written without",
+                    settings.TIMELINE_TSA_URL,
+                    exc_info=True,
+                )
+                stamping = False
+        lines.append(json.dumps(row, sort_keys=True))
     if not lines:
         return 0
     directory = checkpoint_dir()

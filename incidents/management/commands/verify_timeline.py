@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from incidents.models import Incident
 from incidents.selectors import timeline_verify
+from incidents.services.timestamps import tsa_configured
 
 
 class Command(BaseCommand):
@@ -24,3 +25,10 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Incident {incident}: {check.events} events, chain intact, head {check.head_hash}"
         )
+        if check.timestamped:
+            self.stdout.write(
+                f"{check.timestamped} checkpoints timestamped by the TSA, the latest at "
+                f"{check.latest_timestamp:%Y-%m-%d %H:%M:%S %Z}"
+            )
+        if check.untimestamped and (check.timestamped or tsa_configured()):
+            self.stdout.write(f"{check.untimestamped} checkpoints without a timestamp")
