@@ -34,6 +34,7 @@ from ..models import (
     RemediationCode,
     TemplateVersion,
 )
+from ..recovery.responses import redemption_links
 from ..rendering import CodeInfo, RenderError, frame_labels, message_render
 from ..selectors import complaint_authorities, message_context, version_choose
 from .common import Actor, acting_user
@@ -167,6 +168,9 @@ def _letters(batch: LetterBatch, notifications: list[Notification]) -> list[Lett
         )
         for c in RemediationCode.objects.filter(notification_id__in=[n.pk for n in notifications])
     }
+    redemptions = redemption_links(
+        incident_id=communication.incident_id, notifications=notifications
+    )
     versions: list[TemplateVersion] = list(communication.versions.all())
     profile = company_profile()
     authorities = complaint_authorities(incident_id=communication.incident_id)
@@ -198,6 +202,7 @@ def _letters(batch: LetterBatch, notifications: list[Notification]) -> list[Lett
                     data_categories=person_categories,
                     reset_link=reset_link(customer.pk),
                     remediation_code=code.code if code else "",
+                    redemption_link=redemptions.get(notification.pk, ""),
                     language=version.language,
                 ),
             )

@@ -1,4 +1,4 @@
-"""Each person's message: rendered, with its codes and reset link, assembled as MIME."""
+"""Each person's message: rendered, with its codes and links, assembled as MIME."""
 
 import binascii
 import uuid
@@ -23,6 +23,7 @@ from ...models import (
     Notification,
     RemediationCode,
 )
+from ...recovery.responses import redemption_links
 from ...rendering import (
     CodeInfo,
     RenderError,
@@ -58,6 +59,7 @@ def _messages_build(
         )
         for c in RemediationCode.objects.filter(notification_id__in=[r.pk for r in rows])
     }
+    redemptions = redemption_links(incident_id=communication.incident_id, notifications=rows)
     versions = list(communication.versions.all())
     profile = company_profile()
     authorities = complaint_authorities(incident_id=communication.incident_id)
@@ -94,6 +96,7 @@ def _messages_build(
                 data_categories=person_categories,
                 reset_link=reset_link(row.customer_id),
                 remediation_code=code.code if code else "",
+                redemption_link=redemptions.get(row.pk, ""),
                 language=version.language,
             )
             rendered = breach_email_compose(
