@@ -39,6 +39,7 @@ from ..rendering import CodeInfo, RenderError, frame_labels, message_render
 from ..selectors import complaint_authorities, message_context, version_choose
 from .common import Actor, acting_user
 from .delivery import reset_link
+from .delivery.audience import versions_use
 
 # Typesetting many pages at once costs memory out of proportion; pages are laid out in
 # chunks and joined, and progress is saved after each chunk.
@@ -168,10 +169,12 @@ def _letters(batch: LetterBatch, notifications: list[Notification]) -> list[Lett
         )
         for c in RemediationCode.objects.filter(notification_id__in=[n.pk for n in notifications])
     }
-    redemptions = redemption_links(
-        incident_id=communication.incident_id, notifications=notifications
-    )
     versions: list[TemplateVersion] = list(communication.versions.all())
+    redemptions = (
+        redemption_links(incident_id=communication.incident_id, notifications=notifications)
+        if versions_use(versions, "redemption_link")
+        else {}
+    )
     profile = company_profile()
     authorities = complaint_authorities(incident_id=communication.incident_id)
     # The one place the reference a person quotes comes from (per notification later).

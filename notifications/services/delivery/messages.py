@@ -35,6 +35,7 @@ from ...selectors import (
     message_context,
     version_choose,
 )
+from .audience import versions_use
 
 
 def reset_link(customer_id: int) -> str:
@@ -59,8 +60,13 @@ def _messages_build(
         )
         for c in RemediationCode.objects.filter(notification_id__in=[r.pk for r in rows])
     }
-    redemptions = redemption_links(incident_id=communication.incident_id, notifications=rows)
     versions = list(communication.versions.all())
+    # Signing a link costs more than rendering the words: only when a version prints one.
+    redemptions = (
+        redemption_links(incident_id=communication.incident_id, notifications=rows)
+        if versions_use(versions, "redemption_link")
+        else {}
+    )
     profile = company_profile()
     authorities = complaint_authorities(incident_id=communication.incident_id)
     # The one place the reference a person quotes comes from (per notification later).
