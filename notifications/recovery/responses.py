@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -82,7 +83,8 @@ def redemption_links(*, incident_id: int, notifications: Iterable[Notification])
         RemediationCode.objects.filter(
             incident_id=incident_id, notification__customer_id__in=set(rows.values())
         )
-        .order_by("assigned_at", "pk")
+        # The same order on both databases: a code given without a date counts as oldest.
+        .order_by(F("assigned_at").asc(nulls_first=True), "pk")
         .values_list("pk", "notification_id", "notification__customer_id")
     ):
         held[customer_id] = code_id
