@@ -30,6 +30,7 @@ from .models import (
 )
 from .rendering import RenderError, breach_email_compose, frame_labels, message_render
 from .selectors import (
+    PREVIEW_REDEMPTION_LINK,
     PREVIEW_RESET_LINK,
     complaint_authorities,
     delivery_outcomes,
@@ -286,6 +287,7 @@ def words_sent_section(incident_id: int) -> SectionContent:
                         data_categories=version.data_categories,
                         reset_link=PREVIEW_RESET_LINK,
                         remediation_code=SAMPLE_CODE,
+                        redemption_link=PREVIEW_REDEMPTION_LINK,
                         language=version.language,
                     ),
                 )
@@ -327,9 +329,9 @@ def words_sent_section(incident_id: int) -> SectionContent:
     notes.insert(
         0,
         "Each approved version of each signed-off communication, rendered for a made-up "
-        "person, Alex Sample, with this incident's facts. Each person's own link and code "
-        f"appear as {PREVIEW_RESET_LINK} and {SAMPLE_CODE}; the email's HTML part says the "
-        "same as the text shown.",
+        "person, Alex Sample, with this incident's facts. Each person's own links and code "
+        f"appear as {PREVIEW_RESET_LINK}, {PREVIEW_REDEMPTION_LINK} and {SAMPLE_CODE}; the "
+        "email's HTML part says the same as the text shown.",
     )
     if not samples:
         notes.append("No signed-off communication.")

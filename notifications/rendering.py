@@ -51,6 +51,10 @@ CONTEXT_VARIABLES: dict[str, str] = {
     "contact_point": "Where to get more information (the DPO contact point)",
     "reset_link": "The person's password reset link",
     "remediation_code": "The person's credit monitoring code",
+    "redemption_link": (
+        "The link by which the person redeems their code, which tells us they did "
+        "(empty when they have no code)"
+    ),
 }
 # Art. 34(2) GDPR (with Art. 33(3)(b)-(d)): what every message must tell the person.
 ART34_VARIABLES: dict[str, str] = {

@@ -44,6 +44,7 @@ from .rendering import (
 # Shown in previews where the send service will put each person's own value.
 PREVIEW_RESET_LINK = "https://reset.invalid/PREVIEW"
 PREVIEW_REMEDIATION_CODE = "PREVIEW-CODE"
+PREVIEW_REDEMPTION_LINK = "https://redeem.invalid/PREVIEW"
 # The incident facts a message renders; a blank one would be a blank in every inbox.
 INCIDENT_FACTS = {
     "nature": "nature of the breach",
@@ -161,6 +162,7 @@ def sample_context(
         data_categories=data_categories,
         reset_link=PREVIEW_RESET_LINK,
         remediation_code=PREVIEW_REMEDIATION_CODE,
+        redemption_link=PREVIEW_REDEMPTION_LINK,
     )
 
 
@@ -185,6 +187,7 @@ def message_context(
     data_categories: Iterable[str],
     reset_link: str,
     remediation_code: str,
+    redemption_link: str,
     language: str = "",
 ) -> dict[str, Any]:
     """Exactly the variables of rendering.CONTEXT_VARIABLES, as plain values; the incident
@@ -203,6 +206,7 @@ def message_context(
         "contact_point": facts["contact_point"],
         "reset_link": reset_link,
         "remediation_code": remediation_code,
+        "redemption_link": redemption_link,
     }
 
 
@@ -510,6 +514,7 @@ def communication_previews(
                             data_categories=row.data_categories,
                             reset_link=PREVIEW_RESET_LINK,
                             remediation_code=PREVIEW_REMEDIATION_CODE,
+                            redemption_link=PREVIEW_REDEMPTION_LINK,
                             language=version.language,
                         ),
                     )

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -29,7 +30,7 @@ from incidents.models import AffectedCustomer
 from incidents.services import timeline_append
 
 from .. import events
-from ..models import RemediationCode
+from ..models import Notification, RemediationCode
 from ..services.common import Actor, acting_user
 
 REDEEM_SALT = "notifications.recovery.redeem"
@@ -65,6 +66,35 @@ def redemption_token(*, code_id: int) -> str:
 def redemption_url(*, code_id: int) -> str:
     path = reverse("recovery:redeem", args=[redemption_token(code_id=code_id)])
     return f"{settings.PUBLIC_BASE_URL.rstrip('/')}{path}"
+
+
+def redemption_links(*, incident_id: int, notifications: Iterable[Notification]) -> dict[int, str]:
+    """Notification id -> the redemption link of the code its person holds in the incident,
+    for the `redemption_link` variable; no entry for a person without a code.
+
+    A follow-up does not give codes of its own unless it prints one, so the person's code
+    is usually the one the notice gave: the code on this very notification wins, else the
+    one given last.
+    """
+    rows = {n.pk: n.customer_id for n in notifications}
+    held: dict[int, int] = {}
+    own: dict[int, int] = {}
+    for code_id, notification_id, customer_id in (
+        RemediationCode.objects.filter(
+            incident_id=incident_id, notification__customer_id__in=set(rows.values())
+        )
+        # The same order on both databases: a code given without a date counts as oldest.
+        .order_by(F("assigned_at").asc(nulls_first=True), "pk")
+        .values_list("pk", "notification_id", "notification__customer_id")
+    ):
+        held[customer_id] = code_id
+        if notification_id in rows:
+            own[notification_id] = code_id
+    return {
+        pk: redemption_url(code_id=own.get(pk) or held[customer_id])
+        for pk, customer_id in rows.items()
+        if pk in own or customer_id in held
+    }
 
 
 def redemption_token_read(token: str) -> RemediationCode:

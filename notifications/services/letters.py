@@ -34,10 +34,12 @@ from ..models import (
     RemediationCode,
     TemplateVersion,
 )
+from ..recovery.responses import redemption_links
 from ..rendering import CodeInfo, RenderError, frame_labels, message_render
 from ..selectors import complaint_authorities, message_context, version_choose
 from .common import Actor, acting_user
 from .delivery import reset_link
+from .delivery.audience import versions_use
 
 # Typesetting many pages at once costs memory out of proportion; pages are laid out in
 # chunks and joined, and progress is saved after each chunk.
@@ -168,6 +170,11 @@ def _letters(batch: LetterBatch, notifications: list[Notification]) -> list[Lett
         for c in RemediationCode.objects.filter(notification_id__in=[n.pk for n in notifications])
     }
     versions: list[TemplateVersion] = list(communication.versions.all())
+    redemptions = (
+        redemption_links(incident_id=communication.incident_id, notifications=notifications)
+        if versions_use(versions, "redemption_link")
+        else {}
+    )
     profile = company_profile()
     authorities = complaint_authorities(incident_id=communication.incident_id)
     # The one place the reference a person quotes comes from (per notification later).
@@ -198,6 +205,7 @@ def _letters(batch: LetterBatch, notifications: list[Notification]) -> list[Lett
                     data_categories=person_categories,
                     reset_link=reset_link(customer.pk),
                     remediation_code=code.code if code else "",
+                    redemption_link=redemptions.get(notification.pk, ""),
                     language=version.language,
                 ),
             )

@@ -1,7 +1,7 @@
 """Who a communication reaches: the audience in SQL, the fan-out of one row per person,
 what follow-ups skip."""
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -16,20 +16,26 @@ from incidents.models import AffectedCustomer
 from ...models import (
     Communication,
     Notification,
+    TemplateVersion,
 )
 from ...rendering import (
     template_source_problems,
 )
 
 
-def communication_needs_codes(*, communication: Communication) -> bool:
-    """True when any chosen version prints a remediation code: then everyone gets one."""
-    for version in communication.versions.all():
+def versions_use(versions: Iterable[TemplateVersion], variable: str) -> bool:
+    """True when any of the versions renders `variable` somewhere."""
+    for version in versions:
         for source in (version.subject, version.text_body, version.html_body):
             _problems, used = template_source_problems(part="", source=source)
-            if "remediation_code" in used:
+            if variable in used:
                 return True
     return False
+
+
+def communication_needs_codes(*, communication: Communication) -> bool:
+    """True when any chosen version prints a remediation code: then everyone gets one."""
+    return versions_use(communication.versions.all(), "remediation_code")
 
 
 def _audience_sql(communication: Communication) -> tuple[str, list[Any]]:

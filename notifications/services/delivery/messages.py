@@ -1,4 +1,4 @@
-"""Each person's message: rendered, with its codes and reset link, assembled as MIME."""
+"""Each person's message: rendered, with its codes and links, assembled as MIME."""
 
 import binascii
 import uuid
@@ -23,6 +23,7 @@ from ...models import (
     Notification,
     RemediationCode,
 )
+from ...recovery.responses import redemption_links
 from ...rendering import (
     CodeInfo,
     RenderError,
@@ -34,6 +35,7 @@ from ...selectors import (
     message_context,
     version_choose,
 )
+from .audience import versions_use
 
 
 def reset_link(customer_id: int) -> str:
@@ -59,6 +61,12 @@ def _messages_build(
         for c in RemediationCode.objects.filter(notification_id__in=[r.pk for r in rows])
     }
     versions = list(communication.versions.all())
+    # Signing a link costs more than rendering the words: only when a version prints one.
+    redemptions = (
+        redemption_links(incident_id=communication.incident_id, notifications=rows)
+        if versions_use(versions, "redemption_link")
+        else {}
+    )
     profile = company_profile()
     authorities = complaint_authorities(incident_id=communication.incident_id)
     # The one place the reference a person quotes comes from (per notification later).
@@ -94,6 +102,7 @@ def _messages_build(
                 data_categories=person_categories,
                 reset_link=reset_link(row.customer_id),
                 remediation_code=code.code if code else "",
+                redemption_link=redemptions.get(row.pk, ""),
                 language=version.language,
             )
             rendered = breach_email_compose(
