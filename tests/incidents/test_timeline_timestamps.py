@@ -104,20 +104,15 @@ def tsa(settings, tmp_path) -> Iterator[DummyTimeStamper]:
         ca=False,
     )
     der = serialization.Encoding.DER
-    handler = type(
-        "Handler",
-        (_TsaHandler,),
-        {
-            "stamper": DummyTimeStamper(
-                tsa_cert=x509.Certificate.load(tsa_cert.public_bytes(der)),
-                tsa_key=keys.PrivateKeyInfo.load(
-                    tsa_key.private_bytes(
-                        der, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-                    )
-                ),
+    stamper = DummyTimeStamper(
+        tsa_cert=x509.Certificate.load(tsa_cert.public_bytes(der)),
+        tsa_key=keys.PrivateKeyInfo.load(
+            tsa_key.private_bytes(
+                der, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             )
-        },
+        ),
     )
+    handler = type("Handler", (_TsaHandler,), {"stamper": stamper})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -125,7 +120,7 @@ def tsa(settings, tmp_path) -> Iterator[DummyTimeStamper]:
     chain.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     settings.TIMELINE_TSA_URL = f"http://127.0.0.1:{server.server_address[1]}/"
     settings.TIMELINE_TSA_CERT = str(chain)
-    yield handler.stamper
+    yield stamper
     server.shutdown()
     server.server_close()
     thread.join()
