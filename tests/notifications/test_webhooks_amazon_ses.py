@@ -168,9 +168,16 @@ def test_amazon_ses_events_twice_and_out_of_order_end_in_the_right_states(client
     assert Customer.objects.get(pk=bounced.customer_id).email_status == "bounced"
     assert Customer.objects.get(pk=soft.customer_id).email_status == "valid"
     assert Customer.objects.get(pk=complained.customer_id).marketing_consent == "withdrawn"
-    touched = Touchpoint.objects.filter(kind=Touchpoint.Kind.RECORD)
-    assert sorted(touched.values_list("customer_id", flat=True)) == sorted(
-        [bounced.customer_id, complained.customer_id]
+    # Each response is a touchpoint of its own kind: the recovery cohorts count them.
+    responses = Touchpoint.objects.exclude(
+        kind__in=[Touchpoint.Kind.BREACH_NOTICE, Touchpoint.Kind.FOLLOW_UP]
+    )
+    assert sorted(responses.values_list("customer_id", "kind")) == sorted(
+        [
+            (opened.customer_id, Touchpoint.Kind.OPENED),
+            (bounced.customer_id, Touchpoint.Kind.BOUNCED),
+            (complained.customer_id, Touchpoint.Kind.COMPLAINED),
+        ]
     )
     heard = TimelineEvent.objects.filter(kind="delivery.provider_events").order_by("seq")
     assert [e.payload.get("hard_bounce", 0) for e in heard] == [1, 0]
@@ -184,13 +191,14 @@ def test_an_ses_event_for_an_unknown_message_is_kept_and_changes_nothing(client,
     )
     stranger.communication_id, stranger.customer_id = communication.pk + 1000, 999999
     before = list(Notification.objects.values_list("pk", "status", "delivery_state"))
+    touchpoints = Touchpoint.objects.count()
     assert sns_post(client, ses("Bounce", stranger, "sns-x", reference=False)).status_code == 200
     delivery_events_apply_all()
     kept = DeliveryEvent.objects.get()
     assert (kept.provider, kept.kind, kept.outcome) == ("amazon_ses", "hard_bounce", "unknown")
     assert list(Notification.objects.values_list("pk", "status", "delivery_state")) == before
     assert not Customer.objects.filter(email_status="bounced").exists()
-    assert not Touchpoint.objects.filter(kind=Touchpoint.Kind.RECORD).exists()
+    assert Touchpoint.objects.count() == touchpoints
 
 
 def test_sns_without_credentials_is_asked_for_them_and_forgeries_are_refused_unlogged(
