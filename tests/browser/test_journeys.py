@@ -306,7 +306,11 @@ def test_the_whole_story_from_the_forensic_list_to_the_evidence_pack(
     page.select_option("#id_art34_decision", "notify")
     page.click("input[value=Save]")
     expect(page.locator(".messagelist")).to_contain_text("Recorded: Art. 34.")
-    page.goto(f"/notifications/delivery/send/{communication.pk}/")
+    # Back to the send page the way a person would: the browser's Back button, twice.
+    page.go_back()
+    page.go_back()
+    page.reload()
+    expect(page.locator("#send-blockers")).to_have_count(0)
     page.click("input[value=Send]")
     expect(page.locator(".messagelist")).to_contain_text("is being sent")
     delivery = Delivery.objects.get(communication=communication)
