@@ -74,6 +74,8 @@ def build(messages: int) -> Communication:
             likely_consequences="Phishing.",
             measures_taken="Closed the hole.",
             measures_proposed="Change your password.",
+            # Told because they are at high risk: the send waits for this decision.
+            art34_decision=Incident.Art34Decision.NOTIFY,
         )
         with connection.cursor() as cursor:
             cursor.execute(

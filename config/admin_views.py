@@ -14,7 +14,9 @@ from typing import Any, TypeVar
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms import Form
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
 from config.services import ServiceError
 
@@ -88,3 +90,30 @@ def each_object_run(
     for reason in refused:
         model_admin.message_user(request, reason, refusal_level)
     return succeeded
+
+
+def form_page(
+    request: HttpRequest,
+    *,
+    opts: Any,
+    title: str,
+    form: Form,
+    template: str = "admin/form_page.html",
+    **context: Any,
+) -> TemplateResponse:
+    """The one page of a custom admin view with one form (templates/admin/form_page.html):
+    `opts` names the model of the breadcrumbs; `context` fills the template's optional
+    parts (intro, facts, blockers, incident, submit, pending_drill_change). A form with a
+    file field is sent as multipart."""
+    return TemplateResponse(
+        request,
+        template,
+        {
+            **admin.site.each_context(request),
+            "opts": opts,
+            "title": title,
+            "form": form,
+            "multipart": any(f.widget.needs_multipart_form for f in form.fields.values()),
+            **context,
+        },
+    )

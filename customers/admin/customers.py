@@ -20,7 +20,7 @@ from import_export.admin import ExportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
 from config.admin_pii import PiiListRule
-from config.admin_views import admin_view_permissions
+from config.admin_views import admin_view_permissions, form_page
 from config.services import ServiceError
 
 from ..forms import CustomerExportForm, CustomerForm, ImportUploadForm
@@ -479,15 +479,15 @@ class CustomerAdmin(PiiListRule, ExportMixin, admin.ModelAdmin):
                 return HttpResponseRedirect(
                     reverse("admin:customers_importjob_change", args=[job.pk])
                 )
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Import customers",
-            "form": form,
-            "max_upload_mb": settings.CUSTOMERS_IMPORT_MAX_UPLOAD_MB,
-            "preview_max_kb": settings.CUSTOMERS_IMPORT_PREVIEW_MAX_KB,
-        }
-        return TemplateResponse(request, "admin/customers/import_form.html", context)
+        return form_page(
+            request,
+            opts=self.opts,
+            title="Import customers",
+            form=form,
+            template="admin/customers/import_form.html",
+            max_upload_mb=settings.CUSTOMERS_IMPORT_MAX_UPLOAD_MB,
+            preview_max_kb=settings.CUSTOMERS_IMPORT_PREVIEW_MAX_KB,
+        )
 
     @admin_view_permissions("import")
     def import_preview_view(self, request: HttpRequest, job_id: int) -> HttpResponse:
@@ -533,12 +533,12 @@ class CustomerAdmin(PiiListRule, ExportMixin, admin.ModelAdmin):
                 return HttpResponseRedirect(
                     reverse("admin:customers_customerexport_change", args=[export.pk])
                 )
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": "Export customers in the background (CSV)",
-            "form": form,
-            "contact_in_full": can_view_pii(request.user),
-            "retention_days": settings.CUSTOMERS_EXPORT_FILE_RETENTION_DAYS,
-        }
-        return TemplateResponse(request, "admin/customers/export_form.html", context)
+        return form_page(
+            request,
+            opts=self.opts,
+            title="Export customers in the background (CSV)",
+            form=form,
+            template="admin/customers/export_form.html",
+            contact_in_full=can_view_pii(request.user),
+            retention_days=settings.CUSTOMERS_EXPORT_FILE_RETENTION_DAYS,
+        )

@@ -2,12 +2,12 @@
 
 from typing import Any
 
-from django.contrib import admin
 from django.forms import Form
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 from config.admin_views import ReadOnlyAdmin
+from config.admin_views import form_page as admin_form_page
 from config.services import ServiceError
 
 __all__ = ["ERRORS", "ReadOnlyAdmin", "form_page"]
@@ -26,17 +26,6 @@ def form_page(
     intro: str = "",
     button: str = "Save",
 ) -> TemplateResponse:
-    return TemplateResponse(
-        request,
-        "admin/incidents/action_form.html",
-        {
-            **admin.site.each_context(request),
-            "title": title,
-            "form": form,
-            "object": obj,
-            "opts": opts,
-            "intro": intro,
-            "button": button,
-            "multipart": any(f.widget.needs_multipart_form for f in form.fields.values()),
-        },
+    return admin_form_page(
+        request, opts=opts, title=title, form=form, object=obj, intro=intro, submit=button
     )

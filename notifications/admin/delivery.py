@@ -18,7 +18,7 @@ from django.utils.safestring import SafeString
 
 from config.admin_confirm import confirm_first
 from config.admin_pii import PiiListRule
-from config.admin_views import ReadOnlyAdmin, admin_view_permissions, each_object_run
+from config.admin_views import ReadOnlyAdmin, admin_view_permissions, each_object_run, form_page
 from config.drills import drill_recipients
 from config.services import ServiceError
 from config.uploads import upload_size_check
@@ -71,17 +71,7 @@ class UploadForm(forms.Form):
 def _form_page(
     request: HttpRequest, model_admin: admin.ModelAdmin, title: str, form: forms.Form, **extra: Any
 ) -> TemplateResponse:
-    return TemplateResponse(
-        request,
-        "admin/notifications/delivery/form_page.html",
-        {
-            **model_admin.admin_site.each_context(request),
-            "opts": model_admin.opts,
-            "title": title,
-            "form": form,
-            **extra,
-        },
-    )
+    return form_page(request, opts=model_admin.opts, title=title, form=form, **extra)
 
 
 def _fix(
@@ -287,7 +277,6 @@ class DeliveryAdmin(ReadOnlyAdmin):
             "Record bounces (provider CSV export, or an mbox / .eml of bounce reports)",
             form,
             submit="Record bounces",
-            multipart=True,
         )
 
 
@@ -460,5 +449,4 @@ class RemediationCodeAdmin(PiiListRule, ReadOnlyAdmin):
             form,
             facts=[("Free codes now", codes_free(incident_id=incident_id))],
             submit="Import",
-            multipart=True,
         )

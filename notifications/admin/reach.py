@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from config.admin_views import ReadOnlyAdmin, admin_view_permissions
+from config.admin_views import ReadOnlyAdmin, admin_view_permissions, form_page
 from config.services import ServiceError
 from incidents.models import Incident
 
@@ -47,17 +47,7 @@ from .common import error_message
 def _page(
     request: HttpRequest, model_admin: admin.ModelAdmin, title: str, form: forms.Form, **extra: Any
 ) -> TemplateResponse:
-    return TemplateResponse(
-        request,
-        "admin/notifications/delivery/form_page.html",
-        {
-            **model_admin.admin_site.each_context(request),
-            "opts": model_admin.opts,
-            "title": title,
-            "form": form,
-            **extra,
-        },
-    )
+    return form_page(request, opts=model_admin.opts, title=title, form=form, **extra)
 
 
 class ReturnFileForm(forms.Form):
@@ -139,7 +129,6 @@ class ReturnedLetterAdmin(ReadOnlyAdmin):
             "Import returned letters (the print house's return file)",
             form,
             submit="Record returned letters",
-            multipart=True,
         )
 
 

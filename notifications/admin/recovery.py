@@ -308,7 +308,7 @@ class RecoveryPlanAdmin(admin.ModelAdmin):
                 level = messages.WARNING if outcome.unknown else messages.SUCCESS
                 self.message_user(request, outcome.summary(what), level)
                 return HttpResponseRedirect(reverse("admin:notifications_recoveryplan_changelist"))
-        return _page(request, self, title, form, submit="Import", multipart=True)
+        return _page(request, self, title, form, submit="Import")
 
     @admin_view_permissions(RECORD)
     def redemptions_view(self, request: HttpRequest) -> HttpResponse:

@@ -22,7 +22,6 @@ from config.models import CompanyProfile, company_profile
 from config.services import ServiceError, enqueue_on_commit
 from customers.models import Customer, Touchpoint
 from incidents.evidence.render import BASE_URL, StaticOnlyFetcher
-from incidents.models import AffectedCustomer
 from incidents.services import timeline_append
 
 from ..models import (
@@ -31,15 +30,12 @@ from ..models import (
     Delivery,
     LetterBatch,
     Notification,
-    RemediationCode,
-    TemplateVersion,
 )
-from ..recovery.responses import redemption_links
 from ..rendering import CodeInfo, RenderError, frame_labels, message_render
-from ..selectors import complaint_authorities, message_context, version_choose
+from ..selectors import message_context, version_choose
 from .common import Actor, acting_user
 from .delivery import reset_link
-from .delivery.audience import versions_use
+from .delivery.messages import batch_inputs
 
 # Typesetting many pages at once costs memory out of proportion; pages are laid out in
 # chunks and joined, and progress is saved after each chunk.
@@ -156,29 +152,10 @@ def letter_address_lines(*, customer: Customer, home_country: str, paper_size: s
 
 def _letters(batch: LetterBatch, notifications: list[Notification]) -> list[Letter]:
     communication = batch.communication
-    customer_ids = [n.customer_id for n in notifications]
-    customers = Customer.objects.in_bulk(customer_ids)
-    categories = dict(
-        AffectedCustomer.objects.filter(
-            incident_id=communication.incident_id, customer_id__in=customer_ids
-        ).values_list("customer_id", "data_categories")
-    )
-    codes = {
-        c.notification_id: CodeInfo(
-            code=c.code, vendor=c.vendor, expires_on=c.expires_on, redeem_url=c.redeem_url
-        )
-        for c in RemediationCode.objects.filter(notification_id__in=[n.pk for n in notifications])
-    }
-    versions: list[TemplateVersion] = list(communication.versions.all())
-    redemptions = (
-        redemption_links(incident_id=communication.incident_id, notifications=notifications)
-        if versions_use(versions, "redemption_link")
-        else {}
-    )
-    profile = company_profile()
-    authorities = complaint_authorities(incident_id=communication.incident_id)
-    # The one place the reference a person quotes comes from (per notification later).
-    reference = communication.incident.reference
+    inputs = batch_inputs(communication, notifications)
+    customers, categories, codes = inputs.customers, inputs.categories, inputs.codes
+    versions, redemptions, profile = inputs.versions, inputs.redemptions, inputs.profile
+    authorities, reference = inputs.authorities, inputs.reference
     letters = []
     for notification in notifications:
         customer = customers[notification.customer_id]

@@ -2,6 +2,7 @@
 
 import binascii
 import uuid
+from dataclasses import dataclass
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
 
@@ -13,7 +14,7 @@ from django.core.validators import validate_email
 from django.utils import timezone
 
 from config.drills import drill_message_redirect
-from config.models import company_profile
+from config.models import CompanyProfile, company_profile
 from customers.models import Customer
 from incidents.models import AffectedCustomer
 
@@ -22,6 +23,7 @@ from ...models import (
     Communication,
     Notification,
     RemediationCode,
+    TemplateVersion,
 )
 from ...recovery.responses import redemption_links
 from ...rendering import (
@@ -43,34 +45,64 @@ def reset_link(customer_id: int) -> str:
     return f"{settings.DELIVERY_RESET_URL}?token={token}"
 
 
+@dataclass(frozen=True)
+class BatchInputs:
+    """What rendering a batch of one communication's notices needs, read in a few queries:
+    the people, their data categories, codes and redemption links, the versions, the
+    company profile, the complaint authorities and the reference. Emails and letters
+    read the same inputs, so a person's words are the same on both."""
+
+    customers: dict[int, Customer]
+    categories: dict[int, list[str]]
+    codes: dict[int, CodeInfo]
+    versions: list[TemplateVersion]
+    redemptions: dict[int, str]
+    profile: CompanyProfile
+    authorities: dict[str, str]
+    reference: str
+
+
+def batch_inputs(communication: Communication, notifications: list[Notification]) -> BatchInputs:
+    customer_ids = [n.customer_id for n in notifications]
+    versions = list(communication.versions.all())
+    return BatchInputs(
+        customers=Customer.objects.in_bulk(customer_ids),
+        categories=dict(
+            AffectedCustomer.objects.filter(
+                incident_id=communication.incident_id, customer_id__in=customer_ids
+            ).values_list("customer_id", "data_categories")
+        ),
+        codes={
+            c.notification_id: CodeInfo(
+                code=c.code, vendor=c.vendor, expires_on=c.expires_on, redeem_url=c.redeem_url
+            )
+            for c in RemediationCode.objects.filter(
+                notification_id__in=[n.pk for n in notifications]
+            )
+            if c.notification_id is not None
+        },
+        versions=versions,
+        # Signing a link costs more than rendering the words: only when a version prints one.
+        redemptions=(
+            redemption_links(incident_id=communication.incident_id, notifications=notifications)
+            if versions_use(versions, "redemption_link")
+            else {}
+        ),
+        profile=company_profile(),
+        authorities=complaint_authorities(incident_id=communication.incident_id),
+        # The one place the reference a person quotes comes from (per notification later).
+        reference=communication.incident.reference,
+    )
+
+
 def _messages_build(
     communication: Communication, rows: list[Notification]
 ) -> tuple[list[tuple[int, EmailMultiAlternatives]], dict[int, str], dict[int, str]]:
     """(notification id, message) for each valid address, the malformed ones, render errors."""
-    customer_ids = [r.customer_id for r in rows]
-    customers = Customer.objects.in_bulk(customer_ids)
-    categories = dict(
-        AffectedCustomer.objects.filter(
-            incident_id=communication.incident_id, customer_id__in=customer_ids
-        ).values_list("customer_id", "data_categories")
-    )
-    codes = {
-        c.notification_id: CodeInfo(
-            code=c.code, vendor=c.vendor, expires_on=c.expires_on, redeem_url=c.redeem_url
-        )
-        for c in RemediationCode.objects.filter(notification_id__in=[r.pk for r in rows])
-    }
-    versions = list(communication.versions.all())
-    # Signing a link costs more than rendering the words: only when a version prints one.
-    redemptions = (
-        redemption_links(incident_id=communication.incident_id, notifications=rows)
-        if versions_use(versions, "redemption_link")
-        else {}
-    )
-    profile = company_profile()
-    authorities = complaint_authorities(incident_id=communication.incident_id)
-    # The one place the reference a person quotes comes from (per notification later).
-    reference = communication.incident.reference
+    inputs = batch_inputs(communication, rows)
+    customers, categories, codes = inputs.customers, inputs.categories, inputs.codes
+    versions, redemptions, profile = inputs.versions, inputs.redemptions, inputs.profile
+    authorities, reference = inputs.authorities, inputs.reference
     today = timezone.localdate()
     malformed: dict[int, str] = {}
     broken: dict[int, str] = {}
