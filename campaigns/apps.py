@@ -35,12 +35,18 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         from customers.signals import customer_merged
-        from incidents.signals import incident_drill_changed, scope_changed, scope_holds_requested
+        from incidents.signals import (
+            incident_closed,
+            incident_drill_changed,
+            scope_changed,
+            scope_holds_requested,
+        )
 
         from . import evidence
         from .receivers import (
             on_customer_merged,
             on_drill_changed,
+            on_incident_closed,
             on_scope_changed,
             on_scope_holds_requested,
         )
@@ -53,6 +59,7 @@ class CampaignsConfig(AppConfig):
         incident_drill_changed.connect(
             on_drill_changed, dispatch_uid="campaigns.hold_on_drill_changed"
         )
+        incident_closed.connect(on_incident_closed, dispatch_uid="campaigns.hold_note_at_close")
         evidence.register()
 
     def seed_demo(self, *, stdout: Any) -> None:

@@ -16,3 +16,8 @@ CAMPAIGN_PAUSED = declare(
 CAMPAIGN_RESUMED = declare(
     "campaign.resumed", "Campaign resumed", "The CMO resumed a paused campaign."
 )
+CAMPAIGN_HOLD_KEPT_AT_CLOSE = declare(
+    "campaign.hold_kept_at_close",
+    "Marketing hold kept at closing",
+    "The incident closed with its marketing hold in place: only the CMO releases it.",
+)

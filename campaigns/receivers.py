@@ -4,7 +4,7 @@ from typing import Any
 
 from incidents.services import IncidentError
 
-from .services import CampaignError, hold_follow_drill_status, hold_place
+from .services import CampaignError, hold_follow_drill_status, hold_note_at_close, hold_place
 
 
 def on_scope_changed(
@@ -33,6 +33,11 @@ def on_drill_changed(
         hold_follow_drill_status(incident_id=incident_id, is_drill=is_drill, cmo=cmo)
     except CampaignError as error:
         raise IncidentError(f"The drill status cannot change: {error}") from error
+
+
+def on_incident_closed(sender: Any, *, incident_id: int, actor: Any = None, **kwargs: Any) -> None:
+    # Runs inside the closing's transaction: the note commits with the closing.
+    hold_note_at_close(incident_id=incident_id, actor=actor)
 
 
 def on_customer_merged(sender: Any, *, merged_id: int, **kwargs: Any) -> None:

@@ -10,6 +10,7 @@ from config.services import Actor
 from incidents.models import AffectedCustomer, Incident
 from incidents.services import timeline_append
 
+from .. import events
 from ..models import Campaign, CampaignExclusion, CampaignHold
 from ..selectors import (
     RUNNING_STATUSES,
@@ -81,6 +82,21 @@ def _hold_release(incident: Incident, actor: Actor) -> bool:
     if released:
         timeline_append(incident_id=incident.pk, kind="campaign.hold_released", actor=actor)
     return bool(released)
+
+
+def hold_note_at_close(*, incident_id: int, actor: Actor) -> None:
+    """Closing an incident leaves its hold in place (only the CMO lifts it, once the notice
+    and its quiet period allow): the timeline records that it is still active, so the
+    closing shows what still waits on the CMO."""
+    hold = CampaignHold.objects.filter(incident_id=incident_id, released_at__isnull=True).first()
+    if hold is None:
+        return
+    timeline_append(
+        incident_id=incident_id,
+        kind=events.CAMPAIGN_HOLD_KEPT_AT_CLOSE,
+        actor=actor,
+        payload={"hold_placed_at": hold.placed_at.isoformat()},
+    )
 
 
 def hold_release_refusal(*, incident: Incident, actor: Actor) -> str:

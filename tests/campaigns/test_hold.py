@@ -14,7 +14,7 @@ from campaigns.services import (
     campaign_start,
     hold_release,
 )
-from incidents.models import Incident, TimelineEvent
+from incidents.models import Incident, Obligation, TimelineEvent
 from tests.campaigns.factories import (
     CampaignFactory,
     CustomerFactory,
@@ -270,3 +270,46 @@ def test_withheld_sends_stay_withheld_after_the_hold_is_released(cmo, mailoutbox
 
     assert sorted(m.to[0] for m in mailoutbox) == sorted(c.email for c in customers[1:])
     assert CampaignSend.objects.get(customer=customers[0]).status == "withheld"
+
+
+def _close(incident: Incident) -> None:
+    from incidents.services import (
+        incident_close,
+        incident_mark_contained,
+        incident_start_assessing,
+        incident_start_notifying,
+    )
+
+    incident_start_assessing(incident_id=incident.pk, actor=None)
+    incident_start_notifying(incident_id=incident.pk, actor=None)
+    incident_mark_contained(incident_id=incident.pk, actor=None, contained_at=timezone.now())
+    # What the incident owed is done (how is not what these tests are about).
+    Obligation.objects.filter(incident=incident).update(status=Obligation.Status.MET)
+    incident_close(incident_id=incident.pk, actor=None)
+
+
+def test_closing_keeps_an_active_hold_and_the_timeline_says_so(breach):
+    campaign, incident, _, _ = breach
+
+    _close(incident)
+
+    assert CampaignHold.objects.get(incident=incident).is_active
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.PAUSED
+    kinds = list(
+        TimelineEvent.objects.filter(incident=incident)
+        .order_by("seq")
+        .values_list("kind", flat=True)
+    )
+    assert kinds[-2:] == ["incident.closed", "campaign.hold_kept_at_close"]
+
+
+def test_closing_after_the_cmo_released_the_hold_adds_no_note(breach, cmo):
+    _, incident, _, _ = breach
+    incident.people_notified_at = timezone.now() - timedelta(days=15)
+    incident.save()
+    hold_release(incident_id=incident.pk, actor=cmo)
+
+    _close(incident)
+
+    assert "campaign.hold_kept_at_close" not in timeline(incident)
