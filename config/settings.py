@@ -235,7 +235,7 @@ ANYMAIL = {
 # Stored provider events applied per batch by the task cluster. A message whose events fall
 # in several batches is written once per batch: at 100,000 events for 50,000 people,
 # batches of 50,000 applied in 1.7x the raw UPDATE's time, batches of 20,000 in 2.1x.
-DELIVERY_EVENTS_BATCH_SIZE = env.int("DELIVERY_EVENTS_BATCH_SIZE", default=50000)
+DELIVERY_EVENTS_BATCH_SIZE = env.int("DELIVERY_EVENTS_BATCH_SIZE", default=100000)
 
 # --- Task queue -----------------------------------------------------------------------
 # django-q2 keeps tasks in the database (no extra service) unless REDIS_URL names a Redis

@@ -200,12 +200,31 @@ _BATCH_COLUMNS = (
 _BATCH_FROM_EVENT = (
     "e.id, e.kind, e.provider, e.reference, e.recipient, e.provider_message_id, "
     "e.ref_communication_id, e.ref_customer_id, e.ref_campaign_id, "
-    "COALESCE(e.occurred_at, e.received_at), NULL, NULL, NULL"
+    "COALESCE(e.occurred_at, e.received_at), COALESCE(r.id, p.id), "
+    "COALESCE(r.customer_id, p.customer_id, c.id), COALESCE(r.communication_id, p.communication_id)"
 )
 
 
+def _resolving_joins() -> str:
+    """Whose message each event names, joined as the event is copied (no second pass over
+    the batch): by our reference first (communication and person), else by the provider's
+    id, which names one message; a campaign's message names its person."""
+    notification = Notification._meta.db_table
+    customer = Customer._meta.db_table
+    return (
+        f"LEFT JOIN {notification} r ON e.ref_communication_id IS NOT NULL "
+        "AND r.communication_id = e.ref_communication_id AND r.customer_id = e.ref_customer_id "
+        f"LEFT JOIN {notification} p ON r.id IS NULL AND e.ref_campaign_id IS NULL "
+        # Spelled out so that the partial index on the provider id serves the join.
+        "AND e.provider_message_id <> '' AND p.provider_message_id <> '' "
+        "AND p.provider_message_id = e.provider_message_id "
+        f"LEFT JOIN {customer} c ON e.ref_campaign_id IS NOT NULL AND c.id = e.ref_customer_id"
+    )
+
+
 def _claim_into(cursor: Any, batch: str, limit: int) -> int:
-    """Take a batch out of the queue into the working table; returns its size.
+    """Take a batch out of the queue into the working table, each event with its message
+    and person; returns the batch's size.
 
     The delete is the claim (one write per event; the events come back if the batch's
     transaction rolls back), and several workers apply at once, each its own events.
@@ -219,7 +238,7 @@ def _claim_into(cursor: Any, batch: str, limit: int) -> int:
             f"WITH claimed AS (DELETE FROM {pending} WHERE event_id IN (SELECT event_id "
             f"FROM {pending} ORDER BY event_id LIMIT %s FOR UPDATE SKIP LOCKED) "
             f"RETURNING event_id) INSERT INTO {batch} SELECT {_BATCH_FROM_EVENT} "
-            f"FROM claimed JOIN {event} e ON e.id = claimed.event_id",
+            f"FROM claimed JOIN {event} e ON e.id = claimed.event_id {_resolving_joins()}",
             [limit],
         )
         return int(cursor.rowcount)
@@ -234,7 +253,7 @@ def _claim_into(cursor: Any, batch: str, limit: int) -> int:
         chunk = ids[start : start + 500]
         cursor.execute(
             f"INSERT INTO {batch} SELECT {_BATCH_FROM_EVENT} FROM {event} e "
-            f"WHERE e.id IN ({', '.join(['%s'] * len(chunk))})",
+            f"{_resolving_joins()} WHERE e.id IN ({', '.join(['%s'] * len(chunk))})",
             list(chunk),
         )
     return len(ids)
@@ -281,31 +300,6 @@ def delivery_events_apply(*, limit: int | None = None) -> int:
         raised = f"r.rank > {_rank_sql('n.delivery_state')}"
         newly_bounced = f"(r.hard = 1 AND n.status = '{Notification.Status.SENT.value}')"
         steps: list[tuple[str, list[Any]]] = [
-            # Whose message: by our reference first, else by the provider's id.
-            (
-                f"UPDATE {b} SET notification_id = n.id, customer_id = n.customer_id, "
-                "communication_id = n.communication_id "
-                f"FROM {notification} n WHERE {b}.ref_communication_id IS NOT NULL "
-                f"AND n.communication_id = {b}.ref_communication_id "
-                f"AND n.customer_id = {b}.ref_customer_id",
-                [],
-            ),
-            (
-                f"UPDATE {b} SET notification_id = n.id, customer_id = n.customer_id, "
-                "communication_id = n.communication_id "
-                f"FROM {notification} n WHERE {b}.notification_id IS NULL "
-                f"AND {b}.ref_campaign_id IS NULL AND {b}.provider_message_id <> '' "
-                # Spelled out so that the partial index on the provider id serves the join.
-                f"AND n.provider_message_id <> '' "
-                f"AND n.provider_message_id = {b}.provider_message_id",
-                [],
-            ),
-            # A campaign's message: the person is known from the reference.
-            (
-                f"UPDATE {b} SET customer_id = c.id FROM {customer} c "
-                f"WHERE {b}.ref_campaign_id IS NOT NULL AND c.id = {b}.ref_customer_id",
-                [],
-            ),
             # Each message once: the furthest state of the batch if further than it was,
             # and a hard bounce of a sent message puts it in the letter queue.
             (
