@@ -65,6 +65,14 @@ def _listing(client: Client, url: str, query: dict[str, str]) -> tuple[int, list
     return 200, sorted(obj.pk for obj in response.context["cl"].result_list)
 
 
+def _found(model_admin, factory: RequestFactory, user, url: str, term: str) -> tuple[int, list]:
+    """What the list answers to a search for `term`: its count and the rows it shows."""
+    request = factory.get(url, {"q": term})
+    request.user = user
+    changelist = model_admin.get_changelist_instance(request)
+    return changelist.result_count, sorted(obj.pk for obj in changelist.result_list)
+
+
 def test_the_walk_covers_every_role_without_view_pii():
     without = {
         r
@@ -115,15 +123,23 @@ def _walk(role, world, make_user):
                     continue
                 refused.append(f"{url}?{lookup} lists {changelist.result_count} rows")
         if model_admin.search_fields:
-            for known, unknown in (
+            pairs = [
                 (canary.email, "nobody-a1b2c3@nowhere.example.org"),
                 (canary.email.split("@")[0], "nobody-a1b2c3"),
                 (f"email:{canary.email.lower()}", "email:nobody-a1b2c3@nowhere.example.org"),
                 ("+44 7700 900 417", "+44 7700 900 999"),
                 ("7700900417", "7700900999"),
                 (canary.street, "999999 Nowhere Mews"),
-            ):
-                if _listing(client, url, {"q": known}) != _listing(client, url, {"q": unknown}):
+            ]
+            # The first pair over HTTP, the others through the admin's own changelist (the
+            # same search, without rendering the page twelve times per list).
+            known, unknown = pairs[0]
+            if _listing(client, url, {"q": known}) != _listing(client, url, {"q": unknown}):
+                refused.append(f"{url}?q={known} finds what q={unknown} does not")
+            for known, unknown in pairs[1:]:
+                if _found(model_admin, factory, user, url, known) != _found(
+                    model_admin, factory, user, url, unknown
+                ):
                     refused.append(f"{url}?q={known} finds what q={unknown} does not")
     assert walked > 100
     assert refused == [], role
