@@ -1,5 +1,9 @@
 """Pieces the benchmarks share (not a benchmark: `python -m benchmarks` skips it)."""
 
+import os
+import signal
+import subprocess
+
 from django.db import connection, models
 
 from customers.models import Customer
@@ -32,3 +36,14 @@ def customers_insert_sql(named: dict[str, str]) -> str:
         f"INSERT INTO {Customer._meta.db_table} ({columns}) SELECT {values} "
         "FROM generate_series(1, %s) n"
     )
+
+
+def process_stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a process started in a session of its own (a task cluster, a server) and its
+    children: SIGTERM, then SIGKILL after 30 s."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()

@@ -12,7 +12,6 @@ reaches at least half the bare loop's rate.
 
 import argparse
 import os
-import signal
 import smtplib
 import socket
 import subprocess
@@ -28,6 +27,7 @@ from django.contrib.auth.models import Permission
 from django.db import connection, transaction
 from django.utils import timezone
 
+from benchmarks.common import process_stop
 from incidents.models import Incident
 from notifications.models import (
     Communication,
@@ -194,12 +194,7 @@ def main(argv: list[str]) -> None:
                 time.sleep(0.05)
             cluster_time = time.perf_counter() - started
         finally:
-            os.killpg(cluster.pid, signal.SIGTERM)
-            try:
-                cluster.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(cluster.pid, signal.SIGKILL)
-                cluster.wait()
+            process_stop(cluster)
         received = counter.count - baseline_received
         sent = Notification.objects.filter(communication=communication, status="sent").count()
         cluster_rate = sent / cluster_time

@@ -25,7 +25,6 @@ import base64
 import json
 import os
 import random
-import signal
 import socket
 import statistics
 import subprocess
@@ -42,6 +41,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
 
+from benchmarks.common import process_stop
 from benchmarks.send import build
 from notifications.models import DeliveryEvent, Notification, PendingDeliveryEvent
 from notifications.services.delivery import communication_send
@@ -276,7 +276,7 @@ def main(argv: list[str]) -> None:
             watch.stop()
         for process in (cluster, server):
             if process is not None:
-                _stop(process)
+                process_stop(process)
     emptied_at = watch.emptied_at if watch else None
     during = [t for began, t in busy if emptied_at is None or began < emptied_at]
     print(
@@ -422,15 +422,6 @@ def _post(port: int, path: str, body: bytes, headers: dict[str, str]) -> int:
         return response.status
     finally:
         http.close()
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def _serve(port: int) -> None:
