@@ -159,7 +159,8 @@ def _build_guard(export: CustomerExport) -> None:
 
 
 def _selected(export: CustomerExport) -> Any:
-    customers = Customer.objects.all()
+    # A record merged into another is not a person of its own: its survivor stands for it.
+    customers = Customer.objects.filter(merged_into__isnull=True)
     if export.scope == CustomerExport.Scope.SEGMENT:
         # Unique per (segment, customer): the join repeats nobody.
         customers = customers.filter(memberships__segment=export.segment)

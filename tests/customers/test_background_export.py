@@ -403,3 +403,18 @@ def test_the_task_cluster_builds_a_requested_export(
     assert export.progress == 100
     assert len(rows_of(export)) == 4
     assert _download(client, export).status_code == 200
+
+
+def test_a_record_merged_into_another_is_not_exported(
+    client, make_user, customers, django_capture_on_commit_callbacks
+):
+    survivor, merged = customers[-1], customers[0]
+    merged.merged_into = survivor
+    merged.save(update_fields=["merged_into"])
+    client.force_login(make_user("mo", roles.MARKETING_OPERATOR))
+
+    export = requested_and_built(client, django_capture_on_commit_callbacks)
+
+    assert export.rows_written == export.total == 3
+    assert merged.email not in [row["email"] for row in rows_of(export)]
+    assert "Lovelace" in [row["last_name"] for row in rows_of(export)]
