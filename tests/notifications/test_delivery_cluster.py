@@ -128,8 +128,8 @@ def test_every_person_is_told_through_three_sigkills_and_a_resend_keeps_its_mess
     communication = signed_off_by_new_people(incident, [version], make_user)
     # Short lease and task retry, so that work a killed cluster held comes back quickly.
     task_cluster.env.update(
-        Q_TIMEOUT="15",
-        Q_RETRY="20",
+        Q_TIMEOUT="8",
+        Q_RETRY="10",
         DELIVERY_LEASE_SECONDS="6",
         CAMPAIGNS_LEASE_SECONDS="5",
         DELIVERY_BATCH_SIZE="40",
