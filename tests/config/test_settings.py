@@ -71,7 +71,7 @@ def test_task_queue_uses_redis_only_when_redis_url_is_set():
     )
     default = run_python("-c", probe, DEBUG="true", REDIS_URL="")
     assert default.stdout.split() == ["default", "None"], default.stderr
-    redis = run_manage("-c", probe, DEBUG="true", REDIS_URL="redis://127.0.0.1:6379/3", program=[])
+    redis = run_python("-c", probe, DEBUG="true", REDIS_URL="redis://127.0.0.1:6379/3")
     assert redis.stdout.split() == ["None", "redis://127.0.0.1:6379/3"], redis.stderr
 
 
