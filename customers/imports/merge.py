@@ -89,6 +89,11 @@ class Merger:
             cursor.execute(sql, params or {})
             return cursor.rowcount
 
+    def _count(self, where: str) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM bd_stage WHERE {where}")  # noqa: S608
+            return int(cursor.fetchone()[0])
+
     def start(self) -> None:
         if self.postgres:
             # Two imports of overlapping files at once: the second waits here, then sees
@@ -97,6 +102,8 @@ class Merger:
             self._execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": LOCK_KEY})
             # The staging table is analysed per batch; a small sample is plenty for it.
             self._execute("SET LOCAL default_statistics_target = 10")
+            # Compiling a batch's statements would cost more than running them.
+            self._execute("SET LOCAL jit = off")
         # Left over when this connection's outer transaction is still open (a caller's
         # atomic block around several imports).
         self._execute(f"DROP TABLE IF EXISTS {self._temp_schema}.bd_stage")
@@ -166,20 +173,27 @@ class Merger:
                 p,
             )
         self._shared_unkey(p, known_before=not shared)
+        # Each staged row looks itself up by index, as a subquery per row. A join would
+        # be planned from the customer tables' statistics, which do not follow them as
+        # they grow inside this transaction: taking a million rows for a few hundred, the
+        # planner hashed all of them for every batch (the time grew with the square of
+        # the file). A row found nowhere is set to what it was (NULL).
         self._execute(
-            "UPDATE bd_stage SET customer_id = sr.customer_id, old_hash = sr.row_hash, "
-            "outcome = CASE WHEN sr.row_hash = bd_stage.row_hash "
-            "THEN 'unchanged' ELSE 'updated' END "
-            "FROM customers_sourcerecord sr "
-            "WHERE sr.source = %(source)s AND sr.external_id = bd_stage.external_id",
+            "UPDATE bd_stage SET (customer_id, old_hash, outcome) = (SELECT sr.customer_id, "
+            "sr.row_hash, CASE WHEN sr.row_hash = bd_stage.row_hash "
+            "THEN 'unchanged' ELSE 'updated' END FROM customers_sourcerecord sr "
+            "WHERE sr.source = %(source)s AND sr.external_id = bd_stage.external_id)",
             p,
         )
         # A person confirmed merged into another is found as that other person.
-        found_by_email = self._execute(
-            "UPDATE bd_stage SET customer_id = COALESCE(c.merged_into_id, c.id), "
-            "outcome = 'merged' FROM customers_customer c WHERE bd_stage.customer_id IS NULL "
-            "AND bd_stage.email_normalized <> '' AND c.email_normalized = bd_stage.email_normalized"
+        self._execute(
+            "UPDATE bd_stage SET (customer_id, outcome) = (SELECT "
+            "COALESCE(c.merged_into_id, c.id), 'merged' FROM customers_customer c "
+            "WHERE c.email_normalized = bd_stage.email_normalized "
+            "AND c.email_normalized <> '') "
+            "WHERE customer_id IS NULL AND email_normalized <> ''"
         )
+        found_by_email = self._count("outcome = 'merged'")
         # A customer found by email who already has another id of this source: the
         # address is carried by two of its records, so it is shared, not a match.
         if found_by_email and self._execute(
