@@ -37,6 +37,8 @@ class Batch(NamedTuple):
     keys_repeat: bool
     # COPY text for PostgreSQL, the rows themselves for SQLite.
     data: bytes | list[StageRow]
+    # Rows staged (after duplicates are dropped).
+    size: int
 
 
 def _copy_text(rows: Sequence[StageRow]) -> bytes:
@@ -175,7 +177,7 @@ class Merger:
             rows = list(latest.values())
         keys = [row[_EMAIL_KEY] for row in rows if row[_EMAIL_KEY]]
         data = _copy_text(rows) if self.postgres else list(rows)
-        return Batch(first_row, duplicates, len(set(keys)) < len(keys), data)
+        return Batch(first_row, duplicates, len(set(keys)) < len(keys), data, len(rows))
 
     def _load(self, data: bytes | list[StageRow]) -> None:
         columns = ", ".join(STAGE_COLUMNS)
@@ -220,7 +222,7 @@ class Merger:
             "FROM customers_sourcerecord sr "
             "WHERE sr.source = %(source)s AND sr.external_id = bd_stage.external_id"
         )
-        self._execute(
+        found = self._execute(
             "UPDATE bd_stage SET (customer_id, old_hash, outcome) = (SELECT sr.customer_id, "  # noqa: S608
             "sr.row_hash, CASE WHEN sr.row_hash = bd_stage.row_hash "
             f"THEN 'unchanged' ELSE 'updated' END {sr}) "
@@ -250,12 +252,17 @@ class Merger:
             p,
         ):
             self._shared_unkey(p, known_before=False)
-            self._execute(
+            found_by_email -= self._execute(
                 "UPDATE bd_stage SET customer_id = NULL, outcome = NULL "
                 "WHERE outcome = 'merged' AND email_normalized = ''"
             )
-        self._new_customers(p, first_row=first_row)
-        self._update_customers(p)
+        found += found_by_email
+        # Each statement costs a pass over the batch even when no row is for it: a fresh
+        # import has nothing to update, a repeated one nobody new.
+        if found < batch.size:
+            self._new_customers(p, first_row=first_row)
+        if found:
+            self._update_customers(p)
         self._execute(
             "INSERT INTO customers_sourcerecord (customer_id, source, external_id, row_hash, "
             "first_seen_at, last_seen_at, email, phone, street, postal_code, city, region, "
