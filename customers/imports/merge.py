@@ -13,7 +13,7 @@ value from a file travels as a parameter or through COPY.
 
 import datetime
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 
@@ -23,6 +23,41 @@ STAGE_COLUMNS = ("row_no", "line", *CustomerRow._fields)
 StageRow = tuple[Any, ...]
 _EXTERNAL_ID = STAGE_COLUMNS.index("external_id")
 _EMAIL_KEY = STAGE_COLUMNS.index("email_normalized")
+# COPY's text format: a backslash, tab, newline or carriage return in a value is escaped.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+class Batch(NamedTuple):
+    """Rows made ready for the staging table, away from the database connection."""
+
+    first_row: int
+    # Rows dropped because a later line of the batch has the same external id.
+    duplicates: int
+    # Whether an email key is on more than one of the rows.
+    keys_repeat: bool
+    # COPY text for PostgreSQL, the rows themselves for SQLite.
+    data: bytes | list[StageRow]
+    # Rows staged (after duplicates are dropped).
+    size: int
+
+
+def _copy_text(rows: Sequence[StageRow]) -> bytes:
+    """The rows in COPY's text format. Every value is text or a number, none is NULL, and
+    none holds a NUL (the normaliser refuses it), so NUL stands in for the tab between
+    values until every value has been escaped."""
+    lines: list[str] = []
+    append = lines.append
+    separators = len(STAGE_COLUMNS) - 1
+    for row in rows:
+        text = "\x00".join([str(row[0]), str(row[1]), *row[2:]])
+        if text.count("\x00") != separators:
+            raise ValueError(f"row {row[0]}: a value holds a NUL character")
+        if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+            text = text.translate(_COPY_ESCAPES)
+        append(text)
+    lines.append("")
+    return "\n".join(lines).replace("\x00", "\t").encode()
+
 
 _CONSENT_RANK = "max(CASE consent WHEN 'withdrawn' THEN 2 WHEN 'granted' THEN 1 ELSE 0 END)"
 # An opt-out recorded on the customer is never undone by an import saying otherwise.
@@ -97,6 +132,8 @@ class Merger:
             self._execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": LOCK_KEY})
             # The staging table is analysed per batch; a small sample is plenty for it.
             self._execute("SET LOCAL default_statistics_target = 10")
+            # Compiling a batch's statements would cost more than running them.
+            self._execute("SET LOCAL jit = off")
         # Left over when this connection's outer transaction is still open (a caller's
         # atomic block around several imports).
         self._execute(f"DROP TABLE IF EXISTS {self._temp_schema}.bd_stage")
@@ -126,38 +163,47 @@ class Merger:
     def finish(self) -> None:
         self._execute(f"DROP TABLE IF EXISTS {self._temp_schema}.bd_stage")
 
-    def _load(self, rows: Sequence[StageRow]) -> None:
-        columns = ", ".join(STAGE_COLUMNS)
-        with connection.cursor() as cursor:
-            # The raw cursor: Django's debug cursor would keep every batch in its query log.
-            raw = cursor.cursor
-            if self.postgres:
-                with raw.copy(f"COPY bd_stage ({columns}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-                raw.execute("ANALYZE bd_stage")
-            else:
-                marks = ", ".join("?" for _ in STAGE_COLUMNS)
-                sql = f"INSERT INTO bd_stage ({columns}) VALUES ({marks})"  # noqa: S608
-                raw.executemany(sql, rows)
-
-    def merge(self, rows: Sequence[StageRow]) -> None:
+    def prepare(self, rows: Sequence[StageRow]) -> Batch | None:
+        """Make `rows` ready to merge. Touches no connection: it runs in the thread that
+        normalises, so that this Python work overlaps with the merge of the batch before."""
         if not rows:
-            return
+            return None
         first_row = rows[0][0]
         # The last line for an external id wins; earlier ones are duplicates. Sorted out
         # here, in a dict, rather than by a DELETE over the staged rows.
         latest = {row[_EXTERNAL_ID]: row for row in rows}
-        if len(latest) < len(rows):
-            self.counts["duplicate"] += len(rows) - len(latest)
+        duplicates = len(rows) - len(latest)
+        if duplicates:
             rows = list(latest.values())
-        self._load(rows)
+        keys = [row[_EMAIL_KEY] for row in rows if row[_EMAIL_KEY]]
+        data = _copy_text(rows) if self.postgres else list(rows)
+        return Batch(first_row, duplicates, len(set(keys)) < len(keys), data, len(rows))
+
+    def _load(self, data: bytes | list[StageRow]) -> None:
+        columns = ", ".join(STAGE_COLUMNS)
+        with connection.cursor() as cursor:
+            # The raw cursor: Django's debug cursor would keep every batch in its query log.
+            raw = cursor.cursor
+            if isinstance(data, bytes):
+                with raw.copy(f"COPY bd_stage ({columns}) FROM STDIN") as copy:
+                    copy.write(data)
+                raw.execute("ANALYZE bd_stage")
+            else:
+                marks = ", ".join("?" for _ in STAGE_COLUMNS)
+                sql = f"INSERT INTO bd_stage ({columns}) VALUES ({marks})"  # noqa: S608
+                raw.executemany(sql, data)
+
+    def merge(self, batch: Batch | None) -> None:
+        if batch is None:
+            return
+        first_row = batch.first_row
+        self.counts["duplicate"] += batch.duplicates
+        self._load(batch.data)
         p = {"source": self.source, "now": self.now}
         # An address on several ids of this source is shared (a family, an office, a
         # CRM's filler): remembered, so that it joins nobody in this or a later file.
-        keys = [row[_EMAIL_KEY] for row in rows if row[_EMAIL_KEY]]
         shared = 0
-        if len(set(keys)) < len(keys):
+        if batch.keys_repeat:
             shared = self._execute(
                 "INSERT INTO customers_sharedemail (email, source, first_seen_at) "
                 "SELECT email_normalized, %(source)s, %(now)s FROM bd_stage "
@@ -166,19 +212,33 @@ class Merger:
                 p,
             )
         self._shared_unkey(p, known_before=not shared)
-        self._execute(
-            "UPDATE bd_stage SET customer_id = sr.customer_id, old_hash = sr.row_hash, "
-            "outcome = CASE WHEN sr.row_hash = bd_stage.row_hash "
-            "THEN 'unchanged' ELSE 'updated' END "
+        # Each staged row looks itself up by index, in a subquery of its own: in the
+        # WHERE, so that only rows found are written, and again for the values. A join
+        # (or EXISTS, which becomes one) would be planned from the customer tables'
+        # statistics, which do not follow them as they grow inside this transaction:
+        # taking a million rows for a few hundred, the planner hashed all of them for
+        # every batch, and the time grew with the square of the file.
+        sr = (
             "FROM customers_sourcerecord sr "
-            "WHERE sr.source = %(source)s AND sr.external_id = bd_stage.external_id",
+            "WHERE sr.source = %(source)s AND sr.external_id = bd_stage.external_id"
+        )
+        found = self._execute(
+            "UPDATE bd_stage SET (customer_id, old_hash, outcome) = (SELECT sr.customer_id, "  # noqa: S608
+            "sr.row_hash, CASE WHEN sr.row_hash = bd_stage.row_hash "
+            f"THEN 'unchanged' ELSE 'updated' END {sr}) "
+            f"WHERE (SELECT sr.customer_id {sr}) IS NOT NULL",
             p,
         )
         # A person confirmed merged into another is found as that other person.
+        by_email = (
+            "FROM customers_customer c WHERE c.email_normalized = bd_stage.email_normalized "
+            "AND c.email_normalized <> ''"
+        )
         found_by_email = self._execute(
-            "UPDATE bd_stage SET customer_id = COALESCE(c.merged_into_id, c.id), "
-            "outcome = 'merged' FROM customers_customer c WHERE bd_stage.customer_id IS NULL "
-            "AND bd_stage.email_normalized <> '' AND c.email_normalized = bd_stage.email_normalized"
+            "UPDATE bd_stage SET (customer_id, outcome) = "  # noqa: S608
+            f"(SELECT COALESCE(c.merged_into_id, c.id), 'merged' {by_email}) "
+            "WHERE customer_id IS NULL AND email_normalized <> '' "
+            f"AND (SELECT c.id {by_email}) IS NOT NULL"
         )
         # A customer found by email who already has another id of this source: the
         # address is carried by two of its records, so it is shared, not a match.
@@ -192,12 +252,17 @@ class Merger:
             p,
         ):
             self._shared_unkey(p, known_before=False)
-            self._execute(
+            found_by_email -= self._execute(
                 "UPDATE bd_stage SET customer_id = NULL, outcome = NULL "
                 "WHERE outcome = 'merged' AND email_normalized = ''"
             )
-        self._new_customers(p, first_row=first_row)
-        self._update_customers(p)
+        found += found_by_email
+        # Each statement costs a pass over the batch even when no row is for it: a fresh
+        # import has nothing to update, a repeated one nobody new.
+        if found < batch.size:
+            self._new_customers(p, first_row=first_row)
+        if found:
+            self._update_customers(p)
         self._execute(
             "INSERT INTO customers_sourcerecord (customer_id, source, external_id, row_hash, "
             "first_seen_at, last_seen_at, email, phone, street, postal_code, city, region, "

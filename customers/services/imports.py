@@ -6,7 +6,7 @@ import logging
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from functools import partial
 from queue import Empty, Full, Queue
@@ -23,7 +23,7 @@ from config.services import enqueue_on_commit
 
 from ..imports import ImportFileError
 from ..imports.layouts import placement_for
-from ..imports.merge import Merger, StageRow
+from ..imports.merge import Batch, Merger, StageRow
 from ..imports.normalize import Placeholders, RowRejected, row_normalize
 from ..imports.readers import Row, table_open
 from ..models import ImportJob, ImportMapping, ImportRejection, PlaceholderEmail, Segment
@@ -142,8 +142,10 @@ def _batches(
     indexes: list[tuple[str, int]],
     batch_rows: int,
     placeholders: Placeholders,
-) -> Iterator[tuple[list[StageRow], list[ImportRejection], int]]:
-    """Normalise rows into batches for the staging table, with the rows rejected on the way."""
+    prepare: Callable[[list[StageRow]], Batch | None],
+) -> Iterator[tuple[Batch | None, list[ImportRejection], int]]:
+    """Normalise rows into batches ready for the staging table, with the rows rejected on
+    the way."""
     batch: list[StageRow] = []
     rejections: list[ImportRejection] = []
     row_no = 0
@@ -166,9 +168,9 @@ def _batches(
             continue
         batch.append((row_no, line, *row))
         if len(batch) >= batch_rows:
-            yield batch, rejections, row_no
+            yield prepare(batch), rejections, row_no
             batch, rejections = [], []
-    yield batch, rejections, row_no
+    yield prepare(batch), rejections, row_no
 
 
 def _prefetched(batches: Iterator[_T], depth: int = 2) -> Iterator[_T]:
@@ -224,18 +226,19 @@ def _import_rows(job: ImportJob, stream: IO[bytes]) -> None:
         # Read once per job, here: the batches are made in another thread, on another
         # connection. The list an admin edits applies from the next import on.
         placeholders = Placeholders(PlaceholderEmail.objects.values_list("pattern", flat=True))
-        batches = _batches(
-            job,
-            table.rows,
-            list(placement.indexes.items()),
-            settings.CUSTOMERS_IMPORT_BATCH_ROWS,
-            placeholders,
-        )
         side = _SideChannel(job.pk)
         try:
             with transaction.atomic():
                 merger = Merger(source=job.source, segment_id=job.segment_id, now=timezone.now())
                 merger.start()
+                batches = _batches(
+                    job,
+                    table.rows,
+                    list(placement.indexes.items()),
+                    settings.CUSTOMERS_IMPORT_BATCH_ROWS,
+                    placeholders,
+                    merger.prepare,
+                )
                 for batch, rejected, rows_read in _prefetched(batches):
                     merger.merge(batch)
                     job.rejected += len(rejected)

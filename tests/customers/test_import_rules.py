@@ -115,6 +115,20 @@ def test_one_email_under_two_ids_of_one_source_is_shared_and_joins_nobody(small_
     ]
 
 
+def test_backslashes_tabs_and_line_breaks_in_values_arrive_as_written(small_batches):
+    # On PostgreSQL the rows reach the staging table as COPY text, which gives "\\",
+    # tab and line breaks meanings of their own.
+    names = [("C:\\new\\table", "Lee\tTab"), ("Ann\r\nMarie", "O\\'Brien\\N"), ("\\.", "\\")]
+    rows = [
+        f'A{i},"{first}","{last}",p{i}@example.com,,DE,false'
+        for i, (first, last) in enumerate(names)
+    ]
+    job = run_import(sf(*rows), source="salesforce")
+
+    assert job.created == 3
+    assert [(c.first_name, c.last_name) for c in Customer.objects.order_by("email")] == names
+
+
 def test_repeated_line_counts_as_duplicate():
     job = run_import(
         sf("A1,Ann,Lee,ann@example.com,,DE,false", "A1,Ann,Lee,ann@example.com,,DE,false"),
