@@ -233,8 +233,9 @@ ANYMAIL = {
     if value
 }
 # Stored provider events applied per batch by the task cluster. A message whose events fall
-# in several batches is written once per batch: at 100,000 events for 50,000 people,
-# batches of 50,000 applied in 1.7x the raw UPDATE's time, batches of 20,000 in 2.1x.
+# in several batches is written once per batch: at 100,000 events for 50,000 people, one
+# batch applied in 1.8x the raw UPDATE's time on a quiet machine, batches of 50,000 in 2.3-2.5x
+# on a loaded one (where one batch measured 1.6x).
 DELIVERY_EVENTS_BATCH_SIZE = env.int("DELIVERY_EVENTS_BATCH_SIZE", default=100000)
 
 # --- Task queue -----------------------------------------------------------------------
