@@ -24,6 +24,19 @@ from django.test import override_settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from django.conf import settings
+
+    # Hashing a password as production does (PBKDF2, a million iterations) costs about a
+    # third of a second of CPU, and most tests create a user or sign one in: a fast hasher
+    # for the passwords the tests write, PBKDF2 still read (a demo seeded by a child
+    # process), as Django's testing documentation advises.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
+
+
 # Outside DEBUG a placeholder sender refuses every send: tests mail from a real-looking
 # domain (the company profile takes its first sender from this setting).
 TEST_SENDER = "Breachdesk Tests <notices@breachdesk-tests.eu>"
