@@ -1,9 +1,13 @@
-"""Building a signed-off communication the way users do: through the services."""
+"""Building a signed-off communication the way users do: through the services; sending
+its wave and reading what arrived."""
+
+from email.message import Message
 
 from config import roles
 from notifications import services
 from notifications.models import Communication
 from notifications.selectors import communication_content_hash
+from notifications.services.delivery import communication_send, delivery_send_batch
 
 from .factories import window
 
@@ -45,3 +49,23 @@ def signed_off(incident, versions, *, author, cmo, ciso, channels=("email",), **
     communication.refresh_from_db()
     assert communication.status == Communication.Status.SIGNED_OFF
     return communication
+
+
+def wave_send(communication, actor) -> None:
+    """Send the communication's wave batch after batch, in the test's own process."""
+    delivery = communication_send(communication_id=communication.pk, actor=actor)
+    for _ in range(20):
+        if not delivery_send_batch(delivery_id=delivery.pk).more:
+            return
+    raise AssertionError("the wave never finished")
+
+
+def message_parts(message: Message) -> tuple[str, str]:
+    """The text and the HTML of a received message, decoded."""
+    found = {"text/plain": "", "text/html": ""}
+    for part in message.walk():
+        if part.get_content_type() in found:
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            found[part.get_content_type()] = payload.decode(part.get_content_charset() or "utf-8")
+    return found["text/plain"], found["text/html"]

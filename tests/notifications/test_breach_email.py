@@ -4,7 +4,6 @@ import re
 import shutil
 import subprocess
 from datetime import UTC, datetime
-from email.message import Message
 from pathlib import Path
 
 import pytest
@@ -18,9 +17,9 @@ from config.models import CompanyProfileChange, company_profile
 from incidents.models import Obligation, Regime, TimelineEvent
 from notifications.selectors import communication_sign_off_blockers
 from notifications.services.codes import codes_import
-from notifications.services.delivery import DeliveryError, communication_send, delivery_send_batch
+from notifications.services.delivery import DeliveryError, communication_send
 
-from .delivery_helpers import drafted, signed_off
+from .delivery_helpers import drafted, message_parts, signed_off, wave_send
 from .factories import IncidentFactory, affected, approved
 
 pytestmark = pytest.mark.django_db
@@ -80,36 +79,18 @@ def world(company, marketing, cmo, ciso):
     return incident, communication, people
 
 
-def _send(communication, actor):
-    delivery = communication_send(communication_id=communication.pk, actor=actor)
-    for _ in range(20):
-        if not delivery_send_batch(delivery_id=delivery.pk).more:
-            return
-    raise AssertionError("the wave never finished")
-
-
-def _parts(message: Message) -> tuple[str, str]:
-    found = {"text/plain": "", "text/html": ""}
-    for part in message.walk():
-        if part.get_content_type() in found:
-            payload = part.get_payload(decode=True)
-            assert isinstance(payload, bytes)
-            found[part.get_content_type()] = payload.decode(part.get_content_charset() or "utf-8")
-    return found["text/plain"], found["text/html"]
-
-
 def test_each_person_gets_a_whole_email_in_their_language_with_reference_and_rights(
     smtp_server, world, cmo
 ):
     incident, communication, people = world
-    _send(communication, cmo)
+    wave_send(communication, cmo)
     by_recipient = {m["X-Envelope-To"]: m for m in smtp_server.messages}
     assert len(by_recipient) == 3
     for key, expected_lang in (("de", "de"), ("de-by-country", "de"), ("gb", "en")):
         message = by_recipient[people[key].email]
         assert message["From"] == "Nordwind Kundenservice <service@nordwind-versand.de>"
         assert message["Reply-To"] == "datenschutz@nordwind-versand.de"
-        plain, html = _parts(message)
+        plain, html = message_parts(message)
         assert re.search(rf'<html lang="{expected_lang}">', html), key
         assert "<table" in html and "style=" in html and "<style" not in html  # inlined
         for part in (plain, html):
@@ -131,9 +112,9 @@ def test_each_person_gets_a_whole_email_in_their_language_with_reference_and_rig
                 assert "Information Commissioner" in part
                 assert incident.nature in part
     # The person's own data categories, as words.
-    plain, _html = _parts(by_recipient[people["gb"].email])
+    plain, _html = message_parts(by_recipient[people["gb"].email])
     assert "Payment card" in plain or "payment card" in plain.lower()
-    _screenshot(_parts(by_recipient[people["de"].email])[1])
+    _screenshot(message_parts(by_recipient[people["de"].email])[1])
 
 
 def _screenshot(html: str) -> None:

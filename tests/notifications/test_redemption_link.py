@@ -3,7 +3,6 @@ code, carried by the email as it is received, followed without a login and recor
 nobody without a code gets one, and previews show only a stand-in."""
 
 import re
-from email.message import Message
 from urllib.parse import urlsplit
 
 import pytest
@@ -14,9 +13,8 @@ from notifications.models import Delivery, Notification, RemediationCode
 from notifications.recovery.responses import redemption_token_read
 from notifications.selectors import PREVIEW_REDEMPTION_LINK, communication_previews
 from notifications.services.codes import codes_import
-from notifications.services.delivery import communication_send, delivery_send_batch
 
-from .delivery_helpers import signed_off
+from .delivery_helpers import message_parts, signed_off, wave_send
 from .factories import (
     CODE_TEXT,
     IncidentFactory,
@@ -47,24 +45,6 @@ def version(incident, *, with_code: bool):
         html_body=bodies["html_body"] + f"<p>{code}</p>" + LINK_HTML,
         approved=True,
     )
-
-
-def send(communication, actor) -> None:
-    delivery = communication_send(communication_id=communication.pk, actor=actor)
-    for _ in range(20):
-        if not delivery_send_batch(delivery_id=delivery.pk).more:
-            return
-    raise AssertionError("the wave never finished")
-
-
-def parts(message: Message) -> tuple[str, str]:
-    found = {"text/plain": "", "text/html": ""}
-    for part in message.walk():
-        if part.get_content_type() in found:
-            payload = part.get_payload(decode=True)
-            assert isinstance(payload, bytes)
-            found[part.get_content_type()] = payload.decode(part.get_content_charset() or "utf-8")
-    return found["text/plain"], found["text/html"]
 
 
 @pytest.fixture
@@ -112,15 +92,15 @@ def token(link: str) -> int:
 def received(smtp_server, communication, customer) -> tuple[str, str]:
     message_id = Notification.objects.get(communication=communication, customer=customer).message_id
     [message] = [m for m in smtp_server.messages if m["Message-ID"] == message_id]
-    return parts(message)
+    return message_parts(message)
 
 
 def test_the_received_email_carries_a_link_that_records_the_redemption_once(
     client, smtp_server, world, cmo
 ):
     _incident, notice, reminder, people = world
-    send(notice, cmo)
-    send(reminder, cmo)
+    wave_send(notice, cmo)
+    wave_send(reminder, cmo)
     assert Delivery.objects.filter(status=Delivery.Status.COMPLETED).count() == 2
     anna_code = RemediationCode.objects.get(notification__customer=people["anna"])
     # The reminder prints no code: nobody was given a second one.
@@ -163,7 +143,7 @@ def test_the_received_email_carries_a_link_that_records_the_redemption_once(
 
 def test_previews_show_a_stand_in_never_a_person_s_link(smtp_server, world, cmo):
     _incident, notice, reminder, people = world
-    send(notice, cmo)
+    wave_send(notice, cmo)
     for masked in (True, False):
         previews = communication_previews(
             communication=reminder, customer_ids=[p.pk for p in people.values()], masked=masked

@@ -90,6 +90,22 @@ def postmark(kind, row, when, **extra):
     }
 
 
+def responses_recorded(*, opened, bounced, complained) -> list[TimelineEvent]:
+    """Each response is a touchpoint of its own kind (the recovery cohorts count them);
+    returns the timeline's provider-event entries, oldest first."""
+    responses = Touchpoint.objects.exclude(
+        kind__in=[Touchpoint.Kind.BREACH_NOTICE, Touchpoint.Kind.FOLLOW_UP]
+    )
+    assert sorted(responses.values_list("customer_id", "kind")) == sorted(
+        [
+            (opened.customer_id, Touchpoint.Kind.OPENED),
+            (bounced.customer_id, Touchpoint.Kind.BOUNCED),
+            (complained.customer_id, Touchpoint.Kind.COMPLAINED),
+        ]
+    )
+    return list(TimelineEvent.objects.filter(kind="delivery.provider_events").order_by("seq"))
+
+
 def test_postmark_events_twice_and_out_of_order_end_in_the_right_states(client, hooks, wave):
     communication, rows = wave
     opened, bounced, complained = rows[0], rows[1], rows[2]
@@ -127,18 +143,7 @@ def test_postmark_events_twice_and_out_of_order_end_in_the_right_states(client, 
     assert Customer.objects.get(pk=bounced.customer_id).email_status == "bounced"
     assert Customer.objects.get(pk=complained.customer_id).marketing_consent == "withdrawn"
     assert Customer.objects.get(pk=opened.customer_id).marketing_consent != "withdrawn"
-    # Each response is a touchpoint of its own kind: the recovery cohorts count them.
-    responses = Touchpoint.objects.exclude(
-        kind__in=[Touchpoint.Kind.BREACH_NOTICE, Touchpoint.Kind.FOLLOW_UP]
-    )
-    assert sorted(responses.values_list("customer_id", "kind")) == sorted(
-        [
-            (opened.customer_id, Touchpoint.Kind.OPENED),
-            (bounced.customer_id, Touchpoint.Kind.BOUNCED),
-            (complained.customer_id, Touchpoint.Kind.COMPLAINED),
-        ]
-    )
-    heard = TimelineEvent.objects.filter(kind="delivery.provider_events").order_by("seq")
+    heard = responses_recorded(opened=opened, bounced=bounced, complained=complained)
     assert [e.payload.get("hard_bounce", 0) for e in heard] == [1, 0]
 
 

@@ -13,12 +13,11 @@ from urllib.parse import parse_qs
 import pytest
 
 from customers.models import Customer, Touchpoint
-from incidents.models import TimelineEvent
 from notifications.models import DeliveryEvent, DeliveryState, Notification, PendingDeliveryEvent
 from notifications.services.letters import letters_due
 from notifications.services.provider_events import delivery_events_apply_all
 
-from .test_webhooks import SECRET, auth
+from .test_webhooks import SECRET, auth, responses_recorded
 
 pytestmark = pytest.mark.django_db
 
@@ -168,18 +167,7 @@ def test_amazon_ses_events_twice_and_out_of_order_end_in_the_right_states(client
     assert Customer.objects.get(pk=bounced.customer_id).email_status == "bounced"
     assert Customer.objects.get(pk=soft.customer_id).email_status == "valid"
     assert Customer.objects.get(pk=complained.customer_id).marketing_consent == "withdrawn"
-    # Each response is a touchpoint of its own kind: the recovery cohorts count them.
-    responses = Touchpoint.objects.exclude(
-        kind__in=[Touchpoint.Kind.BREACH_NOTICE, Touchpoint.Kind.FOLLOW_UP]
-    )
-    assert sorted(responses.values_list("customer_id", "kind")) == sorted(
-        [
-            (opened.customer_id, Touchpoint.Kind.OPENED),
-            (bounced.customer_id, Touchpoint.Kind.BOUNCED),
-            (complained.customer_id, Touchpoint.Kind.COMPLAINED),
-        ]
-    )
-    heard = TimelineEvent.objects.filter(kind="delivery.provider_events").order_by("seq")
+    heard = responses_recorded(opened=opened, bounced=bounced, complained=complained)
     assert [e.payload.get("hard_bounce", 0) for e in heard] == [1, 0]
     assert [e.payload.get("complained", 0) for e in heard] == [0, 1]
 
